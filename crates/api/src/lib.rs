@@ -1,0 +1,27 @@
+//! The internal APIs of MiniTwit's services: the domain types that parse raw input,
+//! the request and response bodies, and a typed HTTP client per service.
+//!
+//! This crate links no database driver, so the gateway can use it without one.
+
+pub mod client;
+pub mod domain;
+pub mod follow;
+pub mod message;
+pub mod user;
+
+use serde::{Deserialize, Serialize};
+
+/// The body of every error answer of the internal APIs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// A stable machine code, e.g. `username_taken`.
+    pub error: String,
+    /// A human explanation.
+    pub message: String,
+}
+
+/// A total, e.g. of users.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Count {
+    pub count: i64,
+}

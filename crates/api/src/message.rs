@@ -1,0 +1,123 @@
+//! message-service: messages, and the simulator's `latest` value.
+//!
+//! All lists are newest first (`pub_date` then `id`, descending), leave out flagged
+//! messages, and page by keyset: `next` is the cursor of the next, older page.
+//!
+//! | route | body / query | answer |
+//! | --- | --- | --- |
+//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 400 `invalid_text` |
+//! | `GET /messages` | [`PageQuery`] | 200 [`MessagePage`] (public timeline) |
+//! | `GET /messages/by-author/{author_id}` | [`PageQuery`] | 200 [`MessagePage`] |
+//! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline") |
+//! | `PUT /messages/{id}/flag` | | 204; 404 `no_such_message` |
+//! | `DELETE /messages/{id}/flag` | | 204; 404 `no_such_message` |
+//! | `GET /messages/count` | | 200 [`Count`](crate::Count) |
+//! | `GET /latest` | | 200 [`Latest`] (`-1` before any) |
+//! | `PUT /latest` | [`Latest`] | 204 |
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_LIMIT: u32 = 30;
+pub const AUTHORS_MAX: usize = 5000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewMessage {
+    pub author_id: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Message {
+    pub id: i64,
+    pub author_id: i64,
+    pub text: String,
+    /// Unix time in seconds.
+    pub pub_date: i64,
+    pub flagged: bool,
+}
+
+impl Message {
+    pub fn cursor(&self) -> Cursor {
+        Cursor { pub_date: self.pub_date, id: self.id }
+    }
+}
+
+/// A position in a timeline: the page after it holds messages strictly older than
+/// (`pub_date`, `id`). Written `<pub_date>_<id>` in URLs and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub pub_date: i64,
+    pub id: i64,
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.pub_date, self.id)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("not a cursor: {s:?} (expected <pub_date>_<id>)");
+        let (date, id) = s.split_once('_').ok_or_else(bad)?;
+        Ok(Cursor { pub_date: date.parse().map_err(|_| bad())?, id: id.parse().map_err(|_| bad())? })
+    }
+}
+
+impl Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `?limit=30&before=<cursor>`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub before: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorsQuery {
+    pub author_ids: Vec<i64>,
+    pub limit: Option<u32>,
+    pub before: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// Set when an older page may exist.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Latest {
+    pub latest: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = Cursor { pub_date: 1_700_000_000, id: 42 };
+        assert_eq!(c.to_string().parse::<Cursor>().unwrap(), c);
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"1700000000_42\"");
+        for bad in ["", "12", "a_1", "1_b", "1_2_3"] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The JSON error every internal route answers with: `{"error": code, "message": text}`.
+//!
+//! Expected failures carry a stable machine code and a status; unexpected ones keep
+//! their cause chain for the access log and answer an opaque 500.
+
+use std::borrow::Cow;
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+pub use minitwit_api::ErrorBody;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: String,
+    /// Kept for the logs; never shown to the client.
+    pub cause: Option<anyhow::Error>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status.as_u16(), self.message)?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self { status, code: code.into(), message: message.into(), cause: None }
+    }
+
+    pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unauthorized(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+
+    /// An unexpected failure: 500 with an opaque message; the cause goes to the log.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        }
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: self.code.to_string(), message: self.message.clone() }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(self.body())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+/// Extractor errors (bad JSON, bad path or query) in the same JSON shape.
+pub mod extract {
+    use actix_web::{
+        error::{JsonPayloadError, PathError, QueryPayloadError},
+        http::StatusCode,
+        HttpRequest,
+    };
+
+    use super::ApiError;
+
+    pub fn json(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+        let api = match &err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string())
+            }
+            JsonPayloadError::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json",
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                ApiError::bad_request("invalid_field", e.to_string())
+            }
+            JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
+            _ => ApiError::bad_request("bad_body", err.to_string()),
+        };
+        api.into()
+    }
+
+    pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+        ApiError::not_found("invalid_path", err.to_string()).into()
+    }
+
+    pub fn query(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+        ApiError::bad_request("invalid_query", err.to_string()).into()
+    }
+}
+
+#[cfg(feature = "db")]
+mod db_errors {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::ApiError;
+
+    impl From<DieselError> for ApiError {
+        fn from(e: DieselError) -> Self {
+            match &e {
+                DieselError::NotFound => ApiError::not_found("not_found", "no such record"),
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                    ApiError::conflict("conflict", "already exists").with_cause(e)
+                }
+                DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)
+                | DieselError::DatabaseError(DatabaseErrorKind::NotNullViolation, _) => {
+                    ApiError::bad_request("constraint", "the value breaks a constraint").with_cause(e)
+                }
+                DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                    ApiError::unavailable("the database is not reachable", e)
+                }
+                DieselError::DatabaseError(_, info) if is_busy(info.message()) => {
+                    ApiError::unavailable("the database is busy, try again", e)
+                }
+                _ => ApiError::internal(e),
+            }
+        }
+    }
+
+    fn is_busy(message: &str) -> bool {
+        message.contains("database is locked")
+            || message.contains("canceling statement due to statement timeout")
+    }
+
+    impl From<r2d2::Error> for ApiError {
+        fn from(e: r2d2::Error) -> Self {
+            ApiError::unavailable("no database connection available", e)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Base provisioning for every swarm node, in the cloud (cloud-init, see
+# terraform/templates/cloud-init.yaml.tftpl) and in local staging (Vagrantfile).
+#
+# - Docker Engine from Docker's own apt repository, with log rotation as the
+#   default for every container (a disk filled by logs must not happen again).
+# - The host firewall (ufw) with the same rules as the DigitalOcean cloud
+#   firewall, and actually enabled.
+# - Optionally a deploy user in the docker group for CI deployments.
+#
+# Idempotent: safe to run again (vagrant provision, cloud-init re-runs).
+#
+# Environment:
+#   SSH_CIDRS      space or comma separated CIDRs allowed to reach port 22 (required)
+#   SWARM_CIDR     private network CIDR allowed to reach the swarm ports (required)
+#   DEPLOY_USER    optional user to create and add to the docker group
+#   DEPLOY_SSH_KEYS optional public key line(s) authorised for DEPLOY_USER
+#   DOCKER_LOG_MAX_SIZE (default 10m), DOCKER_LOG_MAX_FILE (default 5)
+set -euo pipefail
+
+: "${SSH_CIDRS:?SSH_CIDRS must list the CIDRs allowed to use SSH}"
+: "${SWARM_CIDR:?SWARM_CIDR must be the private network CIDR}"
+DEPLOY_USER="${DEPLOY_USER:-}"
+DEPLOY_SSH_KEYS="${DEPLOY_SSH_KEYS:-}"
+DOCKER_LOG_MAX_SIZE="${DOCKER_LOG_MAX_SIZE:-10m}"
+DOCKER_LOG_MAX_FILE="${DOCKER_LOG_MAX_FILE:-5}"
+
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[base] %s\n' "$*"; }
+
+apt_install() {
+  apt-get install -y -q --no-install-recommends "$@"
+}
+
+install_docker() {
+  if command -v docker >/dev/null 2>&1; then
+    log "docker already installed: $(docker --version)"
+    return
+  fi
+  log "installing Docker from Docker's apt repository"
+  apt_install ca-certificates curl gnupg
+  install -m 0755 -d /etc/apt/keyrings
+  # shellcheck source=/dev/null
+  . /etc/os-release
+  curl -fsSL "https://download.docker.com/linux/${ID}/gpg" -o /etc/apt/keyrings/docker.asc
+  chmod a+r /etc/apt/keyrings/docker.asc
+  printf 'deb [arch=%s signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/%s %s stable\n' \
+    "$(dpkg --print-architecture)" "${ID}" "${VERSION_CODENAME}" >/etc/apt/sources.list.d/docker.list
+  apt-get update -q
+  apt_install docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+}
+
+configure_docker() {
+  # Default log rotation for every container; docker-stack.yml also sets it
+  # per service, this is the safety net for anything started by hand.
+  # No "live-restore": it is incompatible with swarm mode.
+  install -m 0755 -d /etc/docker
+  local want
+  want=$(
+    cat <<EOF
+{
+  "log-driver": "json-file",
+  "log-opts": { "max-size": "${DOCKER_LOG_MAX_SIZE}", "max-file": "${DOCKER_LOG_MAX_FILE}" }
+}
+EOF
+  )
+  if [ ! -f /etc/docker/daemon.json ] || [ "$(cat /etc/docker/daemon.json)" != "$want" ]; then
+    printf '%s\n' "$want" >/etc/docker/daemon.json
+    systemctl restart docker
+  fi
+  systemctl enable --now docker
+}
+
+configure_ufw() {
+  log "configuring ufw (same rules as the cloud firewall)"
+  # Start from a clean rule set so a removed SSH CIDR really is removed.
+  ufw --force reset >/dev/null
+  ufw default deny incoming
+  ufw default allow outgoing
+  ufw allow 80/tcp comment 'http'
+  ufw allow 443/tcp comment 'https'
+  local cidr
+  for cidr in ${SSH_CIDRS//,/ }; do
+    ufw allow from "$cidr" to any port 22 proto tcp comment 'ssh'
+  done
+  # Swarm: cluster management, node gossip, overlay (VXLAN) traffic; private network only.
+  ufw allow from "$SWARM_CIDR" to any port 2377 proto tcp comment 'swarm manager'
+  ufw allow from "$SWARM_CIDR" to any port 7946 proto tcp comment 'swarm gossip'
+  ufw allow from "$SWARM_CIDR" to any port 7946 proto udp comment 'swarm gossip'
+  ufw allow from "$SWARM_CIDR" to any port 4789 proto udp comment 'swarm overlay'
+  ufw --force enable
+  ufw status verbose
+}
+
+configure_sshd() {
+  # Keys only. Root keeps key-only login (the DigitalOcean default).
+  install -m 0755 -d /etc/ssh/sshd_config.d
+  printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n' >/etc/ssh/sshd_config.d/10-minitwit.conf
+  if sshd -t; then
+    systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || true
+  fi
+}
+
+configure_deploy_user() {
+  [ -n "$DEPLOY_USER" ] || return 0
+  if ! id "$DEPLOY_USER" >/dev/null 2>&1; then
+    log "creating deploy user $DEPLOY_USER"
+    useradd --create-home --shell /bin/bash "$DEPLOY_USER"
+  fi
+  usermod -aG docker "$DEPLOY_USER"
+  if [ -n "$DEPLOY_SSH_KEYS" ]; then
+    local home
+    home=$(getent passwd "$DEPLOY_USER" | cut -d: -f6)
+    install -d -m 0700 -o "$DEPLOY_USER" -g "$DEPLOY_USER" "$home/.ssh"
+    printf '%s\n' "$DEPLOY_SSH_KEYS" >"$home/.ssh/authorized_keys"
+    chown "$DEPLOY_USER:$DEPLOY_USER" "$home/.ssh/authorized_keys"
+    chmod 0600 "$home/.ssh/authorized_keys"
+  fi
+}
+
+apt-get update -q
+install_docker
+configure_docker
+apt_install ufw unattended-upgrades
+configure_ufw
+configure_sshd
+configure_deploy_user
+log "done"
