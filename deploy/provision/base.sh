@@ -11,7 +11,8 @@
 # Idempotent: safe to run again (vagrant provision, cloud-init re-runs).
 #
 # Environment:
-#   SSH_CIDRS      space or comma separated CIDRs allowed to reach port 22 (required)
+#   SSH_CIDRS      space or comma separated CIDRs allowed to reach port 22 (required);
+#                  "any" allows every address, rate limited (cloud firewall restricts)
 #   SWARM_CIDR     private network CIDR allowed to reach the swarm ports (required)
 #   DEPLOY_USER    optional user to create and add to the docker group
 #   DEPLOY_SSH_KEYS optional public key line(s) authorised for DEPLOY_USER
@@ -82,8 +83,16 @@ configure_ufw() {
   ufw allow 443/tcp comment 'https'
   local cidr
   for cidr in ${SSH_CIDRS//,/ }; do
-    ufw allow from "$cidr" to any port 22 proto tcp comment 'ssh'
+    if [ "$cidr" = "any" ]; then
+      # Source restricted by the cloud firewall only (terraform
+      # host_ssh_from_anywhere); ufw still rate-limits new connections.
+      ufw limit 22/tcp comment 'ssh (rate limited)'
+    else
+      ufw allow from "$cidr" to any port 22 proto tcp comment 'ssh'
+    fi
   done
+  # The first manager hands out swarm join tokens over SSH inside the private network.
+  ufw allow from "$SWARM_CIDR" to any port 22 proto tcp comment 'ssh (swarm join token)'
   # Swarm: cluster management, node gossip, overlay (VXLAN) traffic; private network only.
   ufw allow from "$SWARM_CIDR" to any port 2377 proto tcp comment 'swarm manager'
   ufw allow from "$SWARM_CIDR" to any port 7946 proto tcp comment 'swarm gossip'

@@ -37,10 +37,21 @@ mount_device() {
     waited=$((waited + 5))
   done
 
-  if [ -z "$(blkid -o value -s TYPE "$PGDATA_DEVICE" || true)" ]; then
-    log "formatting blank volume $PGDATA_DEVICE as $PGDATA_FSTYPE"
-    mkfs -t "$PGDATA_FSTYPE" -L pgdata "$PGDATA_DEVICE"
-  fi
+  # Format only a device that provably holds nothing: blkid's low-level probe
+  # exits 2 when it finds no signature at all; any other error stops here.
+  local probe=0
+  blkid -p "$PGDATA_DEVICE" >/dev/null 2>&1 || probe=$?
+  case "$probe" in
+    0) ;;
+    2)
+      log "formatting blank volume $PGDATA_DEVICE as $PGDATA_FSTYPE"
+      mkfs -t "$PGDATA_FSTYPE" -L pgdata "$PGDATA_DEVICE"
+      ;;
+    *)
+      log "blkid could not probe $PGDATA_DEVICE (exit $probe); refusing to format" >&2
+      exit 1
+      ;;
+  esac
 
   local uuid fstype
   uuid=$(blkid -o value -s UUID "$PGDATA_DEVICE")

@@ -45,7 +45,9 @@ for label in $NODE_LABELS; do
 done
 
 if [ -n "$JOIN_TOKEN_DIR" ]; then
-  install -d -m 0700 "$JOIN_TOKEN_DIR"
+  # May be a VirtualBox shared folder, where chmod has no effect.
+  mkdir -p "$JOIN_TOKEN_DIR"
+  chmod 0700 "$JOIN_TOKEN_DIR" 2>/dev/null || true
   (
     umask 077
     docker swarm join-token -q worker >"$JOIN_TOKEN_DIR/worker-token"

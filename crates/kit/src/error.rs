@@ -168,3 +168,15 @@ mod db_errors {
         }
     }
 }
+
+impl From<minitwit_api::domain::DomainError> for ApiError {
+    /// Invalid input is a 400 with the domain's code and text; a reserved username is
+    /// taken, so a 409.
+    fn from(e: minitwit_api::domain::DomainError) -> Self {
+        let status = match e {
+            minitwit_api::domain::DomainError::UsernameReserved => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}

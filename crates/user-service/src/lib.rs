@@ -1,0 +1,66 @@
+//! user-service: MiniTwit's accounts. Owns the `users` table: username (unique,
+//! immutable), email and the argon2id hash of the password.
+//!
+//! The routes are listed in [`minitwit_api::user`].
+
+mod password;
+mod routes;
+mod schema;
+mod users;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use minitwit_kit::{
+    db::{Db, Migrations},
+    server::{serve, Running},
+    settings::{DatabaseSettings, HttpSettings, LogSettings},
+    Service,
+};
+use serde::{Deserialize, Serialize};
+
+pub use password::Argon2Settings;
+
+pub const NAME: &str = "user-service";
+/// Environment variables of this service start with `USER_SERVICE_`.
+pub const ENV_PREFIX: &str = "USER_SERVICE";
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/user-service/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/user-service/sqlite");
+
+pub const MIGRATIONS: Migrations =
+    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    pub argon2: Argon2Settings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8081),
+            log: LogSettings::default(),
+            database: DatabaseSettings::at("data/users.db"),
+            argon2: Argon2Settings::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> anyhow::Result<Self> {
+        minitwit_kit::settings::load(ENV_PREFIX, &[])
+    }
+}
+
+/// Connects to the database, migrates it, and returns the bound server, not yet started.
+pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
+    let service = Service::new(NAME, logger);
+    let db = Db::connect(&settings.database, &MIGRATIONS, &service.metrics)?;
+    let state = routes::State::new(db.clone(), password::Hasher::new(&settings.argon2)?, &service.metrics);
+    state.spawn_gauge_refresh();
+    let service = service.with_readiness(db);
+    serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
+}

@@ -1,0 +1,114 @@
+//! The HTTP routes of user-service; see [`minitwit_api::user`] for the contract.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use minitwit_api::{
+    domain::{Email, Password, Username},
+    user::{Credentials, NewUser, UserIds, BATCH_MAX},
+    Count,
+};
+use minitwit_kit::{db::Db, metrics::Metrics, ApiError};
+use prometheus::{IntCounter, IntGauge};
+
+use crate::{password::Hasher, users};
+
+#[derive(Clone)]
+pub struct State {
+    db: Db,
+    hasher: Hasher,
+    registered: IntCounter,
+    total: IntGauge,
+}
+
+impl State {
+    pub fn new(db: Db, hasher: Hasher, metrics: &Metrics) -> Self {
+        Self {
+            db,
+            hasher,
+            registered: metrics.counter("minitwit_users_registered_total", "Users registered"),
+            total: metrics.gauge("minitwit_users", "Registered users (refreshed every 30 s)"),
+        }
+    }
+
+    /// Keeps the `minitwit_users` gauge fresh off the request path.
+    pub fn spawn_gauge_refresh(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Ok(n) = state.db.run(users::count).await {
+                    state.total.set(n);
+                }
+            }
+        });
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
+    cfg.app_data(web::Data::new(state))
+        .route("/users", web::post().to(register))
+        .route("/users/login", web::post().to(login))
+        .route("/users/batch", web::post().to(batch))
+        .route("/users/count", web::get().to(count))
+        .route("/users/by-name/{username}", web::get().to(by_name))
+        .route("/users/{id}", web::get().to(by_id));
+}
+
+fn no_such_user() -> ApiError {
+    ApiError::not_found("no_such_user", "Invalid username")
+}
+
+async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<HttpResponse, ApiError> {
+    let NewUser { username, email, password } = body.into_inner();
+    let username = Username::parse(&username)?;
+    let email = Email::parse(&email)?;
+    let password = Password::parse(&password)?;
+    let hasher = state.hasher.clone();
+    let hash = web::block(move || hasher.hash(&password)).await?.map_err(ApiError::internal)?;
+    let user = state.db.run(move |c| users::insert(c, &username, &email, &hash)).await?;
+    state.registered.inc();
+    state.total.inc();
+    Ok(HttpResponse::Created().json(user))
+}
+
+async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+    let Credentials { username, password } = body.into_inner();
+    let account = state.db.run(move |c| users::account(c, &username)).await?.ok_or_else(no_such_user)?;
+    let hasher = state.hasher.clone();
+    let phc = account.pw_hash;
+    let matches = web::block(move || hasher.verify(&password, &phc)).await?.map_err(ApiError::internal)?;
+    if !matches {
+        return Err(ApiError::unauthorized("wrong_password", "Invalid password"));
+    }
+    Ok(HttpResponse::Ok().json(account.user))
+}
+
+async fn by_name(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let username = path.into_inner();
+    let user = state.db.run(move |c| users::by_name(c, &username)).await?.ok_or_else(no_such_user)?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+async fn by_id(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let user = state.db.run(move |c| users::by_id(c, id)).await?.ok_or_else(no_such_user)?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<HttpResponse, ApiError> {
+    let mut ids = body.into_inner().ids;
+    if ids.len() > BATCH_MAX {
+        return Err(ApiError::bad_request("too_many_ids", format!("at most {BATCH_MAX} ids per batch")));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let users = state.db.run(move |c| users::by_ids(c, &ids)).await?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+async fn count(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+    let count = state.db.run(users::count).await?;
+    Ok(HttpResponse::Ok().json(Count { count }))
+}

@@ -1,0 +1,11 @@
+//! The `users` table, as the migrations under `migrations/user-service/` make it.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        pw_hash -> Text,
+        created_at -> BigInt,
+    }
+}

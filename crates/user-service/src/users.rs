@@ -1,0 +1,89 @@
+//! Queries on the `users` table, one plain function each, for both backends.
+
+use diesel::prelude::*;
+use minitwit_api::{
+    domain::{Email, Username},
+    user::User,
+};
+use minitwit_kit::{db::DbConnection, on_backend, ApiError};
+
+use crate::schema::users;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User { id: r.id, username: r.username, email: r.email }
+    }
+}
+
+/// A user and their password hash, for login.
+pub struct Account {
+    pub user: User,
+    pub pw_hash: String,
+}
+
+/// Inserts a new account. The unique index on `username` decides races: the loser
+/// gets `username_taken`.
+pub fn insert(
+    conn: &mut DbConnection,
+    username: &Username,
+    email: &Email,
+    pw_hash: &str,
+) -> Result<User, ApiError> {
+    let row =
+        (users::username.eq(username.as_str()), users::email.eq(email.as_str()), users::pw_hash.eq(pw_hash));
+    let inserted = on_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(row)
+        .returning(UserRow::as_returning())
+        .get_result(c));
+    match inserted {
+        Ok(row) => Ok(row.into()),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(ApiError::conflict("username_taken", "The username is already taken"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn by_name(conn: &mut DbConnection, username: &str) -> Result<Option<User>, ApiError> {
+    let row = on_backend!(conn, |c| users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row.map(User::from))
+}
+
+pub fn account(conn: &mut DbConnection, username: &str) -> Result<Option<Account>, ApiError> {
+    let row = on_backend!(conn, |c| users::table
+        .filter(users::username.eq(username))
+        .select((UserRow::as_select(), users::pw_hash))
+        .first::<(UserRow, String)>(c)
+        .optional())?;
+    Ok(row.map(|(user, pw_hash)| Account { user: user.into(), pw_hash }))
+}
+
+pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, ApiError> {
+    let row = on_backend!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+    Ok(row.map(User::from))
+}
+
+/// The users among `ids` that exist, in one query.
+pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<User>, ApiError> {
+    let rows = on_backend!(conn, |c| users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(c))?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(on_backend!(conn, |c| users::table.count().get_result(c))?)
+}

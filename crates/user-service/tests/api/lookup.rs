@@ -1,0 +1,96 @@
+use minitwit_kit::{both_backends, testing::Backend};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app};
+
+both_backends!(
+    users_are_found_by_name_with_spaces_and_by_id,
+    unknown_users_and_bad_ids_are_404,
+    a_batch_is_one_call_and_skips_unknown_ids,
+    batches_are_bounded,
+    count_counts,
+    health_ready_and_metrics_answer,
+    unknown_routes_answer_json,
+);
+
+async fn users_are_found_by_name_with_spaces_and_by_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.user("Roger Histand").await;
+    let by_name: Value = app.get("/users/by-name/Roger%20Histand").await.json().await.unwrap();
+    assert_eq!(by_name["id"], id);
+    let by_id: Value = app.get(&format!("/users/{id}")).await.json().await.unwrap();
+    assert_eq!(by_id["username"], "Roger Histand");
+    let odd = app.user("100% ?#&").await;
+    let found: Value = app.get("/users/by-name/100%25%20%3F%23%26").await.json().await.unwrap();
+    assert_eq!(found["id"], odd);
+}
+
+async fn unknown_users_and_bad_ids_are_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_error(app.get("/users/by-name/nobody").await, 404, "no_such_user").await;
+    assert_error(app.get("/users/999").await, 404, "no_such_user").await;
+    assert_error(app.get("/users/not-a-number").await, 404, "invalid_path").await;
+}
+
+async fn a_batch_is_one_call_and_skips_unknown_ids(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.user("a").await;
+    let b = app.user("b").await;
+    let res = app.post("/users/batch", &json!({"ids": [b, 12345, a, a]})).await;
+    assert_eq!(res.status(), 200);
+    let mut names: Vec<String> = res
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    let empty: Vec<Value> = app.post("/users/batch", &json!({"ids": []})).await.json().await.unwrap();
+    assert!(empty.is_empty());
+}
+
+async fn batches_are_bounded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ids: Vec<i64> = (1..=1001).collect();
+    assert_error(app.post("/users/batch", &json!({ "ids": ids })).await, 400, "too_many_ids").await;
+    assert_error(app.post("/users/batch", &json!({"ids": ["x"]})).await, 400, "invalid_field").await;
+}
+
+async fn count_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for name in ["x", "y", "z"] {
+        app.user(name).await;
+    }
+    assert_eq!(app.get("/users/count").await.json::<Value>().await.unwrap()["count"], 3);
+}
+
+async fn health_ready_and_metrics_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    assert_eq!(app.get("/ready").await.status(), 200);
+    app.user("m").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let registered = text
+        .lines()
+        .find(|l| l.starts_with("minitwit_users_registered_total"))
+        .expect("business counter exported");
+    assert!(registered.ends_with(" 1"), "{registered}");
+    assert!(text.lines().any(|l| l.starts_with("http_requests_total")
+        && l.contains(r#"route="/users""#)
+        && l.contains(r#"status="201""#)));
+    assert!(text.contains("db_pool_max_connections"));
+}
+
+async fn unknown_routes_answer_json(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_error(app.get("/nope").await, 404, "no_route").await;
+    let res = app.get("/health").await;
+    assert!(res.headers().contains_key("x-request-id"));
+    let echoed =
+        app.client.get(app.url("/health")).header("x-request-id", "trace-me-1").send().await.unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-me-1");
+}

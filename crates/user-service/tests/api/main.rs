@@ -1,0 +1,6 @@
+//! Black-box tests of user-service over HTTP, each on PostgreSQL and on SQLite.
+
+mod helpers;
+mod lookup;
+mod migrations;
+mod register_login;
