@@ -60,7 +60,7 @@ mount_device() {
   if ! grep -q "UUID=$uuid" /etc/fstab; then
     # nofail: the droplet still boots (and stays reachable) if the volume is detached.
     printf 'UUID=%s %s %s defaults,nofail,noatime,discard 0 2\n' "$uuid" "$PGDATA_MOUNT" "$fstype" >>/etc/fstab
-    systemctl daemon-reload
+    systemctl daemon-reload 2>/dev/null || true
   fi
   if ! mountpoint -q "$PGDATA_MOUNT"; then
     mount "$PGDATA_MOUNT"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Wait until every service of a swarm stack has converged: its update (if one
-# started since --since) completed, and as many tasks run as are desired.
+# started since --since) completed, as many tasks run as are desired, and every
+# task meant to run uses the image of the service's current spec.
 # Runs on a swarm manager. Fails at once when swarm paused an update or rolled
 # it back by itself (update_config.failure_action), and after --timeout.
 #
@@ -73,7 +74,17 @@ service_state() {
   running="${replicas%%/*}"
   rest="${replicas#*/}"
   desired="${rest%% *}"
-  if [ "$running" = "$desired" ]; then
+  if [ "$running" != "$desired" ]; then
+    echo "pending"
+    return
+  fi
+  # Guards against the moment right after `docker stack deploy`, before the
+  # update started: every task meant to run must already use the new image.
+  local image stale
+  image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc")
+  stale=$(docker service ps --no-trunc --filter desired-state=running --format '{{.Image}}' "$svc" |
+    grep -cvxF -- "$image" || true)
+  if [ "$stale" -eq 0 ]; then
     echo "settled"
   else
     echo "pending"

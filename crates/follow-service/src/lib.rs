@@ -1,0 +1,64 @@
+//! follow-service: MiniTwit's follow graph. Owns the `follows` table: one row per
+//! (follower, followee) pair of user ids, nothing else.
+//!
+//! The routes are listed in [`minitwit_api::follow`].
+
+mod follows;
+mod routes;
+mod schema;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use minitwit_kit::{
+    db::{Db, Migrations},
+    server::{serve, Running},
+    settings::{DatabaseSettings, HttpSettings, LogSettings},
+    Service,
+};
+use serde::{Deserialize, Serialize};
+
+pub const NAME: &str = "follow-service";
+/// Environment variables of this service start with `FOLLOW_SERVICE_`.
+pub const ENV_PREFIX: &str = "FOLLOW_SERVICE";
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/follow-service/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/follow-service/sqlite");
+
+pub const MIGRATIONS: Migrations =
+    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    /// Largest `limit` of `GET /follows/{follower}`; larger ones are capped to it
+    /// (`FOLLOW_SERVICE_MAX_LIMIT`).
+    pub max_limit: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8083),
+            log: LogSettings::default(),
+            database: DatabaseSettings::at("data/follows.db"),
+            max_limit: 5000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> anyhow::Result<Self> {
+        minitwit_kit::settings::load(ENV_PREFIX, &[])
+    }
+}
+
+/// Connects to the database, migrates it, and returns the bound server, not yet started.
+pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
+    let service = Service::new(NAME, logger);
+    let db = Db::connect(&settings.database, &MIGRATIONS, &service.metrics)?;
+    let state = routes::State::new(db.clone(), settings.max_limit, &service.metrics);
+    let service = service.with_readiness(db);
+    serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
+}

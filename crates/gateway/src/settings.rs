@@ -1,0 +1,135 @@
+//! The gateway's settings: where the services are, the simulator's credentials and
+//! client allow-list, sessions, and the web UI's password policy.
+
+use minitwit_kit::settings::{expose, HttpSettings, LogSettings};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The course's default simulator credentials (`simulator:super_safe!`); production
+/// sets its own through `GATEWAY_SIM__AUTHORIZATION_FILE`.
+pub const COURSE_AUTHORIZATION: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub services: ServicesSettings,
+    pub sim: SimSettings,
+    pub session: SessionSettings,
+    pub web: WebSettings,
+    pub cache: CacheSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8080),
+            log: LogSettings::default(),
+            services: ServicesSettings::default(),
+            sim: SimSettings::default(),
+            session: SessionSettings::default(),
+            web: WebSettings::default(),
+            cache: CacheSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> anyhow::Result<Self> {
+        minitwit_kit::settings::load(crate::ENV_PREFIX, &["sim.allow_list"])
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServicesSettings {
+    pub user_url: String,
+    pub message_url: String,
+    pub follow_url: String,
+    /// Budget of one internal call; past it the gateway answers 503.
+    pub timeout_ms: u64,
+}
+
+impl Default for ServicesSettings {
+    fn default() -> Self {
+        Self {
+            user_url: "http://127.0.0.1:8081".into(),
+            message_url: "http://127.0.0.1:8082".into(),
+            follow_url: "http://127.0.0.1:8083".into(),
+            timeout_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimSettings {
+    /// The exact `Authorization` header value the simulator must send.
+    #[serde(serialize_with = "expose")]
+    pub authorization: SecretString,
+    /// Client addresses (IPs or CIDRs) allowed on the simulator routes; `*` is everyone.
+    pub allow_list: Vec<String>,
+    /// Upper bound on `no`.
+    pub max_no: u32,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self { authorization: COURSE_AUTHORIZATION.into(), allow_list: vec!["*".into()], max_no: 1000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// At least 64 bytes that sign the session cookies. Unset: a random key per start
+    /// (sessions then end with the process and differ between replicas).
+    #[serde(serialize_with = "expose_opt")]
+    pub key: Option<SecretString>,
+    /// Mark the cookie `Secure` (serve over TLS).
+    pub secure: bool,
+}
+
+#[allow(clippy::derivable_impls)]
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { key: None, secure: false }
+    }
+}
+
+fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => expose(secret, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebSettings {
+    /// Refuse short and common passwords on the register page (on in production; off by
+    /// default because the course's UI tests register with `default`).
+    pub password_policy: bool,
+    pub per_page: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self { password_policy: false, per_page: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSettings {
+    /// Users kept in memory (by name and by id). Users never change, so entries never
+    /// go stale; the bound only limits memory.
+    pub users: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { users: 100_000 }
+    }
+}

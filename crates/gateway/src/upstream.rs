@@ -1,0 +1,139 @@
+//! The three services as the gateway sees them: typed clients with a time-out and
+//! metrics on every call, and caches of what never changes (a user's id, name and
+//! email), so a simulator write costs one internal call, not three.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use minitwit_api::{
+    client::{http_client, ClientError, FollowClient, MessageClient, Observer, UserClient},
+    user::User,
+};
+use minitwit_kit::metrics::Metrics;
+use prometheus::IntCounterVec;
+use quick_cache::sync::Cache;
+
+use crate::settings::{CacheSettings, ServicesSettings};
+
+#[derive(Clone)]
+pub struct Upstream {
+    pub users: UserClient,
+    pub messages: MessageClient,
+    pub follows: FollowClient,
+    by_name: Arc<Cache<String, Arc<User>>>,
+    by_id: Arc<Cache<i64, Arc<User>>>,
+    cache_requests: IntCounterVec,
+}
+
+impl Upstream {
+    pub fn new(services: &ServicesSettings, cache: &CacheSettings, metrics: &Metrics) -> Self {
+        let calls = metrics.counter_vec(
+            "upstream_requests_total",
+            "Calls to the services, by service and outcome",
+            &["upstream", "outcome"],
+        );
+        let latency = metrics.histogram_vec(
+            "upstream_request_duration_seconds",
+            "Time a call to a service took",
+            &["upstream"],
+        );
+        let observer: Observer = Arc::new(move |service, outcome, elapsed| {
+            calls.with_label_values(&[service, outcome]).inc();
+            latency.with_label_values(&[service]).observe(elapsed.as_secs_f64());
+        });
+        let http = http_client(Duration::from_millis(services.timeout_ms));
+        Self {
+            users: UserClient::new(http.clone(), &services.user_url).with_observer(observer.clone()),
+            messages: MessageClient::new(http.clone(), &services.message_url).with_observer(observer.clone()),
+            follows: FollowClient::new(http, &services.follow_url).with_observer(observer),
+            by_name: Arc::new(Cache::new(cache.users.max(1))),
+            by_id: Arc::new(Cache::new(cache.users.max(1))),
+            cache_requests: metrics.counter_vec(
+                "gateway_cache_requests_total",
+                "Lookups in the gateway's caches",
+                &["cache", "result"],
+            ),
+        }
+    }
+
+    fn remember(&self, user: Arc<User>) {
+        self.by_name.insert(user.username.clone(), user.clone());
+        self.by_id.insert(user.id, user);
+    }
+
+    fn count(&self, cache: &str, hit: bool) {
+        self.cache_requests.with_label_values(&[cache, if hit { "hit" } else { "miss" }]).inc();
+    }
+
+    /// The user called `username`, or `None` if there is none. Only found users are
+    /// cached: a name may be registered later.
+    pub async fn user_by_name(&self, rid: &str, username: &str) -> Result<Option<Arc<User>>, ClientError> {
+        if let Some(user) = self.by_name.get(username) {
+            self.count("user_by_name", true);
+            return Ok(Some(user));
+        }
+        self.count("user_by_name", false);
+        match self.users.by_name(rid, username).await {
+            Ok(user) => {
+                let user = Arc::new(user);
+                self.remember(user.clone());
+                Ok(Some(user))
+            }
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The users among `ids`, from the cache where possible and one batch call for the rest.
+    pub async fn users_by_ids(&self, rid: &str, ids: &[i64]) -> Result<HashMap<i64, Arc<User>>, ClientError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for &id in ids {
+            if found.contains_key(&id) || missing.contains(&id) {
+                continue;
+            }
+            match self.by_id.get(&id) {
+                Some(user) => {
+                    found.insert(id, user);
+                }
+                None => missing.push(id),
+            }
+        }
+        self.count("user_by_id", missing.is_empty());
+        if !missing.is_empty() {
+            for user in self.users.batch(rid, &missing).await? {
+                let user = Arc::new(user);
+                self.remember(user.clone());
+                found.insert(user.id, user);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Remembers a user the gateway just registered or logged in.
+    pub fn learn(&self, user: User) -> Arc<User> {
+        let user = Arc::new(user);
+        self.remember(user.clone());
+        user
+    }
+
+    /// Whether all three services answer `/ready`, for the gateway's own `/ready`.
+    pub async fn ready(&self) -> Result<(), String> {
+        let rid = "readiness";
+        let (u, m, f) =
+            tokio::join!(self.users.ready(rid), self.messages.ready(rid), self.follows.ready(rid));
+        let down: Vec<String> =
+            [u, m, f].into_iter().filter_map(|r| r.err().map(|e| e.to_string())).collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(down.join("; "))
+        }
+    }
+}
+
+impl minitwit_kit::server::Readiness for Upstream {
+    fn check(&self) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        let upstream = self.clone();
+        Box::pin(async move { upstream.ready().await })
+    }
+}

@@ -1,0 +1,120 @@
+//! Starts the whole system in-process: the three services on fresh PostgreSQL
+//! databases (or SQLite), and the gateway in front of them, each on a free port.
+
+#![allow(dead_code)]
+
+use actix_web::dev::ServerHandle;
+use gateway::Settings;
+use minitwit_kit::{
+    logging,
+    server::Running,
+    testing::{Backend, TestDatabase},
+};
+
+/// The course's simulator credentials.
+pub const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+
+/// One running service: its address, its database and the handle that stops it.
+pub struct ServiceUnderTest {
+    pub port: u16,
+    pub db: TestDatabase,
+    handle: ServerHandle,
+    start: fn(&TestDatabase, u16) -> Running,
+}
+
+impl ServiceUnderTest {
+    fn launch(db: TestDatabase, start: fn(&TestDatabase, u16) -> Running) -> Self {
+        let running = start(&db, 0);
+        let (port, handle) = (running.port, running.server.handle());
+        tokio::spawn(running.server);
+        Self { port, db, handle, start }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the service (it no longer accepts connections).
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
+    /// Starts the service again on the same port and database.
+    pub async fn restart(&mut self) {
+        let running = (self.start)(&self.db, self.port);
+        self.handle = running.server.handle();
+        tokio::spawn(running.server);
+    }
+}
+
+fn start_user(db: &TestDatabase, port: u16) -> Running {
+    let mut s = user_service::Settings::default();
+    s.http.port = port;
+    s.database.url = db.url.clone().into();
+    s.database.pool_size = 4;
+    s.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
+    user_service::build(&s, logging::discard()).expect("user-service starts")
+}
+
+fn start_message(db: &TestDatabase, port: u16) -> Running {
+    let mut s = message_service::Settings::default();
+    s.http.port = port;
+    s.database.url = db.url.clone().into();
+    s.database.pool_size = 4;
+    message_service::build(&s, logging::discard()).expect("message-service starts")
+}
+
+fn start_follow(db: &TestDatabase, port: u16) -> Running {
+    let mut s = follow_service::Settings::default();
+    s.http.port = port;
+    s.database.url = db.url.clone().into();
+    s.database.pool_size = 4;
+    follow_service::build(&s, logging::discard()).expect("follow-service starts")
+}
+
+pub struct TestSystem {
+    pub address: String,
+    pub users: ServiceUnderTest,
+    pub messages: ServiceUnderTest,
+    pub follows: ServiceUnderTest,
+    /// A client that keeps cookies (a browser's session).
+    pub browser: reqwest::Client,
+    /// A client without cookies (the simulator, scripts).
+    pub client: reqwest::Client,
+}
+
+/// The whole system on PostgreSQL with default gateway settings.
+pub async fn spawn_system() -> TestSystem {
+    spawn_system_with(Backend::Postgres, |_| {}).await
+}
+
+/// The whole system on `backend`, with the gateway's settings adjusted by `adjust`.
+pub async fn spawn_system_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestSystem {
+    let users = ServiceUnderTest::launch(TestDatabase::new(backend), start_user);
+    let messages = ServiceUnderTest::launch(TestDatabase::new(backend), start_message);
+    let follows = ServiceUnderTest::launch(TestDatabase::new(backend), start_follow);
+    let mut settings = Settings::default();
+    settings.http.port = 0;
+    settings.services.user_url = users.url();
+    settings.services.message_url = messages.url();
+    settings.services.follow_url = follows.url();
+    adjust(&mut settings);
+    let running = gateway::build(&settings, logging::discard()).expect("gateway starts");
+    let address = format!("http://127.0.0.1:{}", running.port);
+    tokio::spawn(running.server);
+    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    TestSystem {
+        address,
+        users,
+        messages,
+        follows,
+        browser: no_redirects().cookie_store(true).build().unwrap(),
+        client: no_redirects().build().unwrap(),
+    }
+}
+
+impl TestSystem {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}

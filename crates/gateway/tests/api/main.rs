@@ -1,0 +1,7 @@
+//! Black-box tests of the gateway over HTTP, with the three real services on
+//! PostgreSQL behind it.
+
+mod degraded;
+mod helpers;
+mod sim;
+mod web;

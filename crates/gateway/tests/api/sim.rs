@@ -1,0 +1,5 @@
+//! The simulator API through the gateway.
+
+#![allow(unused_imports)]
+
+use crate::helpers::*;

@@ -1,0 +1,5 @@
+//! The web UI over HTTP.
+
+#![allow(unused_imports)]
+
+use crate::helpers::*;
