@@ -1,0 +1,26 @@
+# MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
+.PHONY: build run test lint bench test-browser clean-data
+
+build:
+	cargo build --release --bins
+
+run: build
+	scripts/run-local.sh
+
+test:
+	scripts/test.sh
+
+test-browser:
+	cargo build --bins
+	BIN_DIR=$(CURDIR)/target/debug tests/browser/run.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	deploy/lint.sh
+
+bench:
+	scripts/bench.sh
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sourced by the test scripts: makes sure a PostgreSQL server is there for the tests and
+# exports MINITWIT_TEST_DATABASE_URL (an admin URL; each test creates its own database).
+#
+# 1. MINITWIT_TEST_DATABASE_URL already set (CI service container): use it.
+# 2. A server answers on 127.0.0.1:5432 (trust auth): use it.
+# 3. Else start a throwaway cluster from the installed PostgreSQL binaries in a temporary
+#    directory, installing PostgreSQL with apt-get first if there are none.
+#    `minitwit_pg_stop` (called from the caller's EXIT trap) stops and removes it.
+
+minitwit_pg_dir=""
+
+minitwit_pg_stop() {
+  if [ -n "$minitwit_pg_dir" ] && [ -d "$minitwit_pg_dir" ]; then
+    runuser -u postgres -- "$minitwit_pg_bin/pg_ctl" -D "$minitwit_pg_dir/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$minitwit_pg_dir"
+    minitwit_pg_dir=""
+  fi
+}
+
+minitwit_pg_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+minitwit_pg_start() {
+  if [ -n "${MINITWIT_TEST_DATABASE_URL:-}" ]; then
+    echo "postgres: using MINITWIT_TEST_DATABASE_URL"
+    return 0
+  fi
+  if minitwit_pg_port_open 5432; then
+    export MINITWIT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
+    echo "postgres: using the server on 127.0.0.1:5432"
+    return 0
+  fi
+  minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
+  if [ -z "$minitwit_pg_bin" ]; then
+    echo "postgres: none installed; installing Debian's postgresql"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' | sort -V | tail -n 1 | xargs dirname)
+  fi
+  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  minitwit_pg_dir=$(mktemp -d /tmp/minitwit-pg.XXXXXX)
+  chown postgres "$minitwit_pg_dir"
+  local port=55432
+  while minitwit_pg_port_open "$port"; do port=$((port + 1)); done
+  runuser -u postgres -- "$minitwit_pg_bin/initdb" -D "$minitwit_pg_dir/data" -A trust -U postgres >/dev/null
+  runuser -u postgres -- "$minitwit_pg_bin/pg_ctl" -D "$minitwit_pg_dir/data" -l "$minitwit_pg_dir/log" -w \
+    -o "-p $port -k $minitwit_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  export MINITWIT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "postgres: started a throwaway cluster on 127.0.0.1:$port"
+}

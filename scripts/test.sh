@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every test of the project, against real PostgreSQL and SQLite and a real
+# browser. Finds or starts PostgreSQL (scripts/postgres.sh), runs the Rust suites, then
+# the end-to-end scripts that drive the built binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+trap minitwit_pg_stop EXIT
+minitwit_pg_start
+
+echo "== Rust unit and black-box tests (both databases)"
+cargo test --workspace --all-targets
+
+echo "== Binaries for the end-to-end tests"
+cargo build --bins
+export BIN_DIR="$PWD/target/debug"
+
+for t in tests/*.sh tests/browser/run.sh; do
+  [ -x "$t" ] || continue
+  echo "== $t"
+  "$t"
+done
+echo "== all tests passed"
