@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `PUT /follows/{follower}/{followee}` | | 204 (idempotent); 400 `self_follow` |
 //! | `DELETE /follows/{follower}/{followee}` | | 204 (idempotent) |
-//! | `GET /follows/{follower}` | `?limit=N` | 200 [`Followees`], oldest follow first |
+//! | `GET /follows/{follower}` | `?limit=N` | 200 [`Followees`], by followee id |
 //! | `GET /follows/{follower}/{followee}` | | 200 [`Following`] |
 //! | `GET /follows/count` | | 200 [`Count`](crate::Count) |
 

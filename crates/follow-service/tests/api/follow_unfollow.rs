@@ -46,6 +46,16 @@ async fn concurrent_double_follows_leave_one_row(backend: Backend) {
     assert_eq!(app.count().await, 1);
     assert_eq!(app.followees(3, "").await, [4]);
     assert_eq!(app.metric("minitwit_follows_total").await, 1.0);
+
+    // Concurrent writes of different pairs all land (SQLite waits for its write lock).
+    let paths: Vec<String> = (10..30).map(|b| format!("/follows/3/{b}")).collect();
+    let statuses: Vec<u16> = futures::future::join_all(paths.iter().map(|p| app.put(p)))
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+    assert_eq!(app.count().await, 21);
 }
 
 async fn unfollowing_someone_not_followed_is_204(backend: Backend) {

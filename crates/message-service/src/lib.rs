@@ -1,0 +1,90 @@
+//! message-service: MiniTwit's messages. Owns the `messages` table (author id, text,
+//! pub_date, flagged) and the simulator's `latest` value (`sim_latest`).
+//!
+//! The routes are listed in [`minitwit_api::message`]. The binary also has the
+//! operator's `flag <id>` / `unflag <id>` subcommands (see [`Command`]).
+
+mod cli;
+mod keyset;
+mod latest;
+mod messages;
+mod routes;
+mod schema;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use minitwit_kit::{
+    db::{Db, Migrations},
+    server::{serve, Running},
+    settings::{DatabaseSettings, HttpSettings, LogSettings},
+    Service,
+};
+use serde::{Deserialize, Serialize};
+
+pub use cli::{flag_tool, Command, USAGE};
+
+pub const NAME: &str = "message-service";
+/// Environment variables of this service start with `MESSAGE_SERVICE_`.
+pub const ENV_PREFIX: &str = "MESSAGE_SERVICE";
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("../../migrations/message-service/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/message-service/sqlite");
+
+pub const MIGRATIONS: Migrations =
+    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    /// Largest page any list answers; a larger `limit` is cut down to it
+    /// (`MESSAGE_SERVICE_MAX_LIMIT`).
+    pub max_limit: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            // Room for a "my timeline" query of AUTHORS_MAX ids of any size (~100 KB).
+            http: HttpSettings { body_limit_bytes: 128 * 1024, ..HttpSettings::on_port(8082) },
+            log: LogSettings::default(),
+            database: DatabaseSettings::at("data/messages.db"),
+            max_limit: 1000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> anyhow::Result<Self> {
+        minitwit_kit::settings::load(ENV_PREFIX, &[])
+    }
+}
+
+/// Connects to the database, migrates it, and returns the bound server, not yet started.
+pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
+    anyhow::ensure!(settings.max_limit > 0, "max_limit must be at least 1");
+    let service = Service::new(NAME, logger);
+    let db = Db::connect(&settings.database, &MIGRATIONS, &service.metrics)?;
+    let state = routes::State::new(db.clone(), settings.max_limit, &service.metrics);
+    state.spawn_gauge_refresh();
+    let service = service.with_readiness(db);
+    serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_and_come_from_the_environment() {
+        let vars = [("MESSAGE_SERVICE_MAX_LIMIT", "50"), ("MESSAGE_SERVICE_HTTP__PORT", "9082")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s: Settings = minitwit_kit::settings::load_from(ENV_PREFIX, &[], vars).unwrap();
+        assert_eq!((s.max_limit, s.http.port), (50, 9082));
+        let d = Settings::default();
+        assert_eq!((d.max_limit, d.http.port), (1000, 8082));
+        assert!(d.http.body_limit_bytes > minitwit_api::message::AUTHORS_MAX * 21);
+    }
+}

@@ -1,0 +1,39 @@
+//! Runs message-service with settings from the environment (see the README), or one of
+//! the operator's subcommands: `message-service flag <id>`, `message-service unflag <id>`.
+
+use message_service::{Command, Settings, USAGE};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let command = Command::parse(std::env::args().skip(1)).unwrap_or_else(|why| {
+        eprintln!("{why}\n\n{USAGE}");
+        std::process::exit(2);
+    });
+    match command {
+        Command::Help => println!("{USAGE}"),
+        Command::Flag { id, flagged } => flag(&Settings::load()?, id, flagged).await,
+        Command::Serve => serve(&Settings::load()?).await?,
+    }
+    Ok(())
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let logger = minitwit_kit::logging::init(message_service::NAME, &settings.log);
+    let running = message_service::build(settings, logger.clone()).inspect_err(|e| {
+        slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
+    })?;
+    running.server.await?;
+    slog::info!(logger, "stopped");
+    Ok(())
+}
+
+/// The flag tool: one line on stdout, or the reason on stderr and exit status 1.
+async fn flag(settings: &Settings, id: i64, flagged: bool) {
+    match message_service::flag_tool(settings, id, flagged).await {
+        Ok(done) => println!("{done}"),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

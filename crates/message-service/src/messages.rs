@@ -1,0 +1,205 @@
+//! Queries on the `messages` table, one plain function each, for both backends. Every
+//! list is newest first, leaves out flagged messages (`NOT flagged`, written without a
+//! bind parameter so the planners match it to the partial indexes), and starts
+//! strictly after a keyset cursor.
+
+use diesel::{
+    dsl::not,
+    pg::Pg,
+    prelude::*,
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
+    sql_types::{Array, BigInt, Bool, Text},
+};
+use minitwit_api::{
+    domain::MessageText,
+    message::{Cursor, Message},
+};
+use minitwit_kit::{db::DbConnection, on_backend, ApiError};
+
+use crate::{keyset::OlderThan, schema::messages};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages)]
+struct MessageRow {
+    id: i64,
+    author_id: i64,
+    text: String,
+    pub_date: i64,
+    flagged: bool,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message { id: r.id, author_id: r.author_id, text: r.text, pub_date: r.pub_date, flagged: r.flagged }
+    }
+}
+
+fn messages(rows: Vec<MessageRow>) -> Vec<Message> {
+    rows.into_iter().map(Message::from).collect()
+}
+
+/// Inserts a message, one statement: it is there whole or not at all.
+pub fn insert(
+    conn: &mut DbConnection,
+    author_id: i64,
+    text: &MessageText,
+    pub_date: i64,
+) -> Result<Message, ApiError> {
+    let row = (
+        messages::author_id.eq(author_id),
+        messages::text.eq(text.as_str()),
+        messages::pub_date.eq(pub_date),
+    );
+    let row = on_backend!(conn, |c| diesel::insert_into(messages::table)
+        .values(row)
+        .returning(MessageRow::as_returning())
+        .get_result(c))?;
+    Ok(row.into())
+}
+
+/// The public timeline; served by `messages_public_idx`.
+pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec<Message>, ApiError> {
+    let rows = on_backend!(conn, |c| messages::table
+        .filter(not(messages::flagged))
+        .filter(OlderThan::new(before))
+        .order((messages::pub_date.desc(), messages::id.desc()))
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(c))?;
+    Ok(messages(rows))
+}
+
+/// One author's messages; served by `messages_author_idx`.
+pub fn by_author(
+    conn: &mut DbConnection,
+    author_id: i64,
+    before: Cursor,
+    limit: i64,
+) -> Result<Vec<Message>, ApiError> {
+    let rows = on_backend!(conn, |c| messages::table
+        .filter(messages::author_id.eq(author_id))
+        .filter(not(messages::flagged))
+        .filter(OlderThan::new(before))
+        .order((messages::pub_date.desc(), messages::id.desc()))
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(c))?;
+    Ok(messages(rows))
+}
+
+/// The messages of several authors ("my timeline"). `authors` must be free of
+/// duplicates. On PostgreSQL see [`AuthorsTimeline`]; on SQLite a plain `IN` list
+/// over `messages_author_idx`.
+pub fn by_authors(
+    conn: &mut DbConnection,
+    authors: Vec<i64>,
+    before: Cursor,
+    limit: i64,
+) -> Result<Vec<Message>, ApiError> {
+    if authors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<MessageRow> = match conn {
+        DbConnection::Pg(c) => AuthorsTimeline { authors, before, limit }.load(c)?,
+        DbConnection::Sqlite(c) => messages::table
+            .filter(messages::author_id.eq_any(authors))
+            .filter(not(messages::flagged))
+            .filter(OlderThan::new(before))
+            .order((messages::pub_date.desc(), messages::id.desc()))
+            .limit(limit)
+            .select(MessageRow::as_select())
+            .load(c)?,
+    };
+    Ok(messages(rows))
+}
+
+/// "My timeline" on PostgreSQL, with a cost that stays flat as the table grows: for
+/// each author, an index-only scan of `messages_author_idx` takes at most `limit`
+/// (pub_date, id) keys older than the cursor; the newest `limit` of those are then
+/// fetched from the table by primary key. Work: authors × limit index entries and
+/// `limit` rows, whatever the number of messages.
+///
+/// A query type of its own (not `sql_query`), so diesel prepares it once per connection.
+#[derive(Debug, Clone, QueryId)]
+struct AuthorsTimeline {
+    authors: Vec<i64>,
+    before: Cursor,
+    limit: i64,
+}
+
+impl Query for AuthorsTimeline {
+    type SqlType = (BigInt, BigInt, Text, BigInt, Bool);
+}
+
+impl RunQueryDsl<PgConnection> for AuthorsTimeline {}
+
+impl QueryFragment<Pg> for AuthorsTimeline {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT m.id, m.author_id, m.text, m.pub_date, m.flagged FROM ( \
+               SELECT k.id FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.authors)?;
+        out.push_sql(
+            ") AS a(author_id) CROSS JOIN LATERAL ( \
+                 SELECT messages.id, messages.pub_date FROM messages \
+                 WHERE messages.author_id = a.author_id AND NOT messages.flagged \
+                   AND (messages.pub_date, messages.id) < (",
+        );
+        out.push_bind_param::<BigInt, _>(&self.before.pub_date)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.before.id)?;
+        out.push_sql(") ORDER BY messages.pub_date DESC, messages.id DESC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") AS k ORDER BY k.pub_date DESC, k.id DESC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            ") AS newest JOIN messages AS m ON m.id = newest.id \
+             ORDER BY m.pub_date DESC, m.id DESC",
+        );
+        Ok(())
+    }
+}
+
+/// Sets or clears the flag of message `id`; false when there is no such message.
+/// Idempotent: setting the flag it already has still finds the row.
+pub fn set_flag(conn: &mut DbConnection, id: i64, flagged: bool) -> Result<bool, ApiError> {
+    let changed = on_backend!(conn, |c| diesel::update(messages::table.find(id))
+        .set(messages::flagged.eq(flagged))
+        .execute(c))?;
+    Ok(changed == 1)
+}
+
+/// The exact number of messages, flagged ones included.
+pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(on_backend!(conn, |c| messages::table.count().get_result(c))?)
+}
+
+/// Below this estimate the exact count is cheap enough for the gauge.
+const EXACT_BELOW: i64 = 100_000;
+
+#[derive(QueryableByName)]
+struct Estimate {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The number of messages for the `minitwit_messages` gauge, cheaply: on PostgreSQL
+/// the planner's estimate (rows per page at the last ANALYZE × the table's current
+/// pages), exact when that is small or unknown; exact on SQLite.
+pub fn count_for_gauge(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    if let DbConnection::Pg(c) = conn {
+        let estimate = diesel::sql_query(
+            "SELECT (CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN -1 \
+                ELSE c.reltuples / c.relpages \
+                     * (pg_relation_size(c.oid) / current_setting('block_size')::bigint) END)::bigint AS n \
+             FROM pg_class c WHERE c.oid = 'messages'::regclass",
+        )
+        .get_result::<Estimate>(c)?
+        .n;
+        if estimate >= EXACT_BELOW {
+            return Ok(estimate);
+        }
+    }
+    count(conn)
+}

@@ -1,0 +1,18 @@
+//! The tables of message-service, as the migrations under `migrations/message-service/` make them.
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        author_id -> BigInt,
+        text -> Text,
+        pub_date -> BigInt,
+        flagged -> Bool,
+    }
+}
+
+diesel::table! {
+    sim_latest (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}

@@ -1,0 +1,147 @@
+//! Starts the real service in-process on a free port with a fresh database.
+
+use diesel::connection::SimpleConnection;
+use message_service::Settings;
+use minitwit_api::message::{Message, MessagePage};
+use minitwit_kit::{
+    db::Db,
+    metrics::Metrics,
+    on_backend,
+    testing::{Backend, TestDatabase},
+    ApiError,
+};
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+}
+
+pub fn settings(db: &TestDatabase) -> Settings {
+    let mut s = Settings::default();
+    s.http.port = 0;
+    s.database.url = db.url.clone().into();
+    s.database.pool_size = 4;
+    s
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDatabase::new(backend);
+    let mut s = settings(&db);
+    adjust(&mut s);
+    let address = start(&s);
+    TestApp { address, client: reqwest::Client::new(), db }
+}
+
+/// Builds and starts one more instance with `settings`; its address.
+pub fn start(settings: &Settings) -> String {
+    let running = message_service::build(settings, minitwit_kit::logging::discard()).expect("service starts");
+    let address = format!("http://127.0.0.1:{}", running.port);
+    tokio::spawn(running.server);
+    address
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.put(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn flag(&self, id: i64, flagged: bool) -> reqwest::Response {
+        let url = self.url(&format!("/messages/{id}/flag"));
+        let req = if flagged { self.client.put(url) } else { self.client.delete(url) };
+        req.send().await.expect("request sent")
+    }
+
+    /// Posts a message and returns it.
+    pub async fn message(&self, author_id: i64, text: &str) -> Message {
+        let res = self.post("/messages", &json!({"author_id": author_id, "text": text})).await;
+        assert_eq!(res.status(), 201, "posting {text:?}");
+        res.json().await.unwrap()
+    }
+
+    /// A page of a GET list route.
+    pub async fn page(&self, path: &str) -> MessagePage {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// A page of "my timeline".
+    pub async fn authors_page(&self, body: &Value) -> MessagePage {
+        let res = self.post("/messages/by-authors", body).await;
+        assert_eq!(res.status(), 200, "by-authors {body}");
+        res.json().await.unwrap()
+    }
+
+    pub async fn count(&self) -> i64 {
+        self.get("/messages/count").await.json::<Value>().await.unwrap()["count"].as_i64().unwrap()
+    }
+
+    pub async fn latest(&self) -> i64 {
+        let res = self.get("/latest").await;
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["latest"].as_i64().unwrap()
+    }
+
+    /// Inserts rows straight into the database, to choose their `pub_date`:
+    /// `(author_id, pub_date, text)`, in this order (so with increasing ids).
+    pub async fn insert_raw(&self, rows: &[(i64, i64, &str)]) {
+        let values: Vec<String> =
+            rows.iter().map(|(a, d, t)| format!("({a}, '{}', {d})", t.replace('\'', "''"))).collect();
+        let sql = format!("INSERT INTO messages (author_id, text, pub_date) VALUES {}", values.join(", "));
+        let s = settings(&self.db);
+        let db = tokio::task::spawn_blocking(move || {
+            Db::connect(&s.database, &message_service::MIGRATIONS, &Metrics::new("t")).unwrap()
+        })
+        .await
+        .unwrap();
+        db.run(move |c| on_backend!(c, |c| c.batch_execute(&sql)).map_err(ApiError::from)).await.unwrap();
+    }
+}
+
+/// The texts of a page, in order.
+pub fn texts(page: &MessagePage) -> Vec<&str> {
+    page.messages.iter().map(|m| m.text.as_str()).collect()
+}
+
+/// Asserts the status and the JSON error code of an answer.
+pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}

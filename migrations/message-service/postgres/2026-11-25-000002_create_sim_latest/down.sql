@@ -1,0 +1,1 @@
+DROP TABLE sim_latest;
