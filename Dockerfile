@@ -132,5 +132,10 @@ ENV PORT=8080 \
     GATEWAY_HTTP__PORT=8080 \
     GATEWAY_LOG__FORMAT=json
 COPY --from=builder --chown=root:root --chmod=0755 /out/gateway /usr/local/bin/gateway
+# Page templates and static files, at the same path as in the build tree (/app is
+# the working directory), in case the gateway reads them at run time rather
+# than embedding them.
+COPY --from=builder --chown=root:root /app/crates/gateway/templates /app/crates/gateway/templates
+COPY --from=builder --chown=root:root /app/crates/gateway/static /app/crates/gateway/static
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/gateway"]

@@ -82,7 +82,7 @@ resource "digitalocean_droplet" "leader" {
     run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.common_env, {
       role                 = "leader"
       pgdata_device        = local.pgdata_device
-      node_labels          = "db=true"
+      node_labels          = "db=true edge=true monitoring=true"
       join_ssh_public_key  = trimspace(tls_private_key.swarm_join.public_key_openssh)
       manager_join_allowed = var.manager_count > 1 ? "true" : "false"
       manager_addr         = ""

@@ -52,5 +52,5 @@ if grep -Eq 'server (gateway|grafana):' "$work/minitwit/upstream.conf"; then
     exit 1
 fi
 
-"$nginx_bin" -t -c "$work/nginx.conf" -g "pid $work/nginx.pid;"
+"$nginx_bin" -t -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>&1
 echo "nginx -t: configuration OK ($("$nginx_bin" -v 2>&1))"
