@@ -1,0 +1,434 @@
+//! Fills a deployment with a large data set: through the sim API (small sets), or
+//! straight into the services' PostgreSQL databases with `COPY FROM STDIN` (an operator
+//! tool: 10 million messages take minutes).
+//!
+//! Both draw the same shape of data: unique "First Last" usernames, follows whose
+//! followers and followees are Zipf-skewed (never oneself, no duplicates), messages whose
+//! authors are Zipf-skewed. In database mode every seeded user's password is
+//! [`SEED_PASSWORD`] (one argon2id hash for all, computed once).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufWriter, Write};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use futures::StreamExt;
+use rand::prelude::*;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::http::{self, Connections};
+use crate::load::register_all;
+use crate::names::{self, Zipf};
+use crate::progress;
+use crate::scenario::escape;
+use crate::stats::{ErrorKind, Tally};
+
+/// The password of every user seeded straight into the database.
+pub const SEED_PASSWORD: &str = "minitwit-seed";
+
+/// The columns written. They follow the services' migrations
+/// (migrations/<service>/postgres); ids are identity columns, filled explicitly for
+/// users (so messages and follows can name them) and left to the database otherwise.
+mod schema {
+    diesel::table! {
+        users (id) {
+            id -> Int8,
+            username -> Text,
+            email -> Text,
+            pw_hash -> Text,
+            created_at -> Int8,
+        }
+    }
+    diesel::table! {
+        messages (id) {
+            id -> Int8,
+            author_id -> Int8,
+            text -> Text,
+            pub_date -> Int8,
+            flagged -> Bool,
+        }
+    }
+    diesel::table! {
+        follows (follower_id, followee_id) {
+            follower_id -> Int8,
+            followee_id -> Int8,
+            created_at -> Int8,
+        }
+    }
+}
+
+/// How much to seed, and with which seed.
+#[derive(Debug, Clone)]
+pub struct SeedSize {
+    pub users: usize,
+    pub messages: u64,
+    pub follows: u64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub phase: &'static str,
+    pub rows: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub elapsed_s: f64,
+    pub rows_per_s: f64,
+}
+
+impl PhaseReport {
+    fn new(phase: &'static str, rows: u64, errors: BTreeMap<String, u64>, elapsed: Duration) -> Self {
+        let secs = elapsed.as_secs_f64();
+        Self {
+            phase,
+            rows,
+            errors: errors.values().sum(),
+            errors_by_kind: errors,
+            elapsed_s: secs,
+            rows_per_s: if secs > 0.0 { rows as f64 / secs } else { 0.0 },
+        }
+    }
+
+    fn of_tally(phase: &'static str, t: &Tally, elapsed: Duration) -> Self {
+        let r = t.report();
+        Self::new(phase, r.ok, r.errors_by_kind, elapsed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedSummary {
+    /// "http" or "database".
+    pub mode: &'static str,
+    pub errors: u64,
+    pub phases: Vec<PhaseReport>,
+}
+
+impl SeedSummary {
+    fn new(mode: &'static str, phases: Vec<PhaseReport>) -> Self {
+        Self { mode, errors: phases.iter().map(|p| p.errors).sum(), phases }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "seed ({}):\n{:<10} {:>12} {:>8} {:>10} {:>12}\n",
+            self.mode, "phase", "rows", "errors", "seconds", "rows/s"
+        );
+        for p in &self.phases {
+            out.push_str(&format!(
+                "{:<10} {:>12} {:>8} {:>10.1} {:>12.0}\n",
+                p.phase, p.rows, p.errors, p.elapsed_s, p.rows_per_s
+            ));
+            if p.errors > 0 {
+                let kinds: Vec<String> = p.errors_by_kind.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                out.push_str(&format!("errors {}: {}\n", p.phase, kinds.join(", ")));
+            }
+        }
+        out
+    }
+}
+
+/// Draws `count` distinct (follower, followee) pairs over `n` users, no self-follows,
+/// both sides Zipf-skewed (uniform once the skewed draws keep colliding). Capped at
+/// `n * (n - 1)`.
+pub fn follow_pairs(rng: &mut StdRng, n: usize, count: u64) -> Vec<(usize, usize)> {
+    if n < 2 {
+        return Vec::new();
+    }
+    let count = count.min((n as u64) * (n as u64 - 1)) as usize;
+    let followers = Zipf::new(rng, n, 0.8);
+    let followees = Zipf::new(rng, n, 1.0);
+    let mut seen = HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    let mut misses = 0u32;
+    while out.len() < count {
+        let (a, b) = if misses < 50 {
+            (followers.sample(rng), followees.sample(rng))
+        } else {
+            (rng.gen_range(0..n), rng.gen_range(0..n))
+        };
+        if a != b && seen.insert((a, b)) {
+            out.push((a, b));
+            misses = 0;
+        } else {
+            misses += 1;
+        }
+    }
+    out
+}
+
+/// Seeds through the sim API (`POST /register`, `/fllws/<user>`, `/msgs/<user>`),
+/// `concurrency` requests in flight, keep-alive connections.
+pub async fn seed_http(
+    url: &str,
+    size: &SeedSize,
+    auth: &str,
+    concurrency: usize,
+    show_progress: bool,
+) -> anyhow::Result<SeedSummary> {
+    let base = http::base_url(url);
+    let client = http::client(auth, Duration::from_secs(10), Connections::KeepAlive)?;
+    let mut rng = StdRng::seed_from_u64(size.seed);
+    let users = names::unique_usernames(&mut rng, size.users, &mut HashSet::new());
+    let mut phases = Vec::new();
+
+    let started = Instant::now();
+    let pb = progress::bar(users.len() as u64, "users", show_progress);
+    let tally = register_all(&client, &base, &users, concurrency, &pb, &mut rng).await;
+    pb.finish_and_clear();
+    phases.push(PhaseReport::of_tally("users", &tally, started.elapsed()));
+
+    let pairs = follow_pairs(&mut rng, users.len(), size.follows);
+    let requests: Vec<(String, String)> = pairs
+        .iter()
+        .map(|&(a, b)| {
+            (
+                format!("{base}/fllws/{}", http::encode_segment(&users[a])),
+                json!({"follow": users[b]}).to_string(),
+            )
+        })
+        .collect();
+    phases.push(post_all(&client, "follows", requests, concurrency, show_progress).await);
+
+    let requests: Vec<(String, String)> = if users.is_empty() {
+        Vec::new()
+    } else {
+        let authors = Zipf::new(&mut rng, users.len(), 0.8);
+        (0..size.messages)
+            .map(|_| {
+                let a = authors.sample(&mut rng);
+                (
+                    format!("{base}/msgs/{}", http::encode_segment(&users[a])),
+                    json!({"content": names::message(&mut rng)}).to_string(),
+                )
+            })
+            .collect()
+    };
+    phases.push(post_all(&client, "messages", requests, concurrency, show_progress).await);
+    Ok(SeedSummary::new("http", phases))
+}
+
+async fn post_all(
+    client: &reqwest::Client,
+    phase: &'static str,
+    requests: Vec<(String, String)>,
+    concurrency: usize,
+    show_progress: bool,
+) -> PhaseReport {
+    let started = Instant::now();
+    let pb = progress::bar(requests.len() as u64, phase, show_progress);
+    let mut tally = Tally::default();
+    let mut answers = futures::stream::iter(requests.into_iter().map(|(url, body)| {
+        let req = client.post(url).body(body);
+        async move { http::send(req).await }
+    }))
+    .buffer_unordered(concurrency.max(1));
+    while let Some((status, latency)) = answers.next().await {
+        let outcome = match status {
+            Ok(204) => Ok(()),
+            Ok(s) => Err(ErrorKind::Status(s)),
+            Err(e) => Err(e),
+        };
+        tally.record(outcome, latency);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    PhaseReport::of_tally(phase, &tally, started.elapsed())
+}
+
+/// Where the three services keep their data.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrls {
+    pub users: String,
+    pub messages: String,
+    pub follows: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CopyError {
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+const YEAR_SECS: i64 = 365 * 24 * 3600;
+/// Rows between progress bar updates.
+const TICK: u64 = 10_000;
+
+/// Seeds straight into the services' PostgreSQL databases with `COPY`. Blocking: call
+/// it from a blocking thread. New users get ids after the current largest; their names
+/// avoid every name already there; the identity sequence is moved past them.
+pub fn seed_database(
+    urls: &DatabaseUrls,
+    size: &SeedSize,
+    show_progress: bool,
+) -> anyhow::Result<SeedSummary> {
+    use schema::{follows, messages, users};
+
+    let mut rng = StdRng::seed_from_u64(size.seed);
+    let now = now_secs();
+    let mut phases = Vec::new();
+
+    // Users.
+    let started = Instant::now();
+    let mut conn = PgConnection::establish(&urls.users).context("connecting to the users database")?;
+    let mut taken: HashSet<String> = users::table
+        .select(users::username)
+        .load::<String>(&mut conn)
+        .context("reading usernames")?
+        .into_iter()
+        .collect();
+    let first_id =
+        users::table.select(diesel::dsl::max(users::id)).first::<Option<i64>>(&mut conn)?.unwrap_or(0) + 1;
+    let names = names::unique_usernames(&mut rng, size.users, &mut taken);
+    drop(taken);
+    let pw_hash = hash_password(SEED_PASSWORD)?;
+    let emails: Vec<String> = names.iter().map(|u| names::email_for(&mut rng, u)).collect();
+    let created: Vec<i64> = (0..names.len()).map(|_| now - YEAR_SECS - rng.gen_range(0..YEAR_SECS)).collect();
+    let pb = progress::bar(names.len() as u64, "users", show_progress);
+    conn.transaction::<_, anyhow::Error, _>(|conn| {
+        let rows = diesel::copy_from(users::table)
+            .from_raw_data(
+                (users::id, users::username, users::email, users::pw_hash, users::created_at),
+                |w| {
+                    let mut w = BufWriter::with_capacity(1 << 20, w);
+                    for (i, name) in names.iter().enumerate() {
+                        writeln!(
+                            w,
+                            "{}\t{}\t{}\t{}\t{}",
+                            first_id + i as i64,
+                            escape(name),
+                            escape(&emails[i]),
+                            escape(&pw_hash),
+                            created[i]
+                        )?;
+                        if (i as u64 + 1).is_multiple_of(TICK) {
+                            pb.inc(TICK);
+                        }
+                    }
+                    w.flush()?;
+                    Ok::<_, CopyError>(())
+                },
+            )
+            .execute(conn)
+            .context("COPY users")?;
+        anyhow::ensure!(rows == names.len(), "COPY users wrote {rows} rows, expected {}", names.len());
+        diesel::sql_query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))",
+        )
+        .execute(conn)
+        .context("moving the users id sequence")?;
+        Ok(())
+    })?;
+    pb.finish_and_clear();
+    drop(conn);
+    phases.push(PhaseReport::new("users", names.len() as u64, BTreeMap::new(), started.elapsed()));
+    let id_of = |i: usize| first_id + i as i64;
+
+    // Follows.
+    let started = Instant::now();
+    let pairs = follow_pairs(&mut rng, names.len(), size.follows);
+    let mut conn = PgConnection::establish(&urls.follows).context("connecting to the follows database")?;
+    let pb = progress::bar(pairs.len() as u64, "follows", show_progress);
+    let follow_created: Vec<i64> = (0..pairs.len()).map(|_| now - rng.gen_range(0..YEAR_SECS)).collect();
+    let rows = diesel::copy_from(follows::table)
+        .from_raw_data((follows::follower_id, follows::followee_id, follows::created_at), |w| {
+            let mut w = BufWriter::with_capacity(1 << 20, w);
+            for (i, &(a, b)) in pairs.iter().enumerate() {
+                writeln!(w, "{}\t{}\t{}", id_of(a), id_of(b), follow_created[i])?;
+                if (i as u64 + 1).is_multiple_of(TICK) {
+                    pb.inc(TICK);
+                }
+            }
+            w.flush()?;
+            Ok::<_, CopyError>(())
+        })
+        .execute(&mut conn)
+        .context("COPY follows")?;
+    pb.finish_and_clear();
+    drop(conn);
+    phases.push(PhaseReport::new("follows", rows as u64, BTreeMap::new(), started.elapsed()));
+
+    // Messages: generated while streaming, oldest first, spread over the last year.
+    let started = Instant::now();
+    let mut conn = PgConnection::establish(&urls.messages).context("connecting to the messages database")?;
+    let total = if names.is_empty() { 0 } else { size.messages };
+    let pb = progress::bar(total, "messages", show_progress);
+    let authors = (!names.is_empty()).then(|| Zipf::new(&mut rng, names.len(), 0.8));
+    let rng = RefCell::new(rng);
+    let written = Cell::new(0u64);
+    let rows = diesel::copy_from(messages::table)
+        .from_raw_data((messages::author_id, messages::text, messages::pub_date, messages::flagged), |w| {
+            let (Some(authors), mut rng) = (authors.as_ref(), rng.borrow_mut()) else {
+                return Ok(());
+            };
+            let mut w = BufWriter::with_capacity(1 << 20, w);
+            let start = now - YEAR_SECS;
+            for i in 0..total {
+                let pub_date = start + (i as i128 * YEAR_SECS as i128 / total.max(1) as i128) as i64;
+                let author = id_of(authors.sample(&mut *rng));
+                writeln!(w, "{author}\t{}\t{pub_date}\tf", escape(&names::message(&mut *rng)))?;
+                if (i + 1).is_multiple_of(TICK) {
+                    pb.inc(TICK);
+                }
+            }
+            w.flush()?;
+            written.set(total);
+            Ok::<_, CopyError>(())
+        })
+        .execute(&mut conn)
+        .context("COPY messages")?;
+    pb.finish_and_clear();
+    phases.push(PhaseReport::new("messages", rows as u64, BTreeMap::new(), started.elapsed()));
+    anyhow::ensure!(
+        written.get() == rows as u64,
+        "COPY messages wrote {rows} rows, expected {}",
+        written.get()
+    );
+    Ok(SeedSummary::new("database", phases))
+}
+
+/// One argon2id PHC string (the user-service's default cost) for every seeded user.
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the seed password: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_pairs_are_distinct_and_never_self() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let pairs = follow_pairs(&mut rng, 100, 3_000);
+        assert_eq!(pairs.len(), 3_000);
+        assert!(pairs.iter().all(|(a, b)| a != b && *a < 100 && *b < 100));
+        assert_eq!(pairs.iter().collect::<HashSet<_>>().len(), 3_000);
+        // A complete graph is the most there can be.
+        assert_eq!(follow_pairs(&mut rng, 5, 1_000).len(), 20);
+        assert!(follow_pairs(&mut rng, 1, 10).is_empty());
+    }
+
+    #[test]
+    fn the_seed_password_hash_verifies() {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let phc = hash_password(SEED_PASSWORD).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(argon2::Argon2::default().verify_password(SEED_PASSWORD.as_bytes(), &parsed).is_ok());
+    }
+}

@@ -1,0 +1,109 @@
+//! `seed_database` against fresh PostgreSQL databases built by the services' own
+//! migration SQL (migrations/<service>/postgres), on the server named by
+//! MINITWIT_TEST_DATABASE_URL (default: the local one).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use minitwit_kit::testing::{Backend, TestDatabase};
+use minitwit_sim::seed::{seed_database, DatabaseUrls, SeedSize};
+
+fn migrated(service: &str) -> TestDatabase {
+    let db = TestDatabase::new(Backend::Postgres);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(service).join("postgres");
+    let mut ups: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path().join("up.sql"))
+        .collect();
+    ups.sort();
+    let mut conn = PgConnection::establish(&db.url).unwrap();
+    for up in ups {
+        conn.batch_execute(&std::fs::read_to_string(&up).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", up.display()));
+    }
+    db
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+    #[diesel(sql_type = BigInt)]
+    c: i64,
+}
+
+fn row(url: &str, sql: &str) -> (i64, i64, i64) {
+    let r: Row = diesel::sql_query(sql).get_result(&mut PgConnection::establish(url).unwrap()).unwrap();
+    (r.a, r.b, r.c)
+}
+
+#[test]
+fn seeds_the_services_schemas_and_can_run_twice() {
+    let (users, messages, follows) =
+        (migrated("user-service"), migrated("message-service"), migrated("follow-service"));
+    let urls = DatabaseUrls {
+        users: users.url.clone(),
+        messages: messages.url.clone(),
+        follows: follows.url.clone(),
+    };
+    PgConnection::establish(&users.url)
+        .unwrap()
+        .batch_execute("INSERT INTO users (username, email, pw_hash) VALUES ('Roger Histand', 'r@h', 'x')")
+        .unwrap();
+
+    let size = SeedSize { users: 300, messages: 5_000, follows: 2_000, seed: 1 };
+    let summary = seed_database(&urls, &size, false).unwrap();
+    assert_eq!(summary.errors, 0);
+    let rows: Vec<u64> = summary.phases.iter().map(|p| p.rows).collect();
+    assert_eq!(rows, vec![300, 2_000, 5_000]);
+
+    // Users: new ids follow the existing one, names unique and all with a space.
+    assert_eq!(row(&users.url, "SELECT COUNT(*) AS a, MIN(id) AS b, MAX(id) AS c FROM users"), (301, 1, 301));
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        username: String,
+    }
+    let names: Vec<Name> = diesel::sql_query("SELECT username FROM users")
+        .load(&mut PgConnection::establish(&users.url).unwrap())
+        .unwrap();
+    assert!(names.iter().all(|n| n.username.contains(' ')));
+    assert_eq!(names.iter().map(|n| &n.username).collect::<HashSet<_>>().len(), 301);
+
+    // Follows and messages name only seeded users.
+    let (count, lo, hi) = row(
+        &follows.url,
+        "SELECT COUNT(*) AS a, MIN(LEAST(follower_id, followee_id)) AS b, \
+         MAX(GREATEST(follower_id, followee_id)) AS c FROM follows",
+    );
+    assert_eq!(count, 2_000);
+    assert!(lo >= 2 && hi <= 301, "{lo}..{hi}");
+    let (count, lo, hi) =
+        row(&messages.url, "SELECT COUNT(*) AS a, MIN(author_id) AS b, MAX(author_id) AS c FROM messages");
+    assert_eq!(count, 5_000);
+    assert!(lo >= 2 && hi <= 301, "{lo}..{hi}");
+    let (out_of_order, long, flagged) = row(
+        &messages.url,
+        "SELECT (SELECT COUNT(*) FROM messages m JOIN messages n ON n.id = m.id + 1 WHERE n.pub_date < m.pub_date) AS a, \
+         (SELECT COUNT(*) FROM messages WHERE char_length(text) > 150) AS b, \
+         (SELECT COUNT(*) FROM messages WHERE flagged) AS c",
+    );
+    assert_eq!((out_of_order, long, flagged), (0, 0, 0));
+
+    // A second run adds fresh names after the last id, and the services can still insert.
+    seed_database(&urls, &SeedSize { users: 50, messages: 10, follows: 10, seed: 1 }, false).unwrap();
+    assert_eq!(
+        row(&users.url, "SELECT COUNT(*) AS a, COUNT(DISTINCT username) AS b, MAX(id) AS c FROM users"),
+        (351, 351, 351)
+    );
+    let (id, _, _) = row(
+        &users.url,
+        "INSERT INTO users (username, email, pw_hash) VALUES ('Fresh User', 'f@u', 'x') RETURNING id AS a, 0::BIGINT AS b, 0::BIGINT AS c",
+    );
+    assert_eq!(id, 352, "the identity sequence was moved past the seeded ids");
+}
