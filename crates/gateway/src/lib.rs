@@ -41,6 +41,7 @@ pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Runnin
         upstream.messages.clone(),
         service.metrics.gauge("minitwit_sim_latest", "The simulator's latest value, as last seen"),
     );
+    sim::validate(&settings.sim)?;
     let state = AppState { upstream: upstream.clone(), latest, settings: Arc::new(settings.clone()), logger };
     let web = web::Web::new(&state)?;
     let service = service.with_readiness(upstream);

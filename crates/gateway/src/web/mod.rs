@@ -1,16 +1,132 @@
-//! The web UI (`web-ui.md`). Placeholder: being built.
+//! The web UI (`web-ui.md`): server-rendered pages over the three services.
+//!
+//! | route | module |
+//! | --- | --- |
+//! | `GET /`, `GET /public`, `GET /<username>`, `POST /add_message` | [`timeline`] |
+//! | `GET/POST /login`, `GET/POST /register`, `GET/POST /logout` | [`auth`] |
+//! | `GET/POST /<username>/follow`, `GET/POST /<username>/unfollow` | [`follow`] |
+//! | `GET /static/style.css` | here |
+//!
+//! The pages live in one scope with the session cookie ([`session`]), the cross-site
+//! refusal ([`csrf`]) and security headers. It is configured after the sim API, whose
+//! JSON `POST /register` therefore comes first; this scope's `POST /register` takes
+//! form bodies only.
 
-use actix_web::web;
+mod auth;
+mod csrf;
+mod error;
+mod follow;
+mod password_policy;
+mod render;
+mod session;
+mod timeline;
 
-use crate::AppState;
+use actix_web::{
+    cookie::Key,
+    guard::{self, GuardContext},
+    http::{header, StatusCode},
+    middleware::{from_fn, DefaultHeaders},
+    web, HttpResponse,
+};
+
+use crate::{settings::SessionSettings, AppState};
+use error::WebError;
+
+/// What pages may load: only this site's stylesheet, gravatars and the inline icon.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self' data: https://www.gravatar.com https://secure.gravatar.com; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The largest form body accepted (a message is at most 1000 characters).
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
-pub struct Web;
+pub struct Web {
+    key: Key,
+    session: SessionSettings,
+}
 
 impl Web {
-    pub fn new(_state: &AppState) -> anyhow::Result<Self> {
-        Ok(Web)
+    /// Checks the templates and the session key, so a bad one stops the start.
+    pub fn new(state: &AppState) -> anyhow::Result<Self> {
+        render::templates()?;
+        let key = session::key(&state.settings.session)?;
+        Ok(Self { key, session: state.settings.session.clone() })
     }
 
-    pub fn configure(&self, _cfg: &mut web::ServiceConfig, _state: AppState) {}
+    pub fn configure(&self, cfg: &mut web::ServiceConfig, state: AppState) {
+        cfg.route(render::STYLE_PATH, web::get().to(style));
+        cfg.service(
+            web::scope("")
+                .app_data(web::Data::new(state))
+                .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES).error_handler(|e, _| {
+                    WebError::BadRequest(format!("The form could not be read: {e}.")).into()
+                }))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    WebError::BadRequest(format!("The address could not be read: {e}.")).into()
+                }))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::X_FRAME_OPTIONS, "DENY"))
+                        .add((header::REFERRER_POLICY, "same-origin"))
+                        .add((header::CACHE_CONTROL, "no-cache, private")),
+                )
+                .wrap(session::middleware(&self.session, self.key.clone()))
+                .wrap(from_fn(csrf::refuse_cross_site))
+                .route("/", web::get().to(timeline::mine))
+                .route("/public", web::get().to(timeline::public))
+                .route("/add_message", web::post().to(timeline::add_message))
+                .service(
+                    web::resource("/login")
+                        .route(web::get().to(auth::login_form))
+                        .route(web::post().to(auth::login)),
+                )
+                .service(
+                    web::resource("/register")
+                        .route(web::get().to(auth::register_form))
+                        .route(web::post().guard(guard::fn_guard(is_form)).to(auth::register)),
+                )
+                .service(
+                    web::resource("/logout")
+                        .route(web::get().to(auth::logout))
+                        .route(web::post().to(auth::logout)),
+                )
+                .service(
+                    web::resource("/{username}/follow")
+                        .route(web::get().to(follow::follow))
+                        .route(web::post().to(follow::follow)),
+                )
+                .service(
+                    web::resource("/{username}/unfollow")
+                        .route(web::get().to(follow::unfollow))
+                        .route(web::post().to(follow::unfollow)),
+                )
+                .route("/{username}", web::get().to(timeline::user)),
+        );
+    }
+}
+
+/// Whether the request carries an HTML form (not the simulator's JSON).
+fn is_form(ctx: &GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .is_some_and(|mime| mime == "application/x-www-form-urlencoded" || mime == "multipart/form-data")
+}
+
+/// A redirect to `location` (`302 Found` after a GET, `303 See Other` after a form).
+fn redirect(status: StatusCode, location: &str) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::LOCATION, location)).finish()
+}
+
+/// `GET /static/style.css`: versioned by its address, so cached for a year.
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(render::STYLE)
 }

@@ -1,0 +1,253 @@
+//! Who may use the simulator API: the client-address allow-list and the exact
+//! `Authorization` value.
+//!
+//! The client address is the first hop of `X-Forwarded-For` when there is one, else the
+//! peer address of the connection. That header is set by whoever sends the request, so
+//! an allow-list other than `*` only means something when the gateway is reachable
+//! solely through a proxy that overwrites it, which is how it is deployed (nginx:
+//! `proxy_set_header X-Forwarded-For $remote_addr;`, see `deploy/nginx`). The
+//! `Forwarded` header, which actix's `realip_remote_addr` would prefer, is ignored:
+//! nginx passes a client's own `Forwarded` through untouched.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+};
+
+use actix_web::{http::header::AUTHORIZATION, HttpRequest};
+use secrecy::ExposeSecret;
+
+use super::error::SimError;
+use crate::settings::SimSettings;
+
+/// One entry of the allow-list: an address or a network, IPv4 or IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    /// `10.0.0.0/8`, `192.168.1.7`, `2001:db8::/32`, `::1`; an IPv4-mapped IPv6 address
+    /// is taken as the IPv4 address it maps.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| format!("not an IP address or CIDR: {s:?} ({why})");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let addr = IpAddr::from_str(addr).map_err(|_| bad("bad address"))?;
+        let (addr, max, offset) = match addr {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => (IpAddr::V4(v4), 32, 96),
+                None => (addr, 128, 0),
+            },
+            IpAddr::V4(_) => (addr, 32, 0),
+        };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => {
+                let p: u8 = p.parse().map_err(|_| bad("bad prefix length"))?;
+                if p < offset || p - offset > max {
+                    return Err(bad("prefix length out of range"));
+                }
+                p - offset
+            }
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+/// The client addresses allowed on the simulator routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowList {
+    Everyone,
+    Only(Vec<Cidr>),
+}
+
+impl AllowList {
+    /// Entries are IPs or CIDRs; `*` anywhere allows everyone. An empty list allows no one.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let entries: Vec<&str> = entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
+        if entries.contains(&"*") {
+            return Ok(AllowList::Everyone);
+        }
+        entries.iter().map(|e| e.parse()).collect::<Result<_, _>>().map(AllowList::Only)
+    }
+
+    pub fn allows(&self, client: Option<&str>) -> bool {
+        match self {
+            AllowList::Everyone => true,
+            AllowList::Only(nets) => match client.and_then(parse_client) {
+                Some(ip) => nets.iter().any(|net| net.contains(ip)),
+                None => false,
+            },
+        }
+    }
+
+    /// Refuses the request (403) unless its client address is allowed.
+    pub fn check(&self, req: &HttpRequest) -> Result<(), SimError> {
+        if matches!(self, AllowList::Everyone) {
+            return Ok(());
+        }
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|hop| hop.trim().to_string());
+        let client = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+        let client = client.as_deref();
+        if self.allows(client) {
+            Ok(())
+        } else {
+            Err(SimError::forbidden().with_cause(format!("client address {client:?} is not allowed")))
+        }
+    }
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]`, `[::1]:80`.
+fn parse_client(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim();
+    IpAddr::from_str(raw)
+        .ok()
+        .or_else(|| SocketAddr::from_str(raw).ok().map(|a| a.ip()))
+        .or_else(|| IpAddr::from_str(raw.strip_prefix('[')?.strip_suffix(']')?).ok())
+}
+
+/// Refuses the request (403) unless its `Authorization` header is exactly the
+/// configured value. The comparison takes the same time wherever the first difference is.
+pub fn check_authorization(req: &HttpRequest, sim: &SimSettings) -> Result<(), SimError> {
+    let expected = sim.authorization.expose_secret().as_bytes();
+    let given = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    match given {
+        Some(given) if constant_time_eq(given, expected) => Ok(()),
+        Some(_) => Err(SimError::forbidden().with_cause("wrong Authorization header")),
+        None => Err(SimError::forbidden().with_cause("no Authorization header")),
+    }
+}
+
+/// Equal lengths and bytes, without an early exit (only the length can leak).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn cidr(s: &str) -> Cidr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv4_networks_contain_their_addresses_only() {
+        let net = cidr("10.0.0.0/8");
+        assert!(net.contains(ip("10.0.0.0")));
+        assert!(net.contains(ip("10.255.255.255")));
+        assert!(!net.contains(ip("11.0.0.0")));
+        assert!(!net.contains(ip("9.255.255.255")));
+        let net = cidr("192.168.1.128/25");
+        assert!(net.contains(ip("192.168.1.200")));
+        assert!(!net.contains(ip("192.168.1.127")));
+        assert!(cidr("0.0.0.0/0").contains(ip("203.0.113.9")));
+        let single = cidr("127.0.0.1");
+        assert!(single.contains(ip("127.0.0.1")));
+        assert!(!single.contains(ip("127.0.0.2")));
+        assert_eq!(cidr("127.0.0.1"), cidr("127.0.0.1/32"));
+        // Host bits in the network address are ignored.
+        assert!(cidr("10.1.2.3/8").contains(ip("10.200.0.1")));
+    }
+
+    #[test]
+    fn ipv6_networks_contain_their_addresses_only() {
+        let net = cidr("2001:db8::/32");
+        assert!(net.contains(ip("2001:db8::1")));
+        assert!(net.contains(ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert!(!net.contains(ip("2001:db9::1")));
+        assert!(cidr("::/0").contains(ip("fe80::1")));
+        assert!(cidr("::1").contains(ip("::1")));
+        assert!(!cidr("::1").contains(ip("::2")));
+        assert!(cidr("fe80::/10").contains(ip("febf::1")));
+        assert!(!cidr("fe80::/10").contains(ip("fec0::1")));
+    }
+
+    #[test]
+    fn families_do_not_mix_except_for_mapped_ipv4() {
+        assert!(!cidr("0.0.0.0/0").contains(ip("::1")));
+        assert!(!cidr("::/0").contains(ip("127.0.0.1")));
+        // A client seen as ::ffff:10.1.2.3 is 10.1.2.3.
+        assert!(cidr("10.0.0.0/8").contains(ip("::ffff:10.1.2.3")));
+        // A mapped network is the IPv4 network.
+        assert_eq!(cidr("::ffff:10.0.0.0/104"), cidr("10.0.0.0/8"));
+        assert!(cidr("::ffff:10.0.0.0/104").contains(ip("10.9.9.9")));
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "10.0.0.0/x",
+            "localhost",
+            "10.0.0.0/-1",
+            "::ffff:10.0.0.0/95",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+        }
+        assert!(AllowList::parse(&["10.0.0.0/8".into(), "nonsense".into()]).is_err());
+    }
+
+    #[test]
+    fn allow_lists_match_any_entry_and_star_matches_everyone() {
+        let list = AllowList::parse(&["10.0.0.0/8".into(), " 2001:db8::/32 ".into()]).unwrap();
+        assert!(list.allows(Some("10.1.2.3")));
+        assert!(list.allows(Some("10.1.2.3:5555")));
+        assert!(list.allows(Some("[2001:db8::7]:443")));
+        assert!(list.allows(Some("[2001:db8::7]")));
+        assert!(list.allows(Some("2001:db8::7")));
+        assert!(!list.allows(Some("127.0.0.1")));
+        assert!(!list.allows(Some("garbage")));
+        assert!(!list.allows(None));
+        let all = AllowList::parse(&["10.0.0.0/8".into(), "*".into()]).unwrap();
+        assert_eq!(all, AllowList::Everyone);
+        assert!(all.allows(None));
+        assert!(!AllowList::parse(&[]).unwrap().allows(Some("127.0.0.1")));
+    }
+
+    #[test]
+    fn authorization_compares_whole_values() {
+        assert!(constant_time_eq(b"Basic abc", b"Basic abc"));
+        assert!(!constant_time_eq(b"Basic abd", b"Basic abc"));
+        assert!(!constant_time_eq(b"Basic ab", b"Basic abc"));
+        assert!(!constant_time_eq(b"", b"Basic abc"));
+    }
+}

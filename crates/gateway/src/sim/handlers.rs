@@ -1,0 +1,264 @@
+//! The simulator routes. Each runs its work through [`Sim::serve`] (allow-list,
+//! `latest`, authorization) and answers errors as [`SimError`].
+
+use std::{collections::HashMap, sync::Arc};
+
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use futures::future::try_join_all;
+use minitwit_api::{
+    domain::{DomainError, Email, MessageText, Password, Username},
+    message::{Message, PageQuery},
+    user::{NewUser, User, BATCH_MAX},
+};
+use minitwit_kit::{server::ActingUser, RequestId};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{
+    body::{self, Object},
+    query::{self, PathUser},
+    Auth, Sim, SimError,
+};
+
+const TAKEN: &str = "The username is already taken";
+
+/// One message as the simulator sees it.
+#[derive(Serialize)]
+struct SimMessage {
+    content: String,
+    pub_date: i64,
+    user: String,
+}
+
+fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+fn invalid(e: DomainError) -> SimError {
+    SimError::bad_request(e.to_string())
+}
+
+/// `GET /latest`
+pub async fn latest(sim: web::Data<Sim>, req: HttpRequest, rid: RequestId) -> Result<HttpResponse, SimError> {
+    sim.allow.check(&req)?;
+    let latest = sim.state.latest.get(&rid.0).await?;
+    Ok(HttpResponse::Ok().json(json!({ "latest": latest })))
+}
+
+/// `POST /register` `{"username", "email", "pwd"}`
+pub async fn register(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    rid: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Open, async {
+        let body = sim.json_body(&req, payload).await?;
+        // Checked in the contract's order; a missing field counts as empty.
+        let username = Username::parse(body.string("username")?.unwrap_or_default()).map_err(invalid)?;
+        let email = Email::parse(body.string("email")?.unwrap_or_default()).map_err(invalid)?;
+        let password = Password::parse(body.string("pwd")?.unwrap_or_default()).map_err(invalid)?;
+        let new = NewUser {
+            username: username.into_inner(),
+            email: email.into_inner(),
+            password: password.expose().to_string(),
+        };
+        match sim.state.upstream.users.register(&rid.0, &new).await {
+            Ok(user) => {
+                let user = sim.state.upstream.learn(user);
+                req.extensions_mut().insert(ActingUser(user.id));
+                Ok(no_content())
+            }
+            Err(e) if e.code() == Some("username_taken") => Err(SimError::bad_request(TAKEN).with_cause(e)),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}
+
+/// `GET /msgs?no=N`: the public timeline.
+pub async fn public(sim: web::Data<Sim>, req: HttpRequest, rid: RequestId) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Required, async {
+        let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
+        let messages = if no == 0 {
+            Vec::new()
+        } else {
+            let page = PageQuery { limit: Some(no), before: None };
+            sim.state.upstream.messages.public(&rid.0, &page).await?.messages
+        };
+        let authors = sim.users(&rid, messages.iter().map(|m| m.author_id)).await?;
+        let messages: Vec<SimMessage> = messages
+            .into_iter()
+            .take(no as usize)
+            .filter_map(|m| {
+                let user = authors.get(&m.author_id)?.username.clone();
+                Some(SimMessage { content: m.text, pub_date: m.pub_date, user })
+            })
+            .collect();
+        Ok(HttpResponse::Ok().json(messages))
+    })
+    .await
+}
+
+/// `GET /msgs/{username}?no=N`: one user's messages.
+pub async fn user_messages(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    rid: RequestId,
+) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Required, async {
+        let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
+        let user = sim.path_user(&req, &rid).await?;
+        let messages: Vec<Message> = if no == 0 {
+            Vec::new()
+        } else {
+            let page = PageQuery { limit: Some(no), before: None };
+            sim.state.upstream.messages.by_author(&rid.0, user.id, &page).await?.messages
+        };
+        let messages: Vec<SimMessage> = messages
+            .into_iter()
+            .take(no as usize)
+            .map(|m| SimMessage { content: m.text, pub_date: m.pub_date, user: user.username.clone() })
+            .collect();
+        Ok(HttpResponse::Ok().json(messages))
+    })
+    .await
+}
+
+/// `POST /msgs/{username}` `{"content"}`
+pub async fn post_message(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    rid: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Required, async {
+        let name = query::path_user(req.uri().path())?;
+        let body = sim.json_body(&req, payload).await?;
+        let content = body.string("content")?.unwrap_or_default();
+        let user = sim.known(&req, &rid, name).await?;
+        let text = MessageText::parse(content).map_err(invalid)?;
+        if text.as_str().contains('\0') {
+            return Err(SimError::bad_request("The message may not contain NUL characters"));
+        }
+        sim.state.upstream.messages.post(&rid.0, user.id, text.as_str()).await?;
+        Ok(no_content())
+    })
+    .await
+}
+
+/// `GET /fllws/{username}?no=N`: whom the user follows, in follow-service's order.
+pub async fn follows(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    rid: RequestId,
+) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Required, async {
+        let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
+        let user = sim.path_user(&req, &rid).await?;
+        let followees = if no == 0 {
+            Vec::new()
+        } else {
+            sim.state.upstream.follows.followees(&rid.0, user.id, no).await?
+        };
+        let users = sim.users(&rid, followees.iter().copied()).await?;
+        let names: Vec<&str> = followees
+            .iter()
+            .take(no as usize)
+            .filter_map(|id| users.get(id).map(|u| u.username.as_str()))
+            .collect();
+        Ok(HttpResponse::Ok().json(json!({ "follows": names })))
+    })
+    .await
+}
+
+enum FollowAction<'a> {
+    Follow(&'a str),
+    Unfollow(&'a str),
+}
+
+/// `POST /fllws/{username}` `{"follow": name}` or `{"unfollow": name}`
+pub async fn follow(
+    sim: web::Data<Sim>,
+    req: HttpRequest,
+    rid: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, SimError> {
+    sim.serve(&req, &rid, Auth::Required, async {
+        let name = query::path_user(req.uri().path())?;
+        let body = sim.json_body(&req, payload).await?;
+        let action = match (body.string("follow")?, body.string("unfollow")?) {
+            (Some(target), None) => FollowAction::Follow(target),
+            (None, Some(target)) => FollowAction::Unfollow(target),
+            (None, None) => return Err(SimError::bad_request("You have to give \"follow\" or \"unfollow\"")),
+            (Some(_), Some(_)) => {
+                return Err(SimError::bad_request("Give either \"follow\" or \"unfollow\", not both"))
+            }
+        };
+        let target_name = match action {
+            FollowAction::Follow(t) | FollowAction::Unfollow(t) => t,
+        };
+        let (user, target) = tokio::join!(sim.known(&req, &rid, name), sim.by_name(&rid, target_name));
+        let user = user?;
+        let target = target?.ok_or_else(|| SimError::not_found("The user to (un)follow does not exist"))?;
+        let follows = &sim.state.upstream.follows;
+        match action {
+            FollowAction::Follow(_) if user.id == target.id => {
+                return Err(SimError::bad_request("You cannot follow yourself"));
+            }
+            FollowAction::Follow(_) => follows.follow(&rid.0, user.id, target.id).await?,
+            FollowAction::Unfollow(_) => follows.unfollow(&rid.0, user.id, target.id).await?,
+        }
+        Ok(no_content())
+    })
+    .await
+}
+
+impl Sim {
+    /// A JSON object body: 415, 413 and 400 in the simulator's shape.
+    async fn json_body(&self, req: &HttpRequest, payload: web::Payload) -> Result<Object, SimError> {
+        body::require_json(req)?;
+        let bytes = body::read(req, payload, self.state.settings.http.body_limit_bytes).await?;
+        Object::parse(&bytes)
+    }
+
+    /// The user called `name`, or `None` (no such user, or a name no user can have).
+    async fn by_name(&self, rid: &RequestId, name: &str) -> Result<Option<Arc<User>>, SimError> {
+        match Username::parse(name) {
+            Ok(name) => Ok(self.state.upstream.user_by_name(&rid.0, name.as_str()).await?),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The user named by the path, a 404 when there is none; noted as the acting user.
+    async fn known(&self, req: &HttpRequest, rid: &RequestId, name: PathUser) -> Result<Arc<User>, SimError> {
+        let user = match name {
+            PathUser::Name(name) => self.state.upstream.user_by_name(&rid.0, name.as_str()).await?,
+            PathUser::Impossible(_) => None,
+        };
+        let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;
+        req.extensions_mut().insert(ActingUser(user.id));
+        Ok(user)
+    }
+
+    async fn path_user(&self, req: &HttpRequest, rid: &RequestId) -> Result<Arc<User>, SimError> {
+        let name = query::path_user(req.uri().path())?;
+        self.known(req, rid, name).await
+    }
+
+    /// The users among `ids`: cached ones, the rest in batch calls (concurrent when
+    /// there are more than a batch holds).
+    async fn users(
+        &self,
+        rid: &RequestId,
+        ids: impl Iterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<User>>, SimError> {
+        let mut ids: Vec<i64> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let upstream = &self.state.upstream;
+        let chunks =
+            try_join_all(ids.chunks(BATCH_MAX).map(|chunk| upstream.users_by_ids(&rid.0, chunk))).await?;
+        Ok(chunks.into_iter().flatten().collect())
+    }
+}

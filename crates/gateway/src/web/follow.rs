@@ -1,0 +1,49 @@
+//! Following and unfollowing: `POST /<username>/follow|unfollow` from the page's
+//! buttons, and the legacy `GET` links old clients and the course's UI tests use. Both
+//! need a signed-in visitor (401) and an existing user (404), then lead back to that
+//! user's timeline with a flash. The cross-site refusal is in [`super::csrf`].
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use minitwit_kit::server::RequestId;
+
+use super::{error::WebError, redirect, render::user_url, session::SignedIn, timeline::profile};
+use crate::AppState;
+
+/// `/<username>/follow`
+pub async fn follow(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    rid: RequestId,
+    name: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    let target = profile(&state, &rid.0, &name).await?;
+    if target.id == who.user.id {
+        who.visitor.flash("You cannot follow yourself");
+    } else {
+        state.upstream.follows.follow(&rid.0, who.user.id, target.id).await?;
+        who.visitor.flash(format!("You are now following \"{}\"", target.username));
+    }
+    Ok(back(&req, &target.username))
+}
+
+/// `/<username>/unfollow`
+pub async fn unfollow(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    rid: RequestId,
+    name: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    let target = profile(&state, &rid.0, &name).await?;
+    state.upstream.follows.unfollow(&rid.0, who.user.id, target.id).await?;
+    who.visitor.flash(format!("You are no longer following \"{}\"", target.username));
+    Ok(back(&req, &target.username))
+}
+
+/// Back to the user's timeline: `303 See Other` after a form's POST, `302` after a GET.
+fn back(req: &HttpRequest, username: &str) -> HttpResponse {
+    let status =
+        if req.method() == actix_web::http::Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    redirect(status, &user_url(username))
+}

@@ -1,0 +1,198 @@
+//! The three timelines and the posting box.
+//!
+//! - "My Timeline" (`/`): followees (follow-service) -> their and my messages
+//!   (message-service) -> author names and emails (user-service, mostly cached).
+//! - "Public Timeline" (`/public`): messages -> authors; needs no follow-service, so it
+//!   renders while follow-service is down, signed in or not.
+//! - "<name>'s Timeline" (`/<name>`): the profile (cached), then that user's messages and
+//!   whether the visitor follows them, at once.
+//!
+//! 30 messages a page (settings), newest first; `?before=<cursor>` pages back.
+
+use actix_web::{http::StatusCode, web, HttpResponse};
+use minitwit_api::{
+    client::ClientError,
+    domain::{DomainError, MessageText, Username},
+    message::{Cursor, MessagePage, PageQuery, AUTHORS_MAX},
+    user::User,
+};
+use minitwit_kit::server::RequestId;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    error::WebError,
+    redirect,
+    render::{user_url, MessageView, Page},
+    session::{SignedIn, Visitor},
+};
+use crate::AppState;
+
+/// At most this many followees feed "My Timeline" (message-service takes
+/// [`AUTHORS_MAX`] authors, and one of them is the visitor).
+const FOLLOWEES_MAX: u32 = (AUTHORS_MAX - 1) as u32;
+
+#[derive(Debug, Deserialize)]
+pub struct PageParams {
+    before: Option<String>,
+}
+
+impl PageParams {
+    fn query(&self, state: &AppState) -> Result<PageQuery, WebError> {
+        let before = match self.before.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<Cursor>().map_err(|_| {
+                WebError::BadRequest("That page of the timeline does not exist (a broken link?).".into())
+            })?),
+        };
+        Ok(PageQuery { limit: Some(state.settings.web.per_page), before })
+    }
+}
+
+/// What the timeline template needs beyond the layout.
+#[derive(Serialize)]
+struct Profile {
+    username: String,
+    url: String,
+}
+
+/// The `older messages` and `newest messages` links of a page.
+fn pagination(page: Page, messages: &MessagePage, params: &PageParams, path: &str) -> Page {
+    let older = messages.next.map(|cursor| format!("{path}?before={cursor}"));
+    let newest = params.before.as_deref().filter(|b| !b.is_empty()).map(|_| path.to_string());
+    page.with("older_url", &older).with("newest_url", &newest)
+}
+
+/// The messages of `page` with their authors, fetched in one batch (mostly cached).
+async fn with_authors(
+    state: &AppState,
+    rid: &str,
+    page: &MessagePage,
+) -> Result<Vec<MessageView>, ClientError> {
+    let mut ids: Vec<i64> = page.messages.iter().map(|m| m.author_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let authors = state.upstream.users_by_ids(rid, &ids).await?;
+    Ok(page
+        .messages
+        .iter()
+        .filter_map(|m| authors.get(&m.author_id).map(|author| MessageView::new(m, author)))
+        .collect())
+}
+
+/// `GET /`: the visitor's and their followees' messages; the public timeline for
+/// visitors who are not signed in.
+pub async fn mine(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    rid: RequestId,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, WebError> {
+    let Some(me) = visitor.user.clone() else {
+        return Ok(redirect(StatusCode::FOUND, "/public"));
+    };
+    let query = params.query(&state)?;
+    let mut authors = state.upstream.follows.followees(&rid.0, me.id, FOLLOWEES_MAX).await?;
+    authors.push(me.id);
+    let page = state.upstream.messages.by_authors(&rid.0, &authors, &query).await?;
+    let messages = with_authors(&state, &rid.0, &page).await?;
+    pagination(Page::new("timeline.html"), &page, &params, "/")
+        .with("title", "My Timeline")
+        .with("kind", "mine")
+        .with("current", "mine")
+        .with("messages", &messages)
+        .render(&visitor)
+}
+
+/// `GET /public`: everyone's messages.
+pub async fn public(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    rid: RequestId,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, WebError> {
+    let query = params.query(&state)?;
+    let page = state.upstream.messages.public(&rid.0, &query).await?;
+    let messages = with_authors(&state, &rid.0, &page).await?;
+    pagination(Page::new("timeline.html"), &page, &params, "/public")
+        .with("title", "Public Timeline")
+        .with("kind", "public")
+        .with("current", "public")
+        .with("messages", &messages)
+        .render(&visitor)
+}
+
+/// The user called `name`, or a 404 page.
+pub async fn profile(state: &AppState, rid: &str, name: &str) -> Result<std::sync::Arc<User>, WebError> {
+    let not_found = || WebError::NotFound(format!("There is no user called \"{name}\"."));
+    // Names no one can have (reserved, malformed) need no call.
+    if Username::parse(name).is_err() {
+        return Err(not_found());
+    }
+    state.upstream.user_by_name(rid, name).await?.ok_or_else(not_found)
+}
+
+/// `GET /<username>`: one user's messages, and whether the visitor follows them.
+pub async fn user(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    rid: RequestId,
+    name: web::Path<String>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, WebError> {
+    let query = params.query(&state)?;
+    let profile = profile(&state, &rid.0, &name).await?;
+    let viewer = visitor.user.as_ref().map(|u| u.id);
+    let following = async {
+        match viewer {
+            Some(me) if me != profile.id => {
+                Some(state.upstream.follows.is_following(&rid.0, me, profile.id).await)
+            }
+            _ => None,
+        }
+    };
+    let (page, following) =
+        tokio::join!(state.upstream.messages.by_author(&rid.0, profile.id, &query), following);
+    let page = page?;
+    let follow = match (viewer, following) {
+        (None, _) => "anonymous",
+        (Some(_), None) => "self",
+        (Some(_), Some(Ok(true))) => "following",
+        (Some(_), Some(Ok(false))) => "not_following",
+        // The messages can still be shown without the follow button.
+        (Some(_), Some(Err(e))) if e.is_unavailable() => "unknown",
+        (Some(_), Some(Err(e))) => return Err(e.into()),
+    };
+    let messages: Vec<MessageView> = page.messages.iter().map(|m| MessageView::new(m, &profile)).collect();
+    let url = user_url(&profile.username);
+    pagination(Page::new("timeline.html"), &page, &params, &url)
+        .with("title", &format!("{}'s Timeline", profile.username))
+        .with("kind", "user")
+        .with("profile", &Profile { username: profile.username.clone(), url })
+        .with("follow", follow)
+        .with("messages", &messages)
+        .render(&visitor)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewMessageForm {
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /add_message`: posts the form's `text`; an empty text posts nothing.
+pub async fn add_message(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    rid: RequestId,
+    form: web::Form<NewMessageForm>,
+) -> Result<HttpResponse, WebError> {
+    match MessageText::parse(&form.text) {
+        Ok(text) => {
+            state.upstream.messages.post(&rid.0, who.user.id, text.as_str()).await?;
+            who.visitor.flash("Your message was recorded");
+        }
+        Err(DomainError::TextEmpty) => {}
+        Err(e) => who.visitor.flash(format!("Your message was not recorded: {e}")),
+    }
+    Ok(redirect(StatusCode::SEE_OTHER, "/"))
+}
