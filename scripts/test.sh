@@ -5,6 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The end-to-end scripts drive the system with these; a fresh Debian may lack them.
+need=()
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+{ command -v psql && command -v pg_dump && command -v pg_restore; } >/dev/null || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
 trap minitwit_pg_stop EXIT

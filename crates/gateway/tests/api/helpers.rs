@@ -98,6 +98,9 @@ pub async fn spawn_system_with(backend: Backend, adjust: impl FnOnce(&mut Settin
     settings.services.user_url = users.url();
     settings.services.message_url = messages.url();
     settings.services.follow_url = follows.url();
+    // Debug builds on a loaded 2-core CI machine can take longer than the production
+    // budget (500 ms); a stopped service still fails at once (connection refused).
+    settings.services.timeout_ms = 5_000;
     adjust(&mut settings);
     let running = gateway::build(&settings, logging::discard()).expect("gateway starts");
     let address = format!("http://127.0.0.1:{}", running.port);
