@@ -16,7 +16,7 @@ both_backends!(
 async fn non_positive_ids_are_invalid(backend: Backend) {
     let app = spawn_app(backend).await;
     for path in ["/follows/0/1", "/follows/1/0", "/follows/-1/2", "/follows/2/-1", "/follows/0/0"] {
-        assert_error(app.put(path).await, 400, "invalid_id").await;
+        assert_error(app.put_empty(path).await, 400, "invalid_id").await;
         assert_error(app.delete(path).await, 400, "invalid_id").await;
         assert_error(app.get(path).await, 400, "invalid_id").await;
     }
@@ -34,13 +34,13 @@ async fn non_numeric_segments_are_invalid_paths(backend: Backend) {
         "/follows/1.5/2".into(),
         format!("/follows/{too_big}/1"),
     ] {
-        assert_error(app.put(&path).await, 404, "invalid_path").await;
+        assert_error(app.put_empty(&path).await, 404, "invalid_path").await;
         assert_error(app.delete(&path).await, 404, "invalid_path").await;
         assert_error(app.get(&path).await, 404, "invalid_path").await;
     }
     assert_error(app.get("/follows/abc").await, 404, "invalid_path").await;
     assert_error(app.get(&format!("/follows/{too_big}")).await, 404, "invalid_path").await;
-    assert_error(app.put("/follows/count/1").await, 404, "invalid_path").await;
+    assert_error(app.put_empty("/follows/count/1").await, 404, "invalid_path").await;
     assert_eq!(app.count().await, 0);
 }
 
@@ -76,7 +76,7 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
     assert_error(app.get("/follows").await, 404, "no_route").await;
     assert_error(app.get("/follows/1/2/3").await, 404, "no_route").await;
     assert_error(app.client.post(app.url("/follows/1/2")).send().await.unwrap(), 404, "no_route").await;
-    assert_error(app.put("/follows/1").await, 404, "no_route").await;
+    assert_error(app.put_empty("/follows/1").await, 404, "no_route").await;
     assert_error(app.delete("/follows/count").await, 404, "no_route").await;
     let echoed =
         app.client.get(app.url("/follows/count")).header("x-request-id", "trace-me-2").send().await.unwrap();

@@ -39,7 +39,7 @@ async fn following_twice_leaves_one_row(backend: Backend) {
 
 async fn concurrent_double_follows_leave_one_row(backend: Backend) {
     let app = spawn_app(backend).await;
-    let attempts = (0..10).map(|_| app.put("/follows/3/4"));
+    let attempts = (0..10).map(|_| app.put_empty("/follows/3/4"));
     let statuses: Vec<u16> =
         futures::future::join_all(attempts).await.iter().map(|r| r.status().as_u16()).collect();
     assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
@@ -49,7 +49,7 @@ async fn concurrent_double_follows_leave_one_row(backend: Backend) {
 
     // Concurrent writes of different pairs all land (SQLite waits for its write lock).
     let paths: Vec<String> = (10..30).map(|b| format!("/follows/3/{b}")).collect();
-    let statuses: Vec<u16> = futures::future::join_all(paths.iter().map(|p| app.put(p)))
+    let statuses: Vec<u16> = futures::future::join_all(paths.iter().map(|p| app.put_empty(p)))
         .await
         .iter()
         .map(|r| r.status().as_u16())
@@ -83,7 +83,7 @@ async fn following_is_one_way(backend: Backend) {
 
 async fn following_yourself_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_error(app.put("/follows/9/9").await, 400, "self_follow").await;
+    assert_error(app.put_empty("/follows/9/9").await, 400, "self_follow").await;
     assert!(!app.is_following(9, 9).await);
     assert_eq!(app.count().await, 0);
 }
@@ -98,7 +98,7 @@ async fn counters_count_rows_actually_changed(backend: Backend) {
     app.unfollow(1, 2).await;
     app.unfollow(1, 2).await;
     app.unfollow(1, 4).await;
-    let _ = app.put("/follows/1/1").await;
+    let _ = app.put_empty("/follows/1/1").await;
     assert_eq!(app.metric("minitwit_follows_total").await, 2.0);
     assert_eq!(app.metric("minitwit_unfollows_total").await, 1.0);
     let text = app.get("/metrics").await.text().await.unwrap();

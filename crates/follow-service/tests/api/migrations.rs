@@ -1,7 +1,14 @@
 //! Every migration goes down and up again on both backends, leaving the constraints.
 
 use diesel::{connection::SimpleConnection, RunQueryDsl};
-use minitwit_kit::{both_backends, db::Db, metrics::Metrics, on_backend, testing::Backend, ApiError};
+use minitwit_kit::{
+    both_backends,
+    db::Db,
+    metrics::Metrics,
+    on_backend,
+    testing::{revert_and_migrate, Backend},
+    ApiError,
+};
 
 use crate::helpers::{settings, spawn_app};
 
@@ -10,14 +17,7 @@ both_backends!(migrations_go_down_and_up_again, the_database_refuses_self_follow
 async fn migrations_go_down_and_up_again(backend: Backend) {
     let app = spawn_app(backend).await;
     app.follow(1, 2).await;
-    let s = settings(&app.db);
-    tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&s.database, &follow_service::MIGRATIONS, &Metrics::new("t")).unwrap();
-        db.revert_all(&follow_service::MIGRATIONS).unwrap();
-        db.migrate(&follow_service::MIGRATIONS).unwrap();
-    })
-    .await
-    .unwrap();
+    revert_and_migrate(settings(&app.db).database, &follow_service::MIGRATIONS).await;
     assert_eq!(app.count().await, 0);
     app.follow(1, 2).await;
     app.follow(1, 2).await;

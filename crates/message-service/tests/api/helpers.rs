@@ -3,19 +3,29 @@
 use diesel::connection::SimpleConnection;
 use message_service::Settings;
 use minitwit_api::message::{Message, MessagePage};
+use std::ops::Deref;
+
+pub use minitwit_kit::testing::assert_error;
 use minitwit_kit::{
     db::Db,
     metrics::Metrics,
     on_backend,
-    testing::{Backend, TestDatabase},
+    testing::{Backend, TestClient, TestDatabase},
     ApiError,
 };
 use serde_json::{json, Value};
 
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
+    pub http: TestClient,
     pub db: TestDatabase,
+}
+
+impl Deref for TestApp {
+    type Target = TestClient;
+
+    fn deref(&self) -> &TestClient {
+        &self.http
+    }
 }
 
 pub fn settings(db: &TestDatabase) -> Settings {
@@ -34,51 +44,19 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let db = TestDatabase::new(backend);
     let mut s = settings(&db);
     adjust(&mut s);
-    let address = start(&s);
-    TestApp { address, client: reqwest::Client::new(), db }
+    let http = start(&s);
+    TestApp { http, db }
 }
 
-/// Builds and starts one more instance with `settings`; its address.
-pub fn start(settings: &Settings) -> String {
+/// Builds and starts one more instance with `settings`.
+pub fn start(settings: &Settings) -> TestClient {
     let running = message_service::build(settings, minitwit_kit::logging::discard()).expect("service starts");
-    let address = format!("http://127.0.0.1:{}", running.port);
+    let http = TestClient::new(running.port);
     tokio::spawn(running.server);
-    address
+    http
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
-    }
-
-    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.put(self.url(path)).json(body).send().await.expect("request sent")
-    }
-
-    pub async fn send_raw(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        content_type: &str,
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        self.client
-            .request(method, self.url(path))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
-    }
-
     pub async fn flag(&self, id: i64, flagged: bool) -> reqwest::Response {
         let url = self.url(&format!("/messages/{id}/flag"));
         let req = if flagged { self.client.put(url) } else { self.client.delete(url) };
@@ -135,13 +113,4 @@ impl TestApp {
 /// The texts of a page, in order.
 pub fn texts(page: &MessagePage) -> Vec<&str> {
     page.messages.iter().map(|m| m.text.as_str()).collect()
-}
-
-/// Asserts the status and the JSON error code of an answer.
-pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let body: Value = res.json().await.expect("error bodies are JSON");
-    assert_eq!(body["error"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    body
 }
