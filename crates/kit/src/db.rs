@@ -216,6 +216,28 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Keeps `gauge` at what `query` counts, refreshed every `period` off the request
+    /// path (business totals: never a count on every request or scrape).
+    pub fn refresh_gauge_every(
+        &self,
+        gauge: prometheus::IntGauge,
+        period: Duration,
+        query: fn(&mut DbConnection) -> Result<i64, ApiError>,
+    ) {
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                if let Ok(n) = db.run(query).await {
+                    gauge.set(n);
+                }
+            }
+        });
+    }
+}
+
 impl Readiness for Db {
     fn check(&self) -> BoxFuture<'static, Result<(), String>> {
         let db = self.clone();

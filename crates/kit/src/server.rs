@@ -138,6 +138,23 @@ where
     Ok(Running { port, server: server.run() })
 }
 
+/// What every binary's `main` does once it has its settings: log to stdout as
+/// configured, build the server, serve until SIGTERM or Ctrl-C (finishing in-flight
+/// requests), and log why it could not start if it could not.
+pub async fn run_until_stopped(
+    name: &'static str,
+    log: &crate::settings::LogSettings,
+    build: impl FnOnce(Logger) -> anyhow::Result<Running>,
+) -> anyhow::Result<()> {
+    let logger = crate::logging::init(name, log);
+    let running = build(logger.clone()).inspect_err(|e| {
+        slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
+    })?;
+    running.server.await?;
+    slog::info!(logger, "stopped");
+    Ok(())
+}
+
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }

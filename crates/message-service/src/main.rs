@@ -18,13 +18,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let logger = minitwit_kit::logging::init(message_service::NAME, &settings.log);
-    let running = message_service::build(settings, logger.clone()).inspect_err(|e| {
-        slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
-    })?;
-    running.server.await?;
-    slog::info!(logger, "stopped");
-    Ok(())
+    minitwit_kit::server::run_until_stopped(message_service::NAME, &settings.log, |logger| {
+        message_service::build(settings, logger)
+    })
+    .await
 }
 
 /// The flag tool: one line on stdout, or the reason on stderr and exit status 1.

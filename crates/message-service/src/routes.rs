@@ -39,16 +39,7 @@ impl State {
 
     /// Keeps the `minitwit_messages` gauge fresh off the request path.
     pub fn spawn_gauge_refresh(&self) {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                if let Ok(n) = state.db.run(messages::count_for_gauge).await {
-                    state.total.set(n);
-                }
-            }
-        });
+        self.db.refresh_gauge_every(self.total.clone(), Duration::from_secs(30), messages::count_for_gauge);
     }
 
     /// Runs one keyset page query: `limit` defaulted and capped, `before` defaulted to

@@ -112,6 +112,9 @@ struct LoadArgs {
     /// no= of the timeline reads.
     #[arg(long, default_value_t = 30)]
     page_size: u32,
+    /// Leave `latest=<n>` out of the requests (to measure what recording it costs).
+    #[arg(long)]
+    no_latest: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -139,6 +142,10 @@ struct SeedArgs {
     follows: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Make the first seeded user follow exactly this many others (for "my timeline"
+    /// benchmarks); the summary names that user.
+    #[arg(long, default_value_t = 0)]
+    heavy_follower: usize,
     /// Requests in flight at once (--url only).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -209,13 +216,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.timeout = Duration::from_millis(a.timeout_ms);
             opts.auth = a.common.auth;
             opts.page_size = a.page_size;
+            opts.latest = !a.no_latest;
             opts.progress = progress;
             let summary = rt.block_on(load::load(&opts))?;
             print(a.common.json, &summary, || summary.render())?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Seed(a) => {
-            let size = SeedSize { users: a.users, messages: a.messages, follows: a.follows, seed: a.seed };
+            let size = SeedSize {
+                users: a.users,
+                messages: a.messages,
+                follows: a.follows,
+                seed: a.seed,
+                heavy_follower: a.heavy_follower,
+            };
             let summary = match (a.url, a.database_url_users) {
                 (Some(url), _) => {
                     rt.block_on(seed::seed_http(&url, &size, &a.common.auth, a.concurrency, progress))?
