@@ -17,6 +17,10 @@ test-browser:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# The gateway and the api crate must never link a database driver.
+	@for crate in gateway minitwit-api; do \
+	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
+	    echo "$$crate links diesel"; exit 1; fi; done
 	deploy/lint.sh
 
 bench:
