@@ -124,6 +124,9 @@ pub struct LoadOptions {
     pub auth: String,
     /// `no=` of the timeline reads.
     pub page_size: u32,
+    /// Send `latest=<n>` with every request (as the simulator does); off to measure
+    /// what recording it costs.
+    pub latest: bool,
     /// Registrations in flight at once during set-up.
     pub setup_concurrency: usize,
     pub progress: bool,
@@ -141,6 +144,7 @@ impl LoadOptions {
             timeout: Duration::from_secs(2),
             auth: http::DEFAULT_AUTH.to_string(),
             page_size: 30,
+            latest: true,
             setup_concurrency: 32,
             progress: false,
         }
@@ -150,6 +154,8 @@ impl LoadOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadSummary {
     pub rate: f64,
+    /// Whether the requests carried `latest`.
+    pub latest: bool,
     pub duration_s: f64,
     pub mix: String,
     pub users: usize,
@@ -169,12 +175,13 @@ pub struct LoadSummary {
 impl LoadSummary {
     pub fn render(&self) -> String {
         let mut out = format!(
-            "load: {:.0} req/s offered for {:.1} s ({} requests, mix {}), {} users\n\
+            "load: {:.0} req/s offered for {:.1} s ({} requests, mix {}{}), {} users\n\
              throughput {:.1} ok/s, {} errors, schedule lag max {:.1} ms\n",
             self.rate,
             self.duration_s,
             self.scheduled,
             self.mix,
+            if self.latest { "" } else { ", without latest" },
             self.users,
             self.throughput_rps,
             self.errors,
@@ -281,20 +288,20 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         }
         let target = &users[target];
         let n = opts.page_size;
+        let write = if opts.latest { format!("?latest={latest}") } else { String::new() };
+        let read = if opts.latest { format!("&latest={latest}") } else { String::new() };
         let req = match op {
             Op::Tweet => client
-                .post(format!("{base}/msgs/{}?latest={latest}", http::encode_segment(actor)))
+                .post(format!("{base}/msgs/{}{write}", http::encode_segment(actor)))
                 .body(json!({"content": names::message(&mut rng)}).to_string()),
             Op::Follow => client
-                .post(format!("{base}/fllws/{}?latest={latest}", http::encode_segment(actor)))
+                .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
                 .body(json!({"follow": target}).to_string()),
             Op::Unfollow => client
-                .post(format!("{base}/fllws/{}?latest={latest}", http::encode_segment(actor)))
+                .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
                 .body(json!({"unfollow": target}).to_string()),
-            Op::Public => client.get(format!("{base}/msgs?no={n}&latest={latest}")),
-            Op::User => {
-                client.get(format!("{base}/msgs/{}?no={n}&latest={latest}", http::encode_segment(target)))
-            }
+            Op::Public => client.get(format!("{base}/msgs?no={n}{read}")),
+            Op::User => client.get(format!("{base}/msgs/{}?no={n}{read}", http::encode_segment(target))),
         };
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -327,6 +334,7 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let total = total.report();
     Ok(LoadSummary {
         rate: opts.rate,
+        latest: opts.latest,
         duration_s: opts.duration.as_secs_f64(),
         mix: opts.mix.to_string(),
         users: opts.users,

@@ -69,6 +69,29 @@ pub struct SeedSize {
     pub messages: u64,
     pub follows: u64,
     pub seed: u64,
+    /// When positive, the first seeded user follows exactly this many others (drawn
+    /// uniformly, in place of that user's share of `follows`): the "my timeline" of a
+    /// heavy reader, for benchmarks. At most `users - 1`.
+    pub heavy_follower: usize,
+}
+
+impl SeedSize {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.heavy_follower == 0 || self.heavy_follower < self.users,
+            "--heavy-follower {} needs more than {} users",
+            self.heavy_follower,
+            self.heavy_follower
+        );
+        Ok(())
+    }
+}
+
+/// The user seeded to follow exactly [`SeedSize::heavy_follower`] others.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeavyFollower {
+    pub username: String,
+    pub follows: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,11 +129,13 @@ pub struct SeedSummary {
     pub mode: &'static str,
     pub errors: u64,
     pub phases: Vec<PhaseReport>,
+    /// Present when `--heavy-follower` was given.
+    pub heavy_follower: Option<HeavyFollower>,
 }
 
 impl SeedSummary {
-    fn new(mode: &'static str, phases: Vec<PhaseReport>) -> Self {
-        Self { mode, errors: phases.iter().map(|p| p.errors).sum(), phases }
+    fn new(mode: &'static str, phases: Vec<PhaseReport>, heavy: Option<HeavyFollower>) -> Self {
+        Self { mode, errors: phases.iter().map(|p| p.errors).sum(), phases, heavy_follower: heavy }
     }
 
     pub fn render(&self) -> String {
@@ -127,6 +152,9 @@ impl SeedSummary {
                 let kinds: Vec<String> = p.errors_by_kind.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 out.push_str(&format!("errors {}: {}\n", p.phase, kinds.join(", ")));
             }
+        }
+        if let Some(h) = &self.heavy_follower {
+            out.push_str(&format!("heavy follower: {} follows {} users\n", h.username, h.follows));
         }
         out
     }
@@ -161,6 +189,25 @@ pub fn follow_pairs(rng: &mut StdRng, n: usize, count: u64) -> Vec<(usize, usize
     out
 }
 
+/// Makes user 0 follow exactly `count` others, drawn uniformly from users 1..n: drops
+/// user 0's pairs from `pairs` and appends the new ones. `count` is capped at `n - 1`.
+pub fn make_heavy_follower(rng: &mut StdRng, n: usize, count: usize, pairs: &mut Vec<(usize, usize)>) {
+    if n < 2 || count == 0 {
+        return;
+    }
+    pairs.retain(|&(a, _)| a != 0);
+    let count = count.min(n - 1);
+    pairs.extend(rand::seq::index::sample(rng, n - 1, count).into_iter().map(|j| (0, j + 1)));
+}
+
+/// The heavy follower's report, when there is one.
+fn heavy(names: &[String], size: &SeedSize) -> Option<HeavyFollower> {
+    (size.heavy_follower > 0 && !names.is_empty()).then(|| HeavyFollower {
+        username: names[0].clone(),
+        follows: size.heavy_follower.min(names.len() - 1),
+    })
+}
+
 /// Seeds through the sim API (`POST /register`, `/fllws/<user>`, `/msgs/<user>`),
 /// `concurrency` requests in flight, keep-alive connections.
 pub async fn seed_http(
@@ -170,6 +217,7 @@ pub async fn seed_http(
     concurrency: usize,
     show_progress: bool,
 ) -> anyhow::Result<SeedSummary> {
+    size.check()?;
     let base = http::base_url(url);
     let client = http::client(auth, Duration::from_secs(10), Connections::KeepAlive)?;
     let mut rng = StdRng::seed_from_u64(size.seed);
@@ -182,7 +230,8 @@ pub async fn seed_http(
     pb.finish_and_clear();
     phases.push(PhaseReport::of_tally("users", &tally, started.elapsed()));
 
-    let pairs = follow_pairs(&mut rng, users.len(), size.follows);
+    let mut pairs = follow_pairs(&mut rng, users.len(), size.follows);
+    make_heavy_follower(&mut rng, users.len(), size.heavy_follower, &mut pairs);
     let requests: Vec<(String, String)> = pairs
         .iter()
         .map(|&(a, b)| {
@@ -209,7 +258,7 @@ pub async fn seed_http(
             .collect()
     };
     phases.push(post_all(&client, "messages", requests, concurrency, show_progress).await);
-    Ok(SeedSummary::new("http", phases))
+    Ok(SeedSummary::new("http", phases, heavy(&users, size)))
 }
 
 async fn post_all(
@@ -274,6 +323,7 @@ pub fn seed_database(
 ) -> anyhow::Result<SeedSummary> {
     use schema::{follows, messages, users};
 
+    size.check()?;
     let mut rng = StdRng::seed_from_u64(size.seed);
     let now = now_secs();
     let mut phases = Vec::new();
@@ -336,7 +386,8 @@ pub fn seed_database(
 
     // Follows.
     let started = Instant::now();
-    let pairs = follow_pairs(&mut rng, names.len(), size.follows);
+    let mut pairs = follow_pairs(&mut rng, names.len(), size.follows);
+    make_heavy_follower(&mut rng, names.len(), size.heavy_follower, &mut pairs);
     let mut conn = PgConnection::establish(&urls.follows).context("connecting to the follows database")?;
     let pb = progress::bar(pairs.len() as u64, "follows", show_progress);
     let follow_created: Vec<i64> = (0..pairs.len()).map(|_| now - rng.gen_range(0..YEAR_SECS)).collect();
@@ -394,7 +445,7 @@ pub fn seed_database(
         "COPY messages wrote {rows} rows, expected {}",
         written.get()
     );
-    Ok(SeedSummary::new("database", phases))
+    Ok(SeedSummary::new("database", phases, heavy(&names, size)))
 }
 
 /// One argon2id PHC string (the user-service's default cost) for every seeded user.
@@ -421,6 +472,35 @@ mod tests {
         // A complete graph is the most there can be.
         assert_eq!(follow_pairs(&mut rng, 5, 1_000).len(), 20);
         assert!(follow_pairs(&mut rng, 1, 10).is_empty());
+    }
+
+    #[test]
+    fn the_heavy_follower_follows_exactly_that_many() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut pairs = follow_pairs(&mut rng, 1_000, 5_000);
+        let others = pairs.iter().filter(|(a, _)| *a != 0).count();
+        make_heavy_follower(&mut rng, 1_000, 500, &mut pairs);
+        let mine: HashSet<usize> = pairs.iter().filter(|(a, _)| *a == 0).map(|(_, b)| *b).collect();
+        assert_eq!(mine.len(), 500);
+        assert!(!mine.contains(&0));
+        assert_eq!(pairs.len(), others + 500, "only user 0's follows changed, no duplicates");
+        assert_eq!(pairs.iter().collect::<HashSet<_>>().len(), pairs.len());
+        // Capped at everyone else; nothing to do with fewer than two users or a zero count.
+        make_heavy_follower(&mut rng, 10, 50, &mut pairs);
+        assert_eq!(pairs.iter().filter(|(a, _)| *a == 0).count(), 9);
+        let mut none = vec![(1, 2)];
+        make_heavy_follower(&mut rng, 1, 5, &mut none);
+        make_heavy_follower(&mut rng, 10, 0, &mut none);
+        assert_eq!(none, vec![(1, 2)]);
+    }
+
+    #[test]
+    fn a_heavy_follower_needs_enough_users() {
+        let size =
+            |users, heavy_follower| SeedSize { users, messages: 0, follows: 0, seed: 0, heavy_follower };
+        assert!(size(501, 500).check().is_ok());
+        assert!(size(500, 500).check().is_err());
+        assert!(size(0, 0).check().is_ok());
     }
 
     #[test]

@@ -56,9 +56,10 @@ fn seeds_the_services_schemas_and_can_run_twice() {
         .batch_execute("INSERT INTO users (username, email, pw_hash) VALUES ('Roger Histand', 'r@h', 'x')")
         .unwrap();
 
-    let size = SeedSize { users: 300, messages: 5_000, follows: 2_000, seed: 1 };
+    let size = SeedSize { users: 300, messages: 5_000, follows: 2_000, seed: 1, heavy_follower: 0 };
     let summary = seed_database(&urls, &size, false).unwrap();
     assert_eq!(summary.errors, 0);
+    assert!(summary.heavy_follower.is_none());
     let rows: Vec<u64> = summary.phases.iter().map(|p| p.rows).collect();
     assert_eq!(rows, vec![300, 2_000, 5_000]);
 
@@ -96,7 +97,12 @@ fn seeds_the_services_schemas_and_can_run_twice() {
     assert_eq!((out_of_order, long, flagged), (0, 0, 0));
 
     // A second run adds fresh names after the last id, and the services can still insert.
-    seed_database(&urls, &SeedSize { users: 50, messages: 10, follows: 10, seed: 1 }, false).unwrap();
+    seed_database(
+        &urls,
+        &SeedSize { users: 50, messages: 10, follows: 10, seed: 1, heavy_follower: 0 },
+        false,
+    )
+    .unwrap();
     assert_eq!(
         row(&users.url, "SELECT COUNT(*) AS a, COUNT(DISTINCT username) AS b, MAX(id) AS c FROM users"),
         (351, 351, 351)
@@ -106,4 +112,43 @@ fn seeds_the_services_schemas_and_can_run_twice() {
         "INSERT INTO users (username, email, pw_hash) VALUES ('Fresh User', 'f@u', 'x') RETURNING id AS a, 0::BIGINT AS b, 0::BIGINT AS c",
     );
     assert_eq!(id, 352, "the identity sequence was moved past the seeded ids");
+}
+
+#[test]
+fn the_heavy_follower_follows_exactly_that_many_others() {
+    let (users, messages, follows) =
+        (migrated("user-service"), migrated("message-service"), migrated("follow-service"));
+    let urls = DatabaseUrls {
+        users: users.url.clone(),
+        messages: messages.url.clone(),
+        follows: follows.url.clone(),
+    };
+    let size = SeedSize { users: 200, messages: 1_000, follows: 3_000, seed: 3, heavy_follower: 150 };
+    let summary = seed_database(&urls, &size, false).unwrap();
+    let heavy = summary.heavy_follower.as_ref().expect("the summary names the heavy follower");
+    assert_eq!(heavy.follows, 150);
+    assert!(summary.render().contains(&format!("heavy follower: {} follows 150 users", heavy.username)));
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let name = heavy.username.replace('\'', "''");
+    let me: Id = diesel::sql_query(format!("SELECT id FROM users WHERE username = '{name}'"))
+        .get_result(&mut PgConnection::establish(&users.url).unwrap())
+        .unwrap();
+    let (count, distinct, selves) = row(
+        &follows.url,
+        &format!(
+            "SELECT COUNT(*) AS a, COUNT(DISTINCT followee_id) AS b, \
+             COUNT(*) FILTER (WHERE followee_id = follower_id) AS c FROM follows WHERE follower_id = {}",
+            me.id
+        ),
+    );
+    assert_eq!((count, distinct, selves), (150, 150, 0));
+
+    // Too few users for the count asked: refused before anything is written.
+    let too_many = SeedSize { users: 10, messages: 0, follows: 0, seed: 3, heavy_follower: 10 };
+    assert!(seed_database(&urls, &too_many, false).is_err());
 }
