@@ -33,16 +33,7 @@ impl State {
 
     /// Keeps the `minitwit_users` gauge fresh off the request path.
     pub fn spawn_gauge_refresh(&self) {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                if let Ok(n) = state.db.run(users::count).await {
-                    state.total.set(n);
-                }
-            }
-        });
+        self.db.refresh_gauge_every(self.total.clone(), Duration::from_secs(30), users::count);
     }
 }
 
@@ -65,8 +56,12 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
     let username = Username::parse(&username)?;
     let email = Email::parse(&email)?;
     let password = Password::parse(&password)?;
-    let hasher = state.hasher.clone();
-    let hash = web::block(move || hasher.hash(&password)).await?.map_err(ApiError::internal)?;
+    // A taken name is refused before the costly hash (the insert still settles races).
+    let name = username.as_str().to_string();
+    if state.db.run(move |c| users::by_name(c, &name)).await?.is_some() {
+        return Err(users::taken());
+    }
+    let hash = state.hasher.hash_blocking(password).await.map_err(ApiError::internal)?;
     let user = state.db.run(move |c| users::insert(c, &username, &email, &hash)).await?;
     state.registered.inc();
     state.total.inc();
@@ -76,9 +71,8 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
 async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     let account = state.db.run(move |c| users::account(c, &username)).await?.ok_or_else(no_such_user)?;
-    let hasher = state.hasher.clone();
-    let phc = account.pw_hash;
-    let matches = web::block(move || hasher.verify(&password, &phc)).await?.map_err(ApiError::internal)?;
+    let matches =
+        state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
     if !matches {
         return Err(ApiError::unauthorized("wrong_password", "Invalid password"));
     }

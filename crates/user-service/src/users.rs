@@ -29,6 +29,11 @@ pub struct Account {
     pub pw_hash: String,
 }
 
+/// The answer to registering a name that exists.
+pub fn taken() -> ApiError {
+    ApiError::conflict("username_taken", "The username is already taken")
+}
+
 /// Inserts a new account. The unique index on `username` decides races: the loser
 /// gets `username_taken`.
 pub fn insert(
@@ -46,7 +51,7 @@ pub fn insert(
     match inserted {
         Ok(row) => Ok(row.into()),
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Err(ApiError::conflict("username_taken", "The username is already taken"))
+            Err(taken())
         }
         Err(e) => Err(e.into()),
     }
