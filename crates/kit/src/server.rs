@@ -131,7 +131,8 @@ where
     })
     .listen(listener)?
     .shutdown_timeout(http.shutdown_timeout_secs)
-    .keep_alive(std::time::Duration::from_secs(http.keep_alive_secs));
+    .keep_alive(std::time::Duration::from_secs(http.keep_alive_secs))
+    .max_connections(http.max_connections.max(1));
     if http.workers > 0 {
         server = server.workers(http.workers);
     }

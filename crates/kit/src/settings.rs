@@ -21,6 +21,9 @@ pub struct HttpSettings {
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
     pub keep_alive_secs: u64,
+    /// Connections served at once per worker; more wait in the listen backlog. Bounds
+    /// the memory an overload can take (an open request costs the gateway ~70 KB).
+    pub max_connections: usize,
 }
 
 impl HttpSettings {
@@ -38,6 +41,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 64 * 1024,
             shutdown_timeout_secs: 20,
             keep_alive_secs: 75,
+            max_connections: 256,
         }
     }
 }
