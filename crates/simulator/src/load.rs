@@ -201,7 +201,7 @@ impl LoadSummary {
 }
 
 /// Registers `names` through the sim API, `concurrency` at a time; 204 and 400 (exists)
-/// both count as success.
+/// both count as success. Each gets a random password, or `password` when given.
 pub(crate) async fn register_all(
     client: &reqwest::Client,
     base: &str,
@@ -209,11 +209,14 @@ pub(crate) async fn register_all(
     concurrency: usize,
     pb: &indicatif::ProgressBar,
     rng: &mut StdRng,
+    password: Option<&str>,
 ) -> Tally {
     let bodies: Vec<_> = names
         .iter()
         .map(|u| {
-            json!({"username": u, "email": names::email_for(rng, u), "pwd": names::password(rng)}).to_string()
+            let email = names::email_for(rng, u);
+            let random = names::password(rng);
+            json!({"username": u, "email": email, "pwd": password.unwrap_or(&random)}).to_string()
         })
         .collect();
     let mut tally = Tally::default();
@@ -244,7 +247,7 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         Arc::new(names::unique_usernames(&mut rng, opts.users, &mut HashSet::new()));
 
     let pb = progress::bar(users.len() as u64, "register", opts.progress);
-    let setup = register_all(&client, &base, &users, opts.setup_concurrency, &pb, &mut rng).await;
+    let setup = register_all(&client, &base, &users, opts.setup_concurrency, &pb, &mut rng, None).await;
     pb.finish_and_clear();
 
     let actors = Zipf::new(&mut rng, users.len(), 0.8);

@@ -36,7 +36,7 @@ enum Cmd {
     Load(LoadArgs),
     /// Fills a deployment with users, follows and messages: through the sim API
     /// (--url), or straight into the services' PostgreSQL databases with COPY
-    /// (--database-url-*; every seeded user's password is then "minitwit-seed").
+    /// (--database-url-*). Every seeded user's password is "minitwit-seed".
     Seed(SeedArgs),
 }
 

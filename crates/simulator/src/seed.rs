@@ -4,8 +4,8 @@
 //!
 //! Both draw the same shape of data: unique "First Last" usernames, follows whose
 //! followers and followees are Zipf-skewed (never oneself, no duplicates), messages whose
-//! authors are Zipf-skewed. In database mode every seeded user's password is
-//! [`SEED_PASSWORD`] (one argon2id hash for all, computed once).
+//! authors are Zipf-skewed. Every seeded user's password is [`SEED_PASSWORD`] (in
+//! database mode one argon2id hash for all, computed once), so a benchmark can sign in.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
@@ -226,7 +226,7 @@ pub async fn seed_http(
 
     let started = Instant::now();
     let pb = progress::bar(users.len() as u64, "users", show_progress);
-    let tally = register_all(&client, &base, &users, concurrency, &pb, &mut rng).await;
+    let tally = register_all(&client, &base, &users, concurrency, &pb, &mut rng, Some(SEED_PASSWORD)).await;
     pb.finish_and_clear();
     phases.push(PhaseReport::of_tally("users", &tally, started.elapsed()));
 
