@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# `make bench`: measures the whole MiniTwit (gateway + three services) on this machine and
+# prints one table; BENCHMARKS.md explains the figures.
+#
+# Builds in release mode (or takes the binaries in $BIN_DIR), starts the four processes on
+# the local PostgreSQL (fresh databases, dropped at the end; scripts/postgres.sh finds or
+# starts the server), seeds a data set straight into the databases (`minitwit-sim seed`),
+# then measures:
+#   - the highest open-loop rate of the simulator mix held with p99 < 100 ms and no errors
+#     (`minitwit-sim load`, stepping the rate up), and the same rate without `latest`;
+#   - p50/p99 at a fixed 1,250 requests per second, and each process's CPU share there;
+#   - a faithful replay of a generated scenario (one action at a time, a fresh connection
+#     each, the scenario's delays, the course's 0.3 s time-out);
+#   - "my timeline" (GET / of the web UI) of a user following 500 others, at 100 k messages
+#     (and at 10 M with BENCH_LARGE=1);
+#   - each process's peak resident memory (VmHWM);
+#   - the ceiling: the same SQL a request of the mix needs, run by pgbench straight against
+#     PostgreSQL at 2 and 16 clients, with and without a `latest` upsert per request.
+# Then a shorter run of the same on the SQLite default.
+#
+# Environment:
+#   BIN_DIR=dir          use the binaries in dir instead of `cargo build --release --bins`
+#   BENCH_QUICK=1        shorter steps, a 5,000-action replay, fewer timeline requests
+#   BENCH_LARGE=1        also "my timeline" at 10 M messages (seeding takes minutes)
+#   BENCH_SQLITE=0       skip the SQLite run;  BENCH_PGBENCH=0  skip pgbench
+#   BENCH_RATES="..."    the load steps (default 500 1000 ... 6000; stops at the first miss)
+#   BENCH_STEP_SECS=N    seconds per load step (default 15, quick 8)
+#   BENCH_PORT=N         first of the four ports used (default 18080)
+#   BENCH_OUT=dir        keep the raw JSON results and the logs there
+# Needs curl, jq, psql and pgbench. Timings are of this machine at this moment: other
+# work on it shows in them. Nothing here asserts a timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+quick=${BENCH_QUICK:-0}
+large=${BENCH_LARGE:-0}
+do_sqlite=${BENCH_SQLITE:-1}
+do_pgbench=${BENCH_PGBENCH:-1}
+if [ "$quick" = 1 ]; then
+  step_secs=${BENCH_STEP_SECS:-8}
+  fixed_secs=15
+  replay_actions=5000
+  timeline_requests=200
+else
+  step_secs=${BENCH_STEP_SECS:-15}
+  fixed_secs=30
+  replay_actions=25000
+  timeline_requests=500
+fi
+rates=${BENCH_RATES:-"500 1000 1500 2000 2500 3000 3500 4000 4500 5000 5500 6000"}
+fixed_rate=1250
+p99_limit_ms=100
+followees=500
+seed_users=10000
+seed_follows=100000
+
+for tool in curl jq psql pgbench; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
+done
+
+# --- Binaries -------------------------------------------------------------------------
+if [ -z "${BIN_DIR:-}" ]; then
+  cargo build --release --bins
+  BIN_DIR=$root/target/release
+fi
+for b in gateway user-service message-service follow-service minitwit-sim; do
+  [ -x "$BIN_DIR/$b" ] || { echo "bench: $BIN_DIR/$b is missing" >&2; exit 2; }
+done
+sim=$BIN_DIR/minitwit-sim
+
+# --- Scratch space, clean-up ----------------------------------------------------------
+if [ -n "${BENCH_OUT:-}" ]; then
+  out=$BENCH_OUT
+  mkdir -p "$out"
+else
+  out=$(mktemp -d /tmp/minitwit-bench.XXXXXX)
+fi
+tag="mt_bench_$$"
+declare -A pid=()
+databases=()
+admin_url=""
+
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+
+stop_system() {
+  local p
+  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pid[@]}"; do wait "$p" 2>/dev/null || true; done
+  pid=()
+}
+
+cleanup() {
+  trap - EXIT INT TERM
+  stop_system
+  local db
+  for db in "${databases[@]}"; do
+    psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  minitwit_pg_stop
+  [ -n "${BENCH_OUT:-}" ] || rm -rf "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "bench: $*" >&2; }
+
+# --- PostgreSQL ---------------------------------------------------------------------
+minitwit_pg_start >&2
+admin_url=$MINITWIT_TEST_DATABASE_URL
+server_url=${admin_url%/*}
+
+create_db() {
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+  psql "$admin_url" -qc "CREATE DATABASE $1" >/dev/null
+  databases+=("$1")
+}
+
+# --- Ports, processes -------------------------------------------------------------------
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+base_port=${BENCH_PORT:-18080}
+while port_open "$base_port" || port_open $((base_port + 1)) || port_open $((base_port + 2)) ||
+  port_open $((base_port + 3)); do
+  base_port=$((base_port + 10))
+done
+gw_port=$base_port
+gw=http://127.0.0.1:$gw_port
+services=(gateway user-service message-service follow-service)
+
+# start_system <label> <users-db> <messages-db> <follows-db>: the four processes, JSON
+# logs at warning level into $out/<label>-<process>.log.
+start_system() {
+  local label=$1 i=0 s prefix
+  export USER_SERVICE_DATABASE__URL=$2 MESSAGE_SERVICE_DATABASE__URL=$3 FOLLOW_SERVICE_DATABASE__URL=$4
+  export GATEWAY_SERVICES__USER_URL=http://127.0.0.1:$((base_port + 1))
+  export GATEWAY_SERVICES__MESSAGE_URL=http://127.0.0.1:$((base_port + 2))
+  export GATEWAY_SERVICES__FOLLOW_URL=http://127.0.0.1:$((base_port + 3))
+  for s in "${services[@]}"; do
+    prefix=$(echo "$s" | tr 'a-z-' 'A-Z_')
+    env "${prefix}_HTTP__PORT=$((base_port + i))" "${prefix}_LOG__LEVEL=warning" "${prefix}_LOG__FORMAT=json" \
+      "$BIN_DIR/$s" >"$out/$label-$s.log" 2>&1 &
+    pid[$s]=$!
+    i=$((i + 1))
+  done
+  for s in "${services[@]}"; do
+    local port=$((base_port + $(index_of "$s")))
+    for _ in $(seq 1 300); do
+      curl -sf "http://127.0.0.1:$port/ready" >/dev/null && continue 2
+      kill -0 "${pid[$s]}" 2>/dev/null || { say "$s died; see $out/$label-$s.log"; tail -5 "$out/$label-$s.log" >&2; exit 1; }
+      sleep 0.1
+    done
+    say "$s is not ready after 30 s"
+    exit 1
+  done
+}
+
+index_of() {
+  local i
+  for i in "${!services[@]}"; do [ "${services[$i]}" = "$1" ] && echo "$i" && return; done
+}
+
+# Peak resident memory of a process, in MB; `reset_peaks` starts a new peak.
+peak_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+reset_peaks() {
+  local s
+  for s in "${services[@]}"; do echo 5 >"/proc/${pid[$s]}/clear_refs" 2>/dev/null || true; done
+}
+peaks() {
+  local s line=""
+  for s in "${services[@]}"; do line+="$(peak_mb "${pid[$s]}")/"; done
+  echo "${line%/} MB"
+}
+
+# CPU seconds (user + system) of a process, of the PostgreSQL backends serving our
+# databases, and of the whole machine's busy time.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+clk=$(getconf CLK_TCK)
+pg_backends() {
+  psql "$admin_url" -Atc "SELECT pid FROM pg_stat_activity WHERE datname LIKE '${tag}%'" 2>/dev/null || true
+}
+cpu_snapshot() { # prints "name ticks" lines
+  local s p sum=0
+  for s in "${services[@]}"; do echo "$s $(ticks "${pid[$s]}")"; done
+  for p in $(pg_backends); do sum=$((sum + $(ticks "$p"))); done
+  echo "postgres $sum"
+  awk '/^cpu / { print "machine", $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+# cpu_shares <before-file> <after-file> <seconds> <sim-cpu-seconds>: "gateway 41%, ..."
+cpu_shares() {
+  join "$1" "$2" | awk -v clk="$clk" -v secs="$3" -v simcpu="$4" '
+    { name[NR] = $1; pct[NR] = ($3 - $2) / clk / secs * 100 }
+    END {
+      s = ""
+      for (i = 1; i <= NR; i++) if (name[i] != "machine") s = s sprintf("%s %.0f%%, ", name[i], pct[i])
+      s = s sprintf("load generator %.0f%%", simcpu / secs * 100)
+      for (i = 1; i <= NR; i++) if (name[i] == "machine") s = s sprintf(" (machine busy %.0f%% of 200%%)", pct[i])
+      print s
+    }'
+}
+
+# --- Measurements ---------------------------------------------------------------------
+# load_run <file> <rate> <seconds> [extra args]: one open-loop run, JSON into <file>;
+# the load generator's own CPU seconds into <file>.cpu.
+load_run() {
+  local file=$1 rate=$2 secs=$3
+  shift 3
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%U %S' -o "$file.time" \
+      "$sim" load --url "$gw" --rate "$rate" --duration "${secs}s" --json "$@" >"$file"
+    awk '{ print $1 + $2 }' "$file.time" >"$file.cpu"
+  else
+    "$sim" load --url "$gw" --rate "$rate" --duration "${secs}s" --json "$@" >"$file"
+    echo 0 >"$file.cpu"
+  fi
+}
+p99_of() { jq -r '.total.latency.p99_ms' "$1"; }
+p50_of() { jq -r '.total.latency.p50_ms' "$1"; }
+errors_of() { jq -r '.errors + .setup.errors' "$1"; }
+fmt_ms() { awk -v v="$1" 'BEGIN { if (v < 10) printf "%.1f", v; else printf "%.0f", v }'; }
+
+# step_up <label> [extra args]: steps the rate up until p99 >= limit or an error; sets
+# held_rate / held_p99 (0 / - when even the first step missed), held_peaks (memory peaks
+# up to the held rate) and missed_rate.
+step_up() {
+  local label=$1 r f p99 errs
+  shift
+  held_rate=0 held_p99=- held_peaks=- missed_rate=""
+  for r in $rates; do
+    f=$out/$label-step-$r.json
+    load_run "$f" "$r" "$step_secs" "$@"
+    p99=$(p99_of "$f")
+    errs=$(errors_of "$f")
+    say "$label: $r req/s: p99 $(fmt_ms "$p99") ms, $errs errors, $(jq -r '.throughput_rps | floor' "$f") ok/s"
+    if [ "$errs" -eq 0 ] && awk -v p="$p99" -v l="$p99_limit_ms" 'BEGIN { exit !(p < l) }'; then
+      held_rate=$r held_p99=$(fmt_ms "$p99") held_peaks=$(peaks)
+    else
+      missed_rate=$r
+      break
+    fi
+  done
+}
+
+# fixed <label>: p50/p99 and CPU shares at the fixed rate; sets fixed_p50/fixed_p99/fixed_cpu.
+fixed() {
+  local label=$1 f=$out/$1-fixed.json
+  cpu_snapshot | sort >"$out/cpu.before"
+  load_run "$f" "$fixed_rate" "$fixed_secs"
+  cpu_snapshot | sort >"$out/cpu.after"
+  fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
+  fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
+  say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu"
+}
+
+# replay <label> <actions>: generates a scenario and replays it faithfully; sets
+# replay_summary ("errors, p50/p99 ms") and replay_writes (p99 without registrations).
+replay() {
+  local label=$1 actions=$2 file=$out/$1-scenario.tsv f=$out/$1-replay.json
+  "$sim" generate --users $((actions / 25)) --actions "$actions" --seed 7 --mean-delay-ms 2 --out "$file"
+  "$sim" replay "$file" --url "$gw" --json >"$f" || true
+  replay_summary="$(jq -r '.errors' "$f") errors, $(fmt_ms "$(p50_of "$f")")/$(fmt_ms "$(p99_of "$f")") ms"
+  replay_writes=$(fmt_ms "$(jq -r '[.by_command | to_entries[] | select(.key != "register") | .value.latency.p99_ms] | max' "$f")")
+  replay_register=$(fmt_ms "$(jq -r '.by_command.register.latency.p50_ms' "$f")")
+  say "$label: replay of $actions actions: $replay_summary; tweet/follow/unfollow p99 at most $replay_writes ms; register p50 $replay_register ms"
+  if [ "$(jq -r '.latest_error // ""' "$f")" != "" ]; then say "$label: latest: $(jq -r '.latest_error' "$f")"; fi
+}
+
+# timeline <label> <username>: p50/p99 of GET / (the web UI's "my timeline") for the
+# signed-in user, sequential requests on one keep-alive connection after a warm-up;
+# sets timeline_p50 / timeline_p99 (raw ms).
+timeline() {
+  local label=$1 user=$2 jar=$out/$1-cookies cfg=$out/$1-curl.cfg times=$out/$1-timeline.txt code warm=50
+  rm -f "$jar"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" --data-urlencode "username=$user" \
+    --data-urlencode "password=minitwit-seed" "$gw/login")
+  [ "$code" = 303 ] || { say "$label: signing in as $user answered $code"; timeline_p50=- timeline_p99=-; return; }
+  curl -s -b "$jar" "$gw/" | grep -q "My Timeline" || say "$label: GET / did not show My Timeline"
+  for _ in $(seq 1 $((timeline_requests + warm))); do
+    printf 'url = "%s/"\noutput = "/dev/null"\n' "$gw"
+  done >"$cfg"
+  curl -s -b "$jar" -K "$cfg" -w '%{http_code} %{time_total}\n' | tail -n +$((warm + 1)) >"$times"
+  if awk '$1 != 200 { bad = 1 } END { exit !bad }' "$times"; then say "$label: some GET / did not answer 200"; fi
+  read -r timeline_p50 timeline_p99 < <(awk '{ print $2 * 1000 }' "$times" | sort -n | awk '
+    { v[NR] = $1 } END { i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999); print v[i50], v[i99] }')
+  say "$label: my timeline ($followees followees): p50 $(fmt_ms "$timeline_p50") ms, p99 $(fmt_ms "$timeline_p99") ms"
+}
+
+# explain_timeline <label>: EXPLAIN (ANALYZE, BUFFERS) of the "my timeline" query for the
+# heavy follower (message-service's AuthorsTimeline), into $out/<label>-explain.txt.
+explain_timeline() {
+  local id ids
+  id=$(psql "$users_url" -Atc "SELECT id FROM users WHERE username = '${heavy//\'/\'\'}'")
+  ids=$(psql "$follows_url" -Atc "SELECT string_agg(followee_id::text, ',') FROM follows WHERE follower_id = $id")
+  psql "$messages_url" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT m.id, m.author_id, m.text, m.pub_date, m.flagged FROM (
+      SELECT k.id FROM unnest('{$ids,$id}'::bigint[]) AS a(author_id) CROSS JOIN LATERAL (
+        SELECT messages.id, messages.pub_date FROM messages
+        WHERE messages.author_id = a.author_id AND NOT messages.flagged
+          AND (messages.pub_date, messages.id) < (9223372036854775807, 9223372036854775807)
+        ORDER BY messages.pub_date DESC, messages.id DESC LIMIT 30) AS k
+      ORDER BY k.pub_date DESC, k.id DESC LIMIT 30) AS newest
+    JOIN messages AS m ON m.id = newest.id ORDER BY m.pub_date DESC, m.id DESC" >"$out/$1-explain.txt"
+  say "$1: EXPLAIN of my timeline: $(grep -E 'Execution Time' "$out/$1-explain.txt" | sed 's/^ *//') (in $out/$1-explain.txt)"
+}
+
+# seed_db <label> <messages>: seeds the three PostgreSQL databases; sets heavy (username).
+seed_db() {
+  local label=$1 messages=$2 f=$out/$1-seed.json
+  "$sim" seed --database-url-users "$users_url" --database-url-messages "$messages_url" \
+    --database-url-follows "$follows_url" --users "$seed_users" --follows "$seed_follows" \
+    --messages "$messages" --heavy-follower "$followees" --seed 1 --json >"$f"
+  # What autovacuum would do after a bulk load: statistics and the visibility map
+  # (index-only scans).
+  psql "$messages_url" -qc "VACUUM (ANALYZE) messages" >/dev/null
+  psql "$follows_url" -qc "VACUUM (ANALYZE) follows" >/dev/null
+  psql "$users_url" -qc "VACUUM (ANALYZE) users" >/dev/null
+  heavy=$(jq -r '.heavy_follower.username' "$f")
+  say "$label: seeded $seed_users users, $seed_follows follows, $messages messages in $(jq -r '[.phases[].elapsed_s] | add | floor' "$f") s"
+}
+
+# warm_up <label>: registers the load generator's users (argon2 hashing) and warms the
+# caches, then starts new memory peaks so they show the mix, not the registrations.
+warm_up() {
+  local try
+  for try in 1 2 3; do
+    load_run "$out/$1-warmup-$try.json" 500 5
+    [ "$(jq -r '.setup.errors' "$out/$1-warmup-$try.json")" = 0 ] && break
+  done
+  reset_peaks
+}
+
+declare -A row=()
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GB"
+
+# --- PostgreSQL run ------------------------------------------------------------------------
+users_url=$server_url/${tag}_users
+messages_url=$server_url/${tag}_messages
+follows_url=$server_url/${tag}_follows
+create_db "${tag}_users"
+create_db "${tag}_messages"
+create_db "${tag}_follows"
+say "PostgreSQL: starting the system on ports $base_port-$((base_port + 3)); results in $out"
+start_system pg "$users_url" "$messages_url" "$follows_url"
+seed_db pg 100000
+timeline pg "$heavy"
+row[pg_t100k]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms"
+t100k_p99=$timeline_p99
+warm_up pg
+step_up pg
+row[pg_max]="$held_rate req/s (p99 $held_p99 ms)"
+row[pg_peak_mix]=$held_peaks
+pg_held=$held_rate pg_missed=$missed_rate
+fixed pg
+row[pg_fixed]="$fixed_p50/$fixed_p99 ms"
+[ "$fixed_errors" = 0 ] || row[pg_fixed]+=" ($fixed_errors errors)"
+row[pg_cpu]=$fixed_cpu
+# What recording `latest` costs: the held rate and the first missed one, without it.
+for r in $pg_held $pg_missed; do
+  [ "$r" != 0 ] || continue
+  load_run "$out/pg-nolatest-$r.json" "$r" "$step_secs" --no-latest
+  row[pg_nolatest]+="$r req/s: p99 $(fmt_ms "$(p99_of "$out/pg-step-$r.json")") -> $(fmt_ms "$(p99_of "$out/pg-nolatest-$r.json")") ms, errors $(errors_of "$out/pg-step-$r.json") -> $(errors_of "$out/pg-nolatest-$r.json"); "
+  say "pg: $r req/s without latest: p99 $(fmt_ms "$(p99_of "$out/pg-nolatest-$r.json")") ms, $(errors_of "$out/pg-nolatest-$r.json") errors"
+done
+replay pg "$replay_actions"
+row[pg_replay]="$replay_summary (writes p99 $replay_writes ms, register p50 $replay_register ms)"
+row[pg_peak_all]=$(peaks)
+stop_system
+
+if [ "$large" = 1 ]; then
+  for db in users messages follows; do create_db "${tag}_$db"; done
+  say "PostgreSQL: seeding 10 M messages (minutes)"
+  start_system pg10m "$users_url" "$messages_url" "$follows_url"
+  seed_db pg10m 10000000
+  timeline pg10m "$heavy"
+  explain_timeline pg10m
+  row[pg_t10m]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms ($(awk -v a="$timeline_p99" -v b="$t100k_p99" 'BEGIN { printf "%.2f", a / b }')x the 100 k p99)"
+  stop_system
+else
+  row[pg_t10m]="(BENCH_LARGE=1)"
+fi
+for db in users messages follows; do
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS ${tag}_$db WITH (FORCE)" >/dev/null
+done
+
+# --- The ceiling: the mix's SQL straight against PostgreSQL ---------------------------------
+if [ "$do_pgbench" = 1 ]; then
+  pgdb=${tag}_pgbench
+  create_db "$pgdb"
+  pg_url=$server_url/$pgdb
+  for f in migrations/message-service/postgres/*/up.sql migrations/follow-service/postgres/*/up.sql; do
+    psql "$pg_url" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null
+  done
+  psql "$pg_url" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO messages (author_id, text, pub_date)
+  SELECT 1 + (random() * ($seed_users - 1))::int, md5(g::text) || ' ' || md5((g * 7)::text), 1700000000 + g
+  FROM generate_series(1, 100000) g;
+INSERT INTO follows (follower_id, followee_id)
+  SELECT a, 1 + (a + (random() * ($seed_users - 2))::int) % $seed_users
+  FROM (SELECT 1 + (random() * ($seed_users - 1))::int AS a FROM generate_series(1, $seed_follows)) s
+  ON CONFLICT DO NOTHING;
+VACUUM ANALYZE;
+SQL
+  mix=(tweet@40 follow@20 unfollow@10 public@15 user@15)
+  plain=() withlatest=()
+  for m in "${mix[@]}"; do
+    name=${m%@*} weight=${m#*@}
+    plain+=(-f "scripts/bench/$name.sql@$weight")
+    cat "scripts/bench/$name.sql" scripts/bench/latest.sql >"$out/$name+latest.sql"
+    withlatest+=(-f "$out/$name+latest.sql@$weight")
+  done
+  pgb() { # pgb <clients> <scripts...>: transactions per second
+    local c=$1
+    shift
+    pgbench -n -M prepared -c "$c" -j 2 -T "$step_secs" -D users=$seed_users "$@" "$pg_url" 2>/dev/null |
+      awk '/^tps/ { printf "%.0f", $3 }'
+  }
+  for c in 2 16; do
+    row[pgb_$c]=$(pgb "$c" "${plain[@]}")
+    row[pgbl_$c]=$(pgb "$c" "${withlatest[@]}")
+    say "pgbench, $c clients: ${row[pgb_$c]} tps; with a latest upsert per request: ${row[pgbl_$c]} tps"
+  done
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null
+fi
+
+# --- SQLite run (shorter) --------------------------------------------------------------------
+if [ "$do_sqlite" = 1 ]; then
+  mkdir -p "$out/sqlite"
+  rm -f "$out"/sqlite/*.db*
+  say "SQLite: starting the system"
+  start_system sqlite "$out/sqlite/users.db" "$out/sqlite/messages.db" "$out/sqlite/follows.db"
+  sqlite_messages=20000
+  [ "$quick" = 1 ] && sqlite_messages=5000
+  f=$out/sqlite-seed.json
+  "$sim" seed --url "$gw" --users 1000 --follows 10000 --messages "$sqlite_messages" \
+    --heavy-follower "$followees" --seed 1 --concurrency 8 --json >"$f" || true
+  heavy=$(jq -r '.heavy_follower.username' "$f")
+  say "sqlite: seeded through the API in $(jq -r '[.phases[].elapsed_s] | add | floor' "$f") s, $(jq -r '.errors' "$f") errors"
+  timeline sqlite "$heavy"
+  row[sq_t]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms (at $sqlite_messages messages)"
+  warm_up sqlite
+  pg_step_secs=$step_secs
+  step_secs=$(((step_secs + 1) / 2 + 2))
+  step_up sqlite
+  row[sq_max]="$held_rate req/s (p99 $held_p99 ms)"
+  row[sq_peak_mix]=$held_peaks
+  fixed_secs=$((fixed_secs / 2))
+  fixed sqlite
+  row[sq_fixed]="$fixed_p50/$fixed_p99 ms"
+  [ "$fixed_errors" = 0 ] || row[sq_fixed]+=" ($fixed_errors errors)"
+  row[sq_cpu]=$fixed_cpu
+  replay sqlite 5000
+  row[sq_replay]="$replay_summary (writes p99 $replay_writes ms)"
+  row[sq_peak_all]=$(peaks)
+  stop_system
+fi
+
+# --- The table -----------------------------------------------------------------------------
+v() { echo "${row[$1]:--}"; }
+{
+  echo
+  echo "MiniTwit benchmark: $machine; $(date -u '+%Y-%m-%d %H:%M UTC'); shared machine, figures are noisy"
+  echo "Mix: tweet 40, follow 20, unfollow 10, public 15, user 15 (all with latest); load steps of ${pg_step_secs:-$step_secs} s (SQLite $step_secs s)"
+  printf '%-44s | %-34s | %s\n' "figure" "PostgreSQL" "SQLite"
+  printf '%-44s | %-34s | %s\n' "--------------------------------------------" "----------------------------------" "----------------"
+  printf '%-44s | %-34s | %s\n' "highest rate with p99 < 100 ms, no errors" "$(v pg_max)" "$(v sq_max)"
+  printf '%-44s | %-34s | %s\n' "p50/p99 at $fixed_rate req/s" "$(v pg_fixed)" "$(v sq_fixed)"
+  printf '%-44s | %-34s | %s\n' "replay ($replay_actions / 5000 actions): errors, p50/p99" "$(v pg_replay)" "$(v sq_replay)"
+  printf '%-44s | %-34s | %s\n' "my timeline ($followees followees), p50/p99, 100 k" "$(v pg_t100k)" "$(v sq_t)"
+  printf '%-44s | %-34s | %s\n' "my timeline ($followees followees), p50/p99, 10 M" "$(v pg_t10m)" "-"
+  printf '%-44s | %-34s | %s\n' "peak RSS up to the held rate (gw/user/msg/follow)" "$(v pg_peak_mix)" "$(v sq_peak_mix)"
+  printf '%-44s | %-34s | %s\n' "peak RSS overall (+ overload step, registrations)" "$(v pg_peak_all)" "$(v sq_peak_all)"
+  echo
+  echo "CPU at $fixed_rate req/s, PostgreSQL: $(v pg_cpu)"
+  echo "CPU at $fixed_rate req/s, SQLite:     $(v sq_cpu)"
+  echo "Without latest (PostgreSQL): $(v pg_nolatest)"
+  if [ "$do_pgbench" = 1 ]; then
+    echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
+      "with a latest upsert per request: $(v pgbl_2) / $(v pgbl_16)"
+  fi
+}
