@@ -75,17 +75,12 @@ impl Web {
                 )
                 .wrap(session::middleware(&self.session, self.key.clone()))
                 .wrap(from_fn(csrf::refuse_cross_site))
-                .route("/", web::get().to(timeline::mine))
-                .route("/public", web::get().to(timeline::public))
+                .service(page("/", timeline::mine))
+                .service(page("/public", timeline::public))
                 .route("/add_message", web::post().to(timeline::add_message))
+                .service(page("/login", auth::login_form).route(web::post().to(auth::login)))
                 .service(
-                    web::resource("/login")
-                        .route(web::get().to(auth::login_form))
-                        .route(web::post().to(auth::login)),
-                )
-                .service(
-                    web::resource("/register")
-                        .route(web::get().to(auth::register_form))
+                    page("/register", auth::register_form)
                         .route(web::post().guard(guard::fn_guard(is_form)).to(auth::register)),
                 )
                 .service(
@@ -103,9 +98,20 @@ impl Web {
                         .route(web::get().to(follow::unfollow))
                         .route(web::post().to(follow::unfollow)),
                 )
-                .route("/{username}", web::get().to(timeline::user)),
+                .service(page("/{username}", timeline::user)),
         );
     }
+}
+
+/// A page answering GET, and HEAD with the same headers and no body (uptime checks
+/// and link checkers use HEAD; actix drops the body of an answer to HEAD).
+fn page<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path).route(web::get().to(handler.clone())).route(web::head().to(handler))
 }
 
 /// Whether the request carries an HTML form (not the simulator's JSON).

@@ -543,3 +543,18 @@ async fn post_register_is_the_web_form_for_forms_and_the_sim_api_for_json() {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("The form could not be read"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_head_with_headers_and_no_body() {
+    let sys = spawn_system().await;
+    for path in ["/public", "/login", "/register"] {
+        let res = sys.client.head(sys.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "HEAD {path}");
+        assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(res.bytes().await.unwrap().is_empty(), "HEAD {path} has no body");
+    }
+    let res = sys.client.head(sys.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 302, "HEAD / redirects a visitor like GET does");
+    let res = sys.client.head(sys.url("/nobody%20here")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
