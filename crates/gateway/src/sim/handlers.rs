@@ -7,7 +7,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures::future::try_join_all;
 use minitwit_api::{
     domain::{DomainError, Email, MessageText, Password, Username},
-    message::{Message, PageQuery},
+    message::PageQuery,
     user::{NewUser, User, BATCH_MAX},
 };
 use minitwit_kit::{server::ActingUser, RequestId};
@@ -28,6 +28,12 @@ struct SimMessage {
     content: String,
     pub_date: i64,
     user: String,
+}
+
+/// The newest `no` messages. The services answer a limit of 0 with an empty page
+/// without asking their database, and cap a large one.
+fn first(no: u32) -> PageQuery {
+    PageQuery { limit: Some(no), before: None }
 }
 
 fn no_content() -> HttpResponse {
@@ -80,16 +86,10 @@ pub async fn register(
 pub async fn public(sim: web::Data<Sim>, req: HttpRequest, rid: RequestId) -> Result<HttpResponse, SimError> {
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
-        let messages = if no == 0 {
-            Vec::new()
-        } else {
-            let page = PageQuery { limit: Some(no), before: None };
-            sim.state.upstream.messages.public(&rid.0, &page).await?.messages
-        };
+        let messages = sim.state.upstream.messages.public(&rid.0, &first(no)).await?.messages;
         let authors = sim.users(&rid, messages.iter().map(|m| m.author_id)).await?;
         let messages: Vec<SimMessage> = messages
             .into_iter()
-            .take(no as usize)
             .filter_map(|m| {
                 let user = authors.get(&m.author_id)?.username.clone();
                 Some(SimMessage { content: m.text, pub_date: m.pub_date, user })
@@ -109,15 +109,9 @@ pub async fn user_messages(
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
         let user = sim.path_user(&req, &rid).await?;
-        let messages: Vec<Message> = if no == 0 {
-            Vec::new()
-        } else {
-            let page = PageQuery { limit: Some(no), before: None };
-            sim.state.upstream.messages.by_author(&rid.0, user.id, &page).await?.messages
-        };
+        let messages = sim.state.upstream.messages.by_author(&rid.0, user.id, &first(no)).await?.messages;
         let messages: Vec<SimMessage> = messages
             .into_iter()
-            .take(no as usize)
             .map(|m| SimMessage { content: m.text, pub_date: m.pub_date, user: user.username.clone() })
             .collect();
         Ok(HttpResponse::Ok().json(messages))
@@ -156,17 +150,10 @@ pub async fn follows(
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
         let user = sim.path_user(&req, &rid).await?;
-        let followees = if no == 0 {
-            Vec::new()
-        } else {
-            sim.state.upstream.follows.followees(&rid.0, user.id, no).await?
-        };
+        let followees = sim.state.upstream.follows.followees(&rid.0, user.id, no).await?;
         let users = sim.users(&rid, followees.iter().copied()).await?;
-        let names: Vec<&str> = followees
-            .iter()
-            .take(no as usize)
-            .filter_map(|id| users.get(id).map(|u| u.username.as_str()))
-            .collect();
+        let names: Vec<&str> =
+            followees.iter().filter_map(|id| users.get(id).map(|u| u.username.as_str())).collect();
         Ok(HttpResponse::Ok().json(json!({ "follows": names })))
     })
     .await
