@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# Wait until every service of a swarm stack has converged: its update (if one
-# started since --since) completed, as many tasks run as are desired, and every
-# task meant to run uses the image of the service's current spec.
-# Runs on a swarm manager. Fails at once when swarm paused an update or rolled
-# it back by itself (update_config.failure_action), and after --timeout.
+# Wait until every service of a swarm stack has converged after a deploy (or a
+# rollback), judged by what swarm itself reports for each service:
+#
+# - its update status: `updating` (or `rollback_started` after a rollback) is
+#   still going; `completed` is done; `paused`, `rollback_paused`, and a
+#   rollback swarm started by itself (update_config.failure_action) fail at once;
+# - as many tasks running as are desired (a job, or 0 desired, needs none);
+# - with --record (deploy.sh writes it): an update status counts only for a
+#   service whose object version rose since the snapshot taken before
+#   `docker stack deploy`, so an old status of an untouched service is ignored;
+#   and a service whose task template changed (image, configs, secrets,
+#   environment, resources, ...; placement alone does not replace tasks) but
+#   shows no update status yet is waiting for swarm to start its update, not
+#   converged. This is what catches a config-only update in the moment after
+#   `docker stack deploy`, before swarm started it.
+#
+# Runs on a swarm manager; needs jq. Exits 0 when converged, 1 on a failed,
+# paused or rolled back update and on --timeout.
 #
 # usage: wait-converged.sh [--timeout SECONDS] [--interval SECONDS]
-#                          [--since EPOCH] [--after-rollback] STACK
-#   --since EPOCH     ignore update states of updates that started before EPOCH
-#                     (take `date +%s` on the manager before `docker stack deploy`)
+#                          [--record FILE] [--since EPOCH] [--after-rollback] STACK
+#   --record FILE     deploy record of deploy.sh (or rollback.sh's snapshot)
+#   --since EPOCH     without --record: ignore update states of updates that
+#                     started before EPOCH (`date +%s` before the deploy)
 #   --after-rollback  we are waiting for a rollback: rollback_completed is success
 set -euo pipefail
 
 timeout=600
 interval=5
 since=0
+record=""
 after_rollback=false
 
 usage() {
-  sed -n 's/^# \{0,1\}//; 2,11p' "$0" >&2
+  sed -n '2,/^set -e/s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -27,6 +42,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout="$2"; shift 2 ;;
     --interval) interval="$2"; shift 2 ;;
     --since) since="$2"; shift 2 ;;
+    --record) record="$2"; shift 2 ;;
     --after-rollback) after_rollback=true; shift ;;
     -h | --help) usage ;;
     -*) echo "unknown option: $1" >&2; usage ;;
@@ -35,79 +51,107 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || usage
 stack="$1"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/scripts/swarm-lib.sh
+. "$here/swarm-lib.sh"
+swarm_require_jq
 
 log() { printf '[wait-converged] %s\n' "$*"; }
 
-# Prints "settled", "pending" or "failed: <why>" for one service.
-service_state() {
-  local svc="$1" mode="$2" replicas="$3" info state started running desired rest
-  info=$(docker service inspect --format \
-    '{{if .UpdateStatus}}{{.UpdateStatus.State}} {{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}0{{end}}{{end}}' \
-    "$svc")
-  state="${info%% *}"
-  started="${info##* }"
-  if [ -n "$state" ] && [ "${started:-0}" -ge "$since" ]; then
-    case "$state" in
-      updating | rollback_started)
-        echo "pending"
-        return
-        ;;
-      paused | rollback_paused)
-        echo "failed: update $state"
-        return
-        ;;
-      rollback_completed)
-        if [ "$after_rollback" != true ]; then
-          echo "failed: swarm rolled the update back"
-          return
-        fi
-        ;;
-    esac
-  fi
-  case "$mode" in
-    *job*)
-      echo "settled"
-      return
-      ;;
-  esac
-  # Replicas looks like "2/2" or "3/3 (max 1 per node)".
-  running="${replicas%%/*}"
-  rest="${replicas#*/}"
-  desired="${rest%% *}"
-  if [ "$running" != "$desired" ]; then
-    echo "pending"
-    return
-  fi
-  # Guards against the moment right after `docker stack deploy`, before the
-  # update started: every task meant to run must already use the new image.
-  local image stale
-  image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc")
-  stale=$(docker service ps --no-trunc --filter desired-state=running --format '{{.Image}}' "$svc" |
-    grep -cvxF -- "$image" || true)
-  if [ "$stale" -eq 0 ]; then
-    echo "settled"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -n "$record" ]; then
+  jq -e 'type == "object" and (.before | type) == "object"' "$record" >/dev/null ||
+    { log "not a deploy record: $record" >&2; exit 2; }
+  cp "$record" "$work/record.json"
+else
+  echo 'null' >"$work/record.json"
+fi
+
+# One verdict per service, "name<TAB>settled|pending|failed<TAB>why", from
+# `docker stack services` (running/desired) and `docker service inspect`.
+# shellcheck disable=SC2016 # jq program
+verdicts_jq='
+def epoch: if . == null or . == "" then 0
+  else (sub("\\.[0-9]+"; "") | fromdateiso8601) end;
+# What makes swarm replace tasks; placement alone does not when the node still fits.
+def template: (.TaskTemplate // {}) | del(.Placement);
+def counts: ((.Replicas // "") | capture("^(?<run>[0-9]+)/(?<want>[0-9]+)")
+             | {run: (.run | tonumber), want: (.want | tonumber)}) // {run: 0, want: -1};
+def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
+
+($inspect[0] | map({key: .ID, value: .}) | from_entries) as $by_id
+| $record[0] as $rec
+| $services[]
+| . as $line
+| ($line | counts) as $c
+| (($line.Mode // "") | test("job")) as $job
+| (if $job or $c.want == 0 or $c.run == $c.want then ["settled", "\($line.Replicas) running"]
+   else ["pending", "\($line.Replicas) running"] end) as $by_counts
+| $by_id[$line.ID] as $svc
+| if $svc == null then [$line.Name, "pending", "not inspectable yet"]
   else
-    echo "pending"
-  fi
-}
+    $svc.Spec.Name as $name
+    | (if $rec == null then null else $rec.before[$name] end) as $before
+    | (if $rec == null or $before == null then true
+       else $svc.Version.Index > $before.index end) as $touched
+    | $svc.UpdateStatus as $st
+    | ($st != null and $touched
+       and ($rec != null or ($st.StartedAt | epoch) >= $since)) as $relevant
+    | [$name] + (
+      if $relevant then
+        if $st.State == "updating" then ["pending", "update in progress"]
+        elif $st.State == "rollback_started" then
+          if $after_rollback then ["pending", "rollback in progress"]
+          else ["failed", "swarm is rolling the update back" + why($st)] end
+        elif $st.State == "paused" then ["failed", "update paused" + why($st)]
+        elif $st.State == "rollback_paused" then ["failed", "rollback paused" + why($st)]
+        elif $st.State == "rollback_completed" and ($after_rollback | not) then
+          ["failed", "swarm rolled the update back" + why($st)]
+        else $by_counts end
+      elif $rec != null and ($after_rollback | not) and $before != null and $touched
+           and $st == null and $c.want != 0 and ($job | not)
+           and ($before.spec | template) != ($svc.Spec | template) then
+        ["pending", "task template changed, update not started yet"]
+      else $by_counts end)
+  end
+| @tsv
+'
 
 deadline=$(($(date +%s) + timeout))
+polls=0
 while :; do
-  lines=$(docker stack services "$stack" --format '{{.Name}}|{{.Mode}}|{{.Replicas}}')
-  if [ -z "$lines" ]; then
-    log "stack $stack has no services" >&2
-    exit 1
+  polls=$((polls + 1))
+  verdicts=""
+  if docker stack services "$stack" --format '{{json .}}' >"$work/services.jsonl" 2>"$work/err"; then
+    if [ ! -s "$work/services.jsonl" ]; then
+      log "stack $stack has no services" >&2
+      exit 1
+    fi
+    if swarm_inspect_stack "$stack" >"$work/inspect.json" 2>"$work/err"; then
+      verdicts=$(jq -rn \
+        --slurpfile inspect "$work/inspect.json" \
+        --slurpfile record "$work/record.json" \
+        --argjson since "$since" \
+        --argjson after_rollback "$after_rollback" \
+        '[inputs] as $services | '"$verdicts_jq" <"$work/services.jsonl")
+    fi
   fi
+
   pending=()
   failed=()
-  while IFS='|' read -r name mode replicas; do
-    result=$(service_state "$name" "$mode" "$replicas")
-    case "$result" in
-      settled) ;;
-      pending) pending+=("$name ($replicas)") ;;
-      *) failed+=("$name: ${result#failed: }") ;;
-    esac
-  done <<<"$lines"
+  settled=()
+  if [ -z "$verdicts" ]; then
+    pending+=("(docker did not answer: $(head -c 200 "$work/err"))")
+  else
+    while IFS=$'\t' read -r name verdict why; do
+      case "$verdict" in
+        settled) settled+=("$name ($why)") ;;
+        pending) pending+=("$name: $why") ;;
+        *) failed+=("$name: $why") ;;
+      esac
+    done <<<"$verdicts"
+  fi
 
   if [ "${#failed[@]}" -gt 0 ]; then
     log "not converged, failed services:" >&2
@@ -116,8 +160,8 @@ while :; do
     exit 1
   fi
   if [ "${#pending[@]}" -eq 0 ]; then
-    log "every service of $stack converged"
-    docker stack services "$stack"
+    log "every service of $stack converged (poll $polls):"
+    printf '  %s\n' "${settled[@]}"
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -126,6 +170,6 @@ while :; do
     docker stack ps --no-trunc --filter desired-state=running "$stack" 2>&1 | head -n 40 >&2 || true
     exit 1
   fi
-  log "waiting for ${#pending[@]} service(s): ${pending[*]}"
+  log "waiting for ${#pending[@]} service(s): $(printf '%s; ' "${pending[@]}")"
   sleep "$interval"
 done
