@@ -44,6 +44,16 @@ output "backup_bucket_endpoint" {
   value       = "https://${var.spaces_region}.digitaloceanspaces.com"
 }
 
+output "deploy_settings" {
+  description = "The backup storage lines of the deploy settings (/etc/minitwit/minitwit.env on the manager, deploy/README.md)."
+  value       = <<-EOT
+    BACKUP_BUCKET=${digitalocean_spaces_bucket.backups.name}
+    BACKUP_PREFIX=${var.backup_prefix}
+    S3_ENDPOINT=https://${var.spaces_region}.digitaloceanspaces.com
+    S3_REGION=${var.spaces_region}
+  EOT
+}
+
 output "backup_spaces_access_key" {
   description = "Access key id of the backup-only Spaces key (store as a Docker secret)."
   value       = try(digitalocean_spaces_key.backup[0].access_key, null)

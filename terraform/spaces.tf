@@ -1,4 +1,6 @@
-# Backups: a private Spaces bucket; a lifecycle rule deletes dumps older than
+# Backups: a private Spaces bucket; a lifecycle rule deletes dumps under
+# var.backup_prefix/ (where the stack's backup service writes them:
+# BACKUP_TARGET=s3://BACKUP_BUCKET/BACKUP_PREFIX) older than
 # var.backup_retention_days, so retention holds even if the backup job's own
 # pruning fails. Terraform manages the bucket with the Spaces key given in
 # var.spaces_access_id / var.spaces_secret_key (or SPACES_ACCESS_KEY_ID /
@@ -14,7 +16,7 @@ resource "digitalocean_spaces_bucket" "backups" {
   lifecycle_rule {
     id                                     = "backup-retention"
     enabled                                = true
-    prefix                                 = var.backup_prefix
+    prefix                                 = "${var.backup_prefix}/"
     abort_incomplete_multipart_upload_days = 1
 
     expiration {

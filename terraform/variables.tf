@@ -215,9 +215,14 @@ variable "backup_retention_days" {
 }
 
 variable "backup_prefix" {
-  description = "Key prefix under which the backup service writes its dumps; the retention rule applies to it only."
+  description = "Folder of the bucket the backup service writes its dumps under: must be the stack's BACKUP_PREFIX (docker-stack.yml, BACKUP_TARGET=s3://BACKUP_BUCKET/BACKUP_PREFIX; both default to minitwit). The retention rule applies to it only; copy it into the deploy settings from `terraform output deploy_settings`."
   type        = string
-  default     = "postgres/"
+  default     = "minitwit"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._-]{0,62}$", var.backup_prefix))
+    error_message = "backup_prefix must be one folder name (lowercase letters, digits, . _ -), without slashes."
+  }
 }
 
 variable "create_backup_spaces_key" {
