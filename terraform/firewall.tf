@@ -5,6 +5,9 @@
 #             swarm join-token fetch (a key that can only print a token)
 #   2377/tcp, 7946/tcp+udp, 4789/udp   swarm, inside the VPC only
 #   everything outbound
+# The deploy workflow may add its runner's address to the SSH rule for the
+# length of a job (vars.DO_FIREWALL_ID); the managers' ufw follows that rule
+# through deploy/provision/ssh-allow-sync.sh (var.firewall_read_token).
 locals {
   anywhere = ["0.0.0.0/0", "::/0"]
 }

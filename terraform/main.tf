@@ -4,7 +4,7 @@ locals {
   # The provisioning scripts are shared with the Vagrantfile: cloud-init only
   # copies them onto the droplet and runs them with the right environment.
   provision_dir     = "${path.module}/../deploy/provision"
-  provision_scripts = { for f in ["base.sh", "pgdata.sh", "swarm-init.sh", "swarm-join.sh"] : f => filebase64("${local.provision_dir}/${f}") }
+  provision_scripts = { for f in ["base.sh", "pgdata.sh", "swarm-init.sh", "swarm-join.sh", "ssh-allow-sync.sh"] : f => filebase64("${local.provision_dir}/${f}") }
 
   # How DigitalOcean exposes an attached volume to the droplet.
   pgdata_device = "/dev/disk/by-id/scsi-0DO_Volume_${digitalocean_volume.pgdata.name}"
@@ -15,6 +15,18 @@ locals {
     deploy_user     = var.deploy_user
     deploy_ssh_keys = join("\n", var.deploy_ssh_public_keys)
   }
+
+  # Managers (where CI connects) let ufw follow the cloud firewall's SSH
+  # sources when ufw does not already admit everyone and a token can read it.
+  ssh_sync = !var.host_ssh_from_anywhere && var.firewall_read_token != ""
+  manager_env = merge(local.common_env, {
+    ssh_sync_firewall_id = local.ssh_sync ? digitalocean_firewall.swarm.id : ""
+    ssh_sync_token       = local.ssh_sync ? var.firewall_read_token : ""
+  })
+  worker_env = merge(local.common_env, {
+    ssh_sync_firewall_id = ""
+    ssh_sync_token       = ""
+  })
 }
 
 resource "digitalocean_vpc" "main" {
@@ -79,7 +91,7 @@ resource "digitalocean_droplet" "leader" {
   user_data = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     scripts              = local.provision_scripts
     join_ssh_private_key = ""
-    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.common_env, {
+    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.manager_env, {
       role                 = "leader"
       pgdata_device        = local.pgdata_device
       node_labels          = "db=true edge=true monitoring=true"
@@ -111,7 +123,7 @@ resource "digitalocean_droplet" "manager" {
   user_data = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     scripts              = local.provision_scripts
     join_ssh_private_key = tls_private_key.swarm_join.private_key_openssh
-    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.common_env, {
+    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.manager_env, {
       role                 = "manager"
       pgdata_device        = ""
       node_labels          = ""
@@ -141,7 +153,7 @@ resource "digitalocean_droplet" "worker" {
   user_data = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     scripts              = local.provision_scripts
     join_ssh_private_key = tls_private_key.swarm_join.private_key_openssh
-    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.common_env, {
+    run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.worker_env, {
       role                 = "worker"
       pgdata_device        = ""
       node_labels          = ""

@@ -233,11 +233,26 @@ variable "create_backup_spaces_key" {
 
 variable "host_ssh_from_anywhere" {
   description = <<-EOT
-    false (default): ufw on each host allows SSH only from ssh_allowed_cidrs, exactly like the cloud firewall.
+    false (default): ufw on each host allows SSH only from ssh_allowed_cidrs, exactly like the cloud firewall,
+    plus (with firewall_read_token) whatever address the cloud firewall admits for a while: the managers run
+    a timer that lets ufw follow the cloud firewall's SSH sources (deploy/provision/ssh-allow-sync.sh).
     true: ufw allows SSH from any address, rate limited (ufw limit), and the cloud firewall alone restricts the source.
-    Needed only for GitHub-hosted runners, whose address changes: the deploy workflow then opens the cloud firewall
-    for the runner's address for the length of the job (vars.DO_FIREWALL_ID, secret DIGITALOCEAN_TOKEN).
+    GitHub-hosted runners have no fixed address: the deploy workflow opens the cloud firewall for the runner's
+    address for the length of the job (vars.DO_FIREWALL_ID, secret DIGITALOCEAN_TOKEN); with false, the hosts
+    admit it only with firewall_read_token.
   EOT
   type        = bool
   default     = false
+}
+
+variable "firewall_read_token" {
+  description = "DigitalOcean API token that can only read firewalls (custom scope firewall:read). With host_ssh_from_anywhere = false it lets ufw on the managers follow the cloud firewall's SSH sources, so the deploy workflow's runner gets in for the length of its job. Empty: ufw allows only ssh_allowed_cidrs (use a self-hosted runner). It ends up in the managers' user data and in the state."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]*$", var.firewall_read_token))
+    error_message = "firewall_read_token must be a DigitalOcean token (letters, digits and underscores)."
+  }
 }

@@ -6,7 +6,12 @@
 #   default for every container (a disk filled by logs must not happen again).
 # - The host firewall (ufw) with the same rules as the DigitalOcean cloud
 #   firewall, and actually enabled.
-# - Optionally a deploy user in the docker group for CI deployments.
+# - Optionally a deploy user in the docker group for CI deployments, and
+#   /etc/minitwit (group docker) for the deploy settings and the registry pull
+#   credential that deploy/scripts/deploy.sh reads.
+# - Optionally (managers, SSH_SYNC_*): a timer that lets ufw follow the cloud
+#   firewall's temporary SSH sources (ssh-allow-sync.sh), so the CI runner
+#   that the deploy workflow admits in the cloud firewall is admitted here too.
 #
 # Idempotent: safe to run again (vagrant provision, cloud-init re-runs).
 #
@@ -17,6 +22,8 @@
 #   DEPLOY_USER    optional user to create and add to the docker group
 #   DEPLOY_SSH_KEYS optional public key line(s) authorised for DEPLOY_USER
 #   DOCKER_LOG_MAX_SIZE (default 10m), DOCKER_LOG_MAX_FILE (default 5)
+#   SSH_SYNC_FIREWALL_ID, SSH_SYNC_TOKEN  optional: cloud firewall id and a
+#                  read-only DigitalOcean token for ssh-allow-sync.sh (beside this script)
 set -euo pipefail
 
 : "${SSH_CIDRS:?SSH_CIDRS must list the CIDRs allowed to use SSH}"
@@ -25,6 +32,10 @@ DEPLOY_USER="${DEPLOY_USER:-}"
 DEPLOY_SSH_KEYS="${DEPLOY_SSH_KEYS:-}"
 DOCKER_LOG_MAX_SIZE="${DOCKER_LOG_MAX_SIZE:-10m}"
 DOCKER_LOG_MAX_FILE="${DOCKER_LOG_MAX_FILE:-5}"
+SSH_SYNC_FIREWALL_ID="${SSH_SYNC_FIREWALL_ID:-}"
+SSH_SYNC_TOKEN="${SSH_SYNC_TOKEN:-}"
+SSH_SYNC_STATE=/var/lib/minitwit/ssh-allow-sync
+here="$(cd "$(dirname "$0")" && pwd)"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -75,8 +86,10 @@ EOF
 
 configure_ufw() {
   log "configuring ufw (same rules as the cloud firewall)"
-  # Start from a clean rule set so a removed SSH CIDR really is removed.
+  # Start from a clean rule set so a removed SSH CIDR really is removed
+  # (and so are the rules ssh-allow-sync.sh had added: forget them too).
   ufw --force reset >/dev/null
+  rm -f "$SSH_SYNC_STATE"
   ufw default deny incoming
   ufw default allow outgoing
   ufw allow 80/tcp comment 'http'
@@ -128,11 +141,65 @@ configure_deploy_user() {
   fi
 }
 
+configure_minitwit_etc() {
+  # Deploy settings (minitwit.env) and the registry pull credential (docker/,
+  # `DOCKER_CONFIG=/etc/minitwit/docker docker login`), readable by the docker
+  # group: the deploy user and the operators (deploy/README.md).
+  install -d -m 0750 -o root -g docker /etc/minitwit /etc/minitwit/docker
+}
+
+configure_ssh_sync() {
+  local unit=/etc/systemd/system/minitwit-ssh-allow-sync
+  if [ -z "$SSH_SYNC_FIREWALL_ID" ] || [ -z "$SSH_SYNC_TOKEN" ]; then
+    if [ -f "$unit.timer" ]; then
+      log "removing the ssh-allow-sync timer (no SSH_SYNC_FIREWALL_ID / SSH_SYNC_TOKEN)"
+      systemctl disable --now minitwit-ssh-allow-sync.timer 2>/dev/null || true
+      rm -f "$unit.timer" "$unit.service" /etc/minitwit/ssh-allow-sync.env
+      systemctl daemon-reload
+    fi
+    return 0
+  fi
+  log "installing the ssh-allow-sync timer (ufw follows cloud firewall $SSH_SYNC_FIREWALL_ID)"
+  install -m 0755 "$here/ssh-allow-sync.sh" /usr/local/sbin/minitwit-ssh-allow-sync
+  (
+    umask 077
+    printf 'SSH_SYNC_FIREWALL_ID=%q\nSSH_SYNC_TOKEN=%q\nSSH_SYNC_STATIC=%q\nSSH_SYNC_STATE=%q\n' \
+      "$SSH_SYNC_FIREWALL_ID" "$SSH_SYNC_TOKEN" "${SSH_CIDRS//,/ } $SWARM_CIDR" "$SSH_SYNC_STATE" \
+      >/etc/minitwit/ssh-allow-sync.env
+  )
+  cat >"$unit.service" <<'UNIT'
+[Unit]
+Description=Let ufw follow the cloud firewall's SSH sources (MiniTwit deploys)
+After=network-online.target ufw.service
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/minitwit-ssh-allow-sync
+UNIT
+  cat >"$unit.timer" <<'UNIT'
+[Unit]
+Description=Run minitwit-ssh-allow-sync every 10 seconds
+
+[Timer]
+OnBootSec=20s
+OnUnitActiveSec=10s
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now minitwit-ssh-allow-sync.timer
+}
+
 apt-get update -q
 install_docker
 configure_docker
-apt_install ufw unattended-upgrades
+apt_install ufw unattended-upgrades jq curl
 configure_ufw
 configure_sshd
 configure_deploy_user
+configure_minitwit_etc
+configure_ssh_sync
 log "done"
