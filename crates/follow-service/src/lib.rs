@@ -54,10 +54,12 @@ impl Settings {
     }
 }
 
-/// Connects to the database, migrates it, and returns the bound server, not yet started.
+/// Returns the bound server, not yet started. It serves at once; the database is
+/// connected and migrated in the background (`/ready` is 503 until it is, see
+/// [`Db::start`]).
 pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
     let service = Service::new(NAME, logger);
-    let db = Db::connect(&settings.database, &MIGRATIONS, &service.metrics)?;
+    let db = Db::start(&settings.database, MIGRATIONS, &service.metrics, &service.logger)?;
     let state = routes::State::new(db.clone(), settings.max_limit, &service.metrics);
     let service = service.with_readiness(db);
     serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))

@@ -3,8 +3,20 @@
 //! Queries are plain `fn(&mut DbConnection) -> Result<T, ApiError>` run off the event
 //! loop by [`Db::run`]. [`on_backend!`](crate::on_backend) runs the same diesel
 //! expression on whichever connection it is, so one query serves both databases.
+//!
+//! A service does not wait for its database to start ([`Db::start`]): it serves at once,
+//! `/ready` says 503 and every query answers `503 database_unavailable` (`Retry-After:
+//! 1`) at once, while a background thread connects and migrates, retrying with a bounded
+//! exponential backoff. In a swarm a restarting PostgreSQL then makes the services
+//! unready for a while instead of failing their tasks and rolling a release back.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::{Duration, Instant},
+};
 
 use diesel::{connection::SimpleConnection, Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
@@ -60,6 +72,7 @@ pub enum ConnectError {
 
 /// Opens connections and sets them up: statement timeout on PostgreSQL; WAL, a busy
 /// timeout and foreign keys on SQLite.
+#[derive(Clone)]
 pub struct Manager {
     url: String,
     backend: Backend,
@@ -67,6 +80,12 @@ pub struct Manager {
 }
 
 impl Manager {
+    fn new(settings: &DatabaseSettings) -> Self {
+        let url = settings.url.expose_secret().to_string();
+        let backend = Backend::of(&url);
+        Self { url, backend, statement_timeout_ms: settings.statement_timeout_ms }
+    }
+
     fn sqlite_path(&self) -> &str {
         self.url.strip_prefix("sqlite://").unwrap_or(&self.url)
     }
@@ -117,53 +136,130 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     wait: Histogram,
+    status: Arc<Status>,
+}
+
+/// Whether the database answered and is migrated; until then, why not.
+#[derive(Default)]
+struct Status {
+    ready: AtomicBool,
+    attempts: AtomicU64,
+    last_error: Mutex<String>,
 }
 
 /// The migrations of one service, for each backend.
 /// Functions, because `EmbeddedMigrations` is consumed by each run: pass
 /// `|| POSTGRES_MIGRATIONS` for a `const POSTGRES_MIGRATIONS = embed_migrations!(..)`.
+#[derive(Clone, Copy)]
 pub struct Migrations {
     pub postgres: fn() -> EmbeddedMigrations,
     pub sqlite: fn() -> EmbeddedMigrations,
 }
 
+/// The wait after the first failed attempt to reach the database at start-up; it
+/// doubles after each failure up to [`BACKOFF_MAX`].
+pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The longest wait between two attempts to reach the database at start-up.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The wait after failed attempt number `attempt` (1-based): 100 ms, 200 ms, ... 5 s.
+pub fn backoff(attempt: u64) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16) as u32;
+    BACKOFF_MIN.saturating_mul(1 << doublings).min(BACKOFF_MAX)
+}
+
 impl Db {
     /// Builds the pool (failing fast if the database does not answer), runs the
-    /// pending migrations, and registers the pool gauges.
+    /// pending migrations, and registers the pool gauges. For tools and tests that
+    /// need the database now; services use [`Db::start`].
     pub fn connect(
         settings: &DatabaseSettings,
         migrations: &Migrations,
         metrics: &Metrics,
     ) -> anyhow::Result<Self> {
-        let url = settings.url.expose_secret().to_string();
-        let backend = Backend::of(&url);
-        let manager = Manager { url, backend, statement_timeout_ms: settings.statement_timeout_ms };
-        let pool = r2d2::Pool::builder()
-            .max_size(settings.pool_size)
-            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+        let manager = Manager::new(settings);
+        let backend = manager.backend;
+        let pool = Self::pool_builder(settings)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
+        let db = Self::with_pool(pool, backend, settings, metrics);
+        db.migrate(migrations)?;
+        db.status.ready.store(true, Ordering::Release);
+        Ok(db)
+    }
+
+    /// Returns at once, whether or not the database answers. A background thread
+    /// connects and runs the pending migrations, retrying with [`backoff`] (each
+    /// failure logged at warn with its attempt number) until they are done; until then
+    /// the database is not ready: `/ready` answers 503 and [`Db::run`] answers
+    /// `503 database_unavailable` without waiting. The thread ends when it succeeds or
+    /// when the last clone of this `Db` is dropped.
+    pub fn start(
+        settings: &DatabaseSettings,
+        migrations: Migrations,
+        metrics: &Metrics,
+        logger: &slog::Logger,
+    ) -> anyhow::Result<Self> {
+        let manager = Manager::new(settings);
+        let backend = manager.backend;
+        // Opens no connection here: the pool fills itself in the background.
+        let pool = Self::pool_builder(settings).build_unchecked(manager.clone());
+        let db = Self::with_pool(pool, backend, settings, metrics);
+        let status = Arc::downgrade(&db.status);
+        let logger = logger.new(slog::o!("backend" => format!("{backend:?}")));
+        std::thread::Builder::new()
+            .name("db-start".into())
+            .spawn(move || prepare_until_ready(&manager, migrations, &status, &logger))?;
+        Ok(db)
+    }
+
+    fn pool_builder(settings: &DatabaseSettings) -> r2d2::Builder<Manager> {
+        r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+    }
+
+    /// The `Db` around `pool`, not ready yet, with its gauges registered.
+    fn with_pool(pool: Pool, backend: Backend, settings: &DatabaseSettings, metrics: &Metrics) -> Self {
         let db = Self {
             pool,
             backend,
             wait: metrics
                 .histogram("db_pool_wait_seconds", "Time a request waited for a database connection"),
+            status: Arc::default(),
         };
-        db.migrate(migrations)?;
-
         let connections =
             metrics.gauge_vec("db_pool_connections", "Database connections by state", &["state"]);
         let max = metrics.gauge("db_pool_max_connections", "Largest number of database connections");
         max.set(i64::from(settings.pool_size));
-        let pool = db.pool.clone();
+        let ready =
+            metrics.gauge("db_ready", "1 once the database answered and is migrated since start-up, else 0");
+        let (pool, status) = (db.pool.clone(), db.status.clone());
         metrics.on_scrape(move || {
             let state = pool.state();
             connections.with_label_values(&["idle"]).set(i64::from(state.idle_connections));
             connections
                 .with_label_values(&["in_use"])
                 .set(i64::from(state.connections - state.idle_connections));
+            ready.set(i64::from(status.ready.load(Ordering::Acquire)));
         });
-        Ok(db)
+        db
+    }
+
+    /// Whether the database answered and is migrated since start-up.
+    pub fn is_ready(&self) -> bool {
+        self.status.ready.load(Ordering::Acquire)
+    }
+
+    /// Why the database is not ready yet.
+    fn not_ready_reason(&self) -> String {
+        let attempts = self.status.attempts.load(Ordering::Acquire);
+        let last = self.status.last_error.lock().expect("status lock").clone();
+        if last.is_empty() {
+            "the database is not ready yet: connecting".to_string()
+        } else {
+            format!("the database is not ready yet ({attempts} failed attempts, the last: {last})")
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -173,19 +269,7 @@ impl Db {
     /// Runs the pending migrations. On PostgreSQL an advisory lock keeps replicas that
     /// start together from migrating at once.
     pub fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
-        let mut conn = self.pool.get()?;
-        let done = match &mut *conn {
-            DbConnection::Pg(c) => {
-                c.batch_execute("SELECT pg_advisory_lock(7235001)")?;
-                let r = c.run_pending_migrations((migrations.postgres)()).map(|v| v.len());
-                c.batch_execute("SELECT pg_advisory_unlock(7235001)")?;
-                r
-            }
-            DbConnection::Sqlite(c) => c.run_pending_migrations((migrations.sqlite)()).map(|v| v.len()),
-        }
-        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
-        let _ = done;
-        Ok(())
+        migrate(&mut *self.pool.get()?, migrations)
     }
 
     /// Reverts every migration (for the migration tests).
@@ -204,6 +288,10 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if !self.is_ready() {
+            return Err(ApiError::database_unavailable("the database is not reachable yet")
+                .with_cause(anyhow::anyhow!(self.not_ready_reason())));
+        }
         let pool = self.pool.clone();
         let wait = self.wait.clone();
         actix_web::web::block(move || {
@@ -238,8 +326,60 @@ impl Db {
     }
 }
 
+/// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps
+/// replicas that start together from migrating at once.
+fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Pg(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7235001)")?;
+            let r = c.run_pending_migrations((migrations.postgres)()).map(drop);
+            c.batch_execute("SELECT pg_advisory_unlock(7235001)")?;
+            r
+        }
+        DbConnection::Sqlite(c) => c.run_pending_migrations((migrations.sqlite)()).map(drop),
+    }
+    .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// [`Db::start`]'s background work: connect and migrate on a connection of its own,
+/// until it works (then the database is ready) or nobody holds the `Db` any more.
+fn prepare_until_ready(
+    manager: &Manager,
+    migrations: Migrations,
+    status: &Weak<Status>,
+    logger: &slog::Logger,
+) {
+    for attempt in 1.. {
+        let result = r2d2::ManageConnection::connect(manager)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut conn| migrate(&mut conn, &migrations));
+        let Some(status) = status.upgrade() else { return };
+        match result {
+            Ok(()) => {
+                status.ready.store(true, Ordering::Release);
+                slog::info!(logger, "database ready"; "attempt" => attempt);
+                return;
+            }
+            Err(e) => {
+                let delay = backoff(attempt);
+                // One line: libpq's messages span several.
+                let error = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+                slog::warn!(logger, "database not ready, retrying";
+                    "attempt" => attempt, "retry_in_ms" => delay.as_millis() as u64, "error" => &error);
+                *status.last_error.lock().expect("status lock") = error;
+                status.attempts.store(attempt, Ordering::Release);
+                drop(status);
+                std::thread::sleep(delay);
+            }
+        }
+    }
+}
+
 impl Readiness for Db {
     fn check(&self) -> BoxFuture<'static, Result<(), String>> {
+        if !self.is_ready() {
+            return Box::pin(futures::future::ready(Err(self.not_ready_reason())));
+        }
         let db = self.clone();
         Box::pin(async move {
             db.run(|conn| on_backend!(conn, |c| c.batch_execute("SELECT 1")).map_err(ApiError::from))
@@ -259,5 +399,12 @@ mod tests {
         assert_eq!(Backend::of("postgresql://u@h/db"), Backend::Postgres);
         assert_eq!(Backend::of("data/users.db"), Backend::Sqlite);
         assert_eq!(Backend::of("sqlite://data/users.db"), Backend::Sqlite);
+    }
+
+    #[test]
+    fn backoff_doubles_from_100_ms_up_to_5_s() {
+        let waits: Vec<u128> = (1..=8).map(|a| backoff(a).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(backoff(u64::MAX), BACKOFF_MAX);
     }
 }

@@ -1,7 +1,8 @@
 //! The JSON error every internal route answers with: `{"error": code, "message": text}`.
 //!
 //! Expected failures carry a stable machine code and a status; unexpected ones keep
-//! their cause chain for the access log and answer an opaque 500.
+//! their cause chain for the access log and answer an opaque 500. A database that does
+//! not answer is `503 database_unavailable` with `Retry-After: 1`.
 
 use std::borrow::Cow;
 
@@ -15,6 +16,8 @@ pub struct ApiError {
     pub message: String,
     /// Kept for the logs; never shown to the client.
     pub cause: Option<anyhow::Error>,
+    /// Seconds for a `Retry-After` header, when trying again soon may work.
+    pub retry_after: Option<u32>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -31,7 +34,7 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), cause: None }
+        Self { status, code: code.into(), message: message.into(), cause: None, retry_after: None }
     }
 
     pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
@@ -54,6 +57,15 @@ impl ApiError {
         Self {
             cause: Some(cause.into()),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+
+    /// The database does not answer (not reached yet since start-up, or no connection
+    /// within the pool's time-out): 503 `database_unavailable`, `Retry-After: 1`.
+    pub fn database_unavailable(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
         }
     }
 
@@ -81,7 +93,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body())
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(self.body())
     }
 }
 
@@ -147,7 +163,7 @@ mod db_errors {
                     ApiError::bad_request("constraint", "the value breaks a constraint").with_cause(e)
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                    ApiError::unavailable("the database is not reachable", e)
+                    ApiError::database_unavailable("the database is not reachable").with_cause(e)
                 }
                 DieselError::DatabaseError(_, info) if is_busy(info.message()) => {
                     ApiError::unavailable("the database is busy, try again", e)
@@ -164,7 +180,7 @@ mod db_errors {
 
     impl From<r2d2::Error> for ApiError {
         fn from(e: r2d2::Error) -> Self {
-            ApiError::unavailable("no database connection available", e)
+            ApiError::database_unavailable("no database connection available").with_cause(e)
         }
     }
 }

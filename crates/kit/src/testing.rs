@@ -1,7 +1,8 @@
 //! Fresh databases for black-box tests: a new PostgreSQL database per test (on the
 //! server named by `MINITWIT_TEST_DATABASE_URL`, default the local one on
 //! 127.0.0.1:5432), or a new SQLite file in a temporary directory. Both are removed
-//! when the value is dropped.
+//! when the value is dropped. [`TestDatabase::pending`] names one that cannot be opened
+//! until the test calls [`TestDatabase::create`] (services starting without theirs).
 
 use diesel::{connection::SimpleConnection, Connection, PgConnection};
 
@@ -23,21 +24,55 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub fn new(backend: Backend) -> Self {
+        let db = Self::pending(backend);
+        db.create();
+        db
+    }
+
+    /// A database that cannot be opened yet: on PostgreSQL a database name not created
+    /// yet; on SQLite a file whose directory cannot be made because a plain file has
+    /// its name. [`TestDatabase::create`] makes it openable.
+    pub fn pending(backend: Backend) -> Self {
         let name = format!("mt_test_{}", uuid::Uuid::new_v4().simple());
         match backend {
             Backend::Postgres => {
                 let admin = admin_url();
-                let mut conn = PgConnection::establish(&admin)
-                    .unwrap_or_else(|e| panic!("tests need PostgreSQL at {admin}: {e}"));
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Self { url: format!("{base}/{name}"), backend, name, dir: None }
             }
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(&name);
                 std::fs::create_dir_all(&dir).expect("create test directory");
-                let url = dir.join("test.db").to_string_lossy().into_owned();
+                let blocker = dir.join("db");
+                std::fs::write(&blocker, "a file where the database directory belongs")
+                    .expect("create the blocking file");
+                let url = blocker.join("test.db").to_string_lossy().into_owned();
                 Self { url, backend, name, dir: Some(dir) }
+            }
+        }
+    }
+
+    /// A PostgreSQL database on a port where nothing listens (1, tcpmux, never served
+    /// here).
+    pub fn unreachable() -> Self {
+        let name = format!("mt_test_{}", uuid::Uuid::new_v4().simple());
+        let url = format!("postgres://postgres@127.0.0.1:1/{name}");
+        Self { url, backend: Backend::Postgres, name, dir: None }
+    }
+
+    /// Makes the database openable: creates the PostgreSQL database, or removes the
+    /// file in the way of the SQLite file's directory.
+    pub fn create(&self) {
+        match self.backend {
+            Backend::Postgres => {
+                let admin = admin_url();
+                let mut conn = PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("tests need PostgreSQL at {admin}: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {}", self.name)).expect("create test database");
+            }
+            Backend::Sqlite => {
+                let dir = self.dir.as_ref().expect("SQLite test databases have a directory");
+                std::fs::remove_file(dir.join("db")).expect("remove the blocking file");
             }
         }
     }
@@ -100,6 +135,12 @@ impl TestClient {
         format!("{}{path}", self.address)
     }
 
+    /// Waits until `/ready` answers 200 (a service connects to its database and
+    /// migrates it in the background after it starts); panics after 30 s.
+    pub async fn wait_ready(&self) {
+        wait_ready(&self.client, &self.address).await;
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
@@ -157,6 +198,19 @@ impl TestClient {
     }
 }
 
+/// Waits until `{address}/ready` answers 200; panics after 30 s.
+pub async fn wait_ready(client: &reqwest::Client, address: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let res = client.get(format!("{address}/ready")).send().await;
+        if res.as_ref().is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{address} not ready within 30 s: {res:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Asserts the status and the JSON error code of an answer; returns the body.
 pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(res.status(), status, "status of {}", res.url());
@@ -164,6 +218,26 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> se
     assert_eq!(body["error"], code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
+}
+
+/// Asserts `503 database_unavailable` with `Retry-After: 1`, answered within a second
+/// of `since` (not after the pool's time-out).
+pub async fn assert_database_unavailable(res: reqwest::Response, since: std::time::Instant) {
+    let took = since.elapsed();
+    assert!(took < std::time::Duration::from_secs(1), "{} took {took:?}", res.url());
+    let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap_or("?").to_string());
+    assert_eq!(retry_after.as_deref(), Some("1"), "Retry-After of {}", res.url());
+    assert_error(res, 503, "database_unavailable").await;
+}
+
+/// Asserts that the process is alive (`/health` 200) but not ready (`/ready` 503).
+pub async fn assert_alive_not_ready(app: &TestClient) {
+    assert_eq!(app.get("/health").await.status(), 200, "/health");
+    let res = app.get("/ready").await;
+    assert_eq!(res.status(), 503, "/ready");
+    let body: serde_json::Value = res.json().await.expect("a JSON body");
+    assert_eq!(body["status"], "unavailable", "{body}");
+    assert!(body["reason"].as_str().is_some_and(|r| r.contains("not ready")), "{body}");
 }
 
 /// Reverts every migration of `migrations` on the database of `settings`, then runs

@@ -37,10 +37,21 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let db = TestDatabase::new(backend);
     let mut s = settings(&db);
     adjust(&mut s);
-    let running = follow_service::build(&s, minitwit_kit::logging::discard()).expect("service starts");
+    let http = start(&s);
+    http.wait_ready().await;
+    TestApp { http, db }
+}
+
+/// Starts the service on `db` without waiting for it to be ready.
+pub fn spawn_app_on(db: TestDatabase) -> TestApp {
+    TestApp { http: start(&settings(&db)), db }
+}
+
+fn start(settings: &Settings) -> TestClient {
+    let running = follow_service::build(settings, minitwit_kit::logging::discard()).expect("service starts");
     let http = TestClient::new(running.port);
     tokio::spawn(running.server);
-    TestApp { http, db }
+    http
 }
 
 impl TestApp {

@@ -5,3 +5,4 @@ mod follow_unfollow;
 mod helpers;
 mod migrations;
 mod reads;
+mod without_database;

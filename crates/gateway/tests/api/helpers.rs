@@ -8,7 +8,7 @@ use gateway::Settings;
 use minitwit_kit::{
     logging,
     server::Running,
-    testing::{Backend, TestDatabase},
+    testing::{wait_ready, Backend, TestDatabase},
 };
 
 /// The course's simulator credentials.
@@ -39,11 +39,18 @@ impl ServiceUnderTest {
         self.handle.stop(false).await;
     }
 
-    /// Starts the service again on the same port and database.
+    /// Starts the service again on the same port and database, and waits until it is
+    /// ready.
     pub async fn restart(&mut self) {
         let running = (self.start)(&self.db, self.port);
         self.handle = running.server.handle();
         tokio::spawn(running.server);
+        self.wait_ready().await;
+    }
+
+    /// Waits until the service has connected to its database.
+    pub async fn wait_ready(&self) {
+        wait_ready(&reqwest::Client::new(), &self.url()).await;
     }
 }
 
@@ -93,6 +100,9 @@ pub async fn spawn_system_with(backend: Backend, adjust: impl FnOnce(&mut Settin
     let users = ServiceUnderTest::launch(TestDatabase::new(backend), start_user);
     let messages = ServiceUnderTest::launch(TestDatabase::new(backend), start_message);
     let follows = ServiceUnderTest::launch(TestDatabase::new(backend), start_follow);
+    for service in [&users, &messages, &follows] {
+        service.wait_ready().await;
+    }
     let mut settings = Settings::default();
     settings.http.port = 0;
     settings.services.user_url = users.url();

@@ -45,10 +45,16 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let mut s = settings(&db);
     adjust(&mut s);
     let http = start(&s);
+    http.wait_ready().await;
     TestApp { http, db }
 }
 
-/// Builds and starts one more instance with `settings`.
+/// Starts the service on `db` without waiting for it to be ready.
+pub fn spawn_app_on(db: TestDatabase) -> TestApp {
+    TestApp { http: start(&settings(&db)), db }
+}
+
+/// Builds and starts one more instance with `settings` (not waiting for it to be ready).
 pub fn start(settings: &Settings) -> TestClient {
     let running = message_service::build(settings, minitwit_kit::logging::discard()).expect("service starts");
     let http = TestClient::new(running.port);

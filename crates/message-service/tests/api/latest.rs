@@ -48,6 +48,7 @@ async fn latest_survives_a_restart(backend: Backend) {
     let app = spawn_app(backend).await;
     set(&app, 4242).await;
     let again = start(&settings(&app.db));
+    again.wait_ready().await;
     let res = again.get("/latest").await;
     assert_eq!(res.json::<serde_json::Value>().await.unwrap(), json!({"latest": 4242}));
 }

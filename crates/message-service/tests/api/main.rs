@@ -7,3 +7,4 @@ mod latest;
 mod migrations;
 mod operations;
 mod timelines;
+mod without_database;

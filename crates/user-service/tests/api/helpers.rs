@@ -30,12 +30,23 @@ pub fn settings(db: &TestDatabase) -> Settings {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    let db = TestDatabase::new(backend);
+    let app = spawn_app_on(TestDatabase::new(backend));
+    app.wait_ready().await;
+    app
+}
+
+/// Starts the service on `db` without waiting for it to be ready.
+pub fn spawn_app_on(db: TestDatabase) -> TestApp {
+    TestApp { http: start_on(&db), db }
+}
+
+/// Starts one more instance on `db`, without waiting for it to be ready.
+pub fn start_on(db: &TestDatabase) -> TestClient {
     let running =
-        user_service::build(&settings(&db), minitwit_kit::logging::discard()).expect("service starts");
+        user_service::build(&settings(db), minitwit_kit::logging::discard()).expect("service starts");
     let http = TestClient::new(running.port);
     tokio::spawn(running.server);
-    TestApp { http, db }
+    http
 }
 
 impl TestApp {

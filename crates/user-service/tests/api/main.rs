@@ -4,3 +4,4 @@ mod helpers;
 mod lookup;
 mod migrations;
 mod register_login;
+mod without_database;

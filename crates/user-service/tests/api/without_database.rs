@@ -1,0 +1,60 @@
+//! Starting before the database: alive at once, quick 503s while the database does not
+//! answer, then ready and serving once it does (no restart needed).
+
+use std::time::Instant;
+
+use minitwit_kit::{
+    both_backends,
+    testing::{assert_alive_not_ready, assert_database_unavailable, Backend, TestDatabase},
+};
+use serde_json::json;
+
+use crate::helpers::spawn_app_on;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_database_it_is_alive_but_not_ready() {
+    let app = spawn_app_on(TestDatabase::unreachable());
+    assert_alive_not_ready(&app).await;
+    let start = Instant::now();
+    assert_database_unavailable(app.get("/users/1").await, start).await;
+    let start = Instant::now();
+    let res = app.post("/users", &json!({"username": "a", "email": "a@b", "password": "pw"})).await;
+    assert_database_unavailable(res, start).await;
+    // Still so after several attempts (100 + 200 + 400 ms of backoff).
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_alive_not_ready(&app).await;
+    let start = Instant::now();
+    assert_database_unavailable(app.get("/users/count").await, start).await;
+}
+
+both_backends!(starts_before_its_database_and_serves_once_it_answers);
+
+async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend) {
+    let app = spawn_app_on(TestDatabase::pending(backend));
+    assert_alive_not_ready(&app).await;
+    let start = Instant::now();
+    assert_database_unavailable(app.get("/users/by-name/alice").await, start).await;
+
+    app.db.create();
+    app.wait_ready().await;
+    let id = app.user("alice").await;
+    let res = app.get("/users/by-name/alice").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["id"], id);
+}
+
+/// Two replicas waiting for the same new PostgreSQL database: both become ready, the
+/// migrations having run once (under the advisory lock), and both serve the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_waiting_for_one_database_both_become_ready() {
+    let first = spawn_app_on(TestDatabase::pending(Backend::Postgres));
+    let second = crate::helpers::start_on(&first.db);
+    assert_alive_not_ready(&first).await;
+    assert_alive_not_ready(&second).await;
+    first.db.create();
+    first.wait_ready().await;
+    second.wait_ready().await;
+    let id = first.user("bob").await;
+    let res = second.get(&format!("/users/{id}")).await;
+    assert_eq!(res.status(), 200);
+}
