@@ -1,6 +1,7 @@
 //! Typed HTTP clients for the three services: one shared keep-alive connection pool,
-//! a time-out on every call, the caller's request id passed on, and an optional
-//! observer that sees each call's service, outcome and duration (for metrics).
+//! a time-out on every call, the caller's request id passed on, an optional observer
+//! that sees each call's service, outcome and duration (for metrics), and optional
+//! retries of calls that failed harmlessly ([`crate::retry`]).
 
 use std::{
     sync::Arc,
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     follow::{Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessagePage, NewMessage, PageQuery},
+    retry::{outcome, Idempotent, Reach, Retries},
     user::{Credentials, NewUser, User, UserIds},
     Count, ErrorBody,
 };
@@ -77,14 +79,16 @@ pub type Observer = Arc<dyn Fn(&'static str, &'static str, Duration) + Send + Sy
 
 /// Builds the HTTP client shared by all service clients of a process.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
+    http_client_builder(timeout).build().expect("a plain HTTP client always builds")
+}
+
+pub(crate) fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .pool_max_idle_per_host(64)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .build()
-        .expect("a plain HTTP client always builds")
 }
 
 #[derive(Clone)]
@@ -93,20 +97,25 @@ struct Base {
     http: reqwest::Client,
     url: String,
     observer: Option<Observer>,
+    retries: Option<Retries>,
 }
 
 impl Base {
     fn new(service: &'static str, http: reqwest::Client, url: &str) -> Self {
-        Self { service, http, url: url.trim_end_matches('/').to_string(), observer: None }
+        Self { service, http, url: url.trim_end_matches('/').to_string(), observer: None, retries: None }
     }
 
     fn request(&self, method: Method, path: &str, rid: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url)).header("x-request-id", rid)
     }
 
-    async fn call(&self, req: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    async fn call(
+        &self,
+        req: RequestBuilder,
+        idempotent: Idempotent,
+    ) -> Result<reqwest::Response, ClientError> {
         let start = Instant::now();
-        let result = self.exchange(req).await;
+        let result = self.exchange(req, idempotent, start).await;
         if let Some(observe) = &self.observer {
             let outcome = match &result {
                 Ok(_) => "ok",
@@ -117,15 +126,38 @@ impl Base {
         result
     }
 
-    async fn exchange(&self, req: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    /// Sends the request, once more if it failed harmlessly and retries are on; the
+    /// answer, or the error answer as a [`ClientError`].
+    async fn exchange(
+        &self,
+        req: RequestBuilder,
+        idempotent: Idempotent,
+        start: Instant,
+    ) -> Result<reqwest::Response, ClientError> {
         let service = self.service;
-        let res = req.send().await.map_err(|e| {
+        let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 ClientError::Timeout { service }
             } else {
-                ClientError::Unavailable { service, reason: e.to_string() }
+                ClientError::Unavailable { service, reason: error_chain(&e) }
             }
-        })?;
+        };
+        let res = match &self.retries {
+            None => req.send().await.map_err(transport)?,
+            Some(retries) => {
+                let (client, req) = req.build_split();
+                let req = req.map_err(transport)?;
+                let again = req.try_clone();
+                retries.budget.record_call();
+                match client.execute(req).await {
+                    Ok(res) => res,
+                    Err(e) => match again.filter(|_| Reach::of(&e).retry(idempotent)) {
+                        Some(again) => self.retry(retries, again, start).await.map_err(|_| transport(e))?,
+                        None => return Err(transport(e)),
+                    },
+                }
+            }
+        };
         if res.status().is_success() {
             return Ok(res);
         }
@@ -137,9 +169,37 @@ impl Base {
         Err(ClientError::Api { service, status, body })
     }
 
-    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+    /// Sends `again` once more on a new connection, within what is left of the call's
+    /// time-out and the service's retry budget; `Err(())` when it was not sent or
+    /// failed too (the first failure is then the one reported).
+    async fn retry(
+        &self,
+        retries: &Retries,
+        mut again: reqwest::Request,
+        start: Instant,
+    ) -> Result<reqwest::Response, ()> {
+        let left = retries.timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            retries.observe(self.service, outcome::NO_TIME_LEFT);
+            return Err(());
+        }
+        if !retries.budget.try_retry() {
+            retries.observe(self.service, outcome::BUDGET_EXHAUSTED);
+            return Err(());
+        }
+        *again.timeout_mut() = Some(left);
+        let result = retries.fresh.execute(again).await;
+        retries.observe(self.service, if result.is_ok() { outcome::OK } else { outcome::FAILED });
+        result.map_err(drop)
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        idempotent: Idempotent,
+    ) -> Result<T, ClientError> {
         let service = self.service;
-        let res = self.call(req).await?;
+        let res = self.call(req, idempotent).await?;
         res.json::<T>().await.map_err(|e| {
             if e.is_timeout() {
                 ClientError::Timeout { service }
@@ -149,8 +209,8 @@ impl Base {
         })
     }
 
-    async fn empty(&self, req: RequestBuilder) -> Result<(), ClientError> {
-        let res = self.call(req).await?;
+    async fn empty(&self, req: RequestBuilder, idempotent: Idempotent) -> Result<(), ClientError> {
+        let res = self.call(req, idempotent).await?;
         if res.status() != StatusCode::NO_CONTENT && res.status() != StatusCode::OK {
             return Err(ClientError::Protocol {
                 service: self.service,
@@ -161,7 +221,7 @@ impl Base {
     }
 
     async fn health(&self, rid: &str) -> Result<(), ClientError> {
-        self.empty(self.request(Method::GET, "/ready", rid)).await
+        self.empty(self.request(Method::GET, "/ready", rid), Idempotent::Yes).await
     }
 }
 
@@ -183,6 +243,12 @@ macro_rules! client {
                 self
             }
 
+            /// Retries calls that failed harmlessly, once each ([`crate::retry`]).
+            pub fn with_retries(mut self, retries: Retries) -> Self {
+                self.0.retries = Some(retries);
+                self
+            }
+
             /// Whether the service answers `/ready`.
             pub async fn ready(&self, rid: &str) -> Result<(), ClientError> {
                 self.0.health(rid).await
@@ -196,21 +262,25 @@ client!(MessageClient, "message-service");
 client!(FollowClient, "follow-service");
 
 impl UserClient {
+    /// Not sent again after an ambiguous failure: a retry of a registration that went
+    /// through would answer `username_taken`.
     pub async fn register(&self, rid: &str, new: &NewUser) -> Result<User, ClientError> {
-        self.0.json(self.0.request(Method::POST, "/users", rid).json(new)).await
+        self.0.json(self.0.request(Method::POST, "/users", rid).json(new), Idempotent::No).await
     }
 
     pub async fn login(&self, rid: &str, credentials: &Credentials) -> Result<User, ClientError> {
-        self.0.json(self.0.request(Method::POST, "/users/login", rid).json(credentials)).await
+        self.0
+            .json(self.0.request(Method::POST, "/users/login", rid).json(credentials), Idempotent::Yes)
+            .await
     }
 
     pub async fn by_name(&self, rid: &str, username: &str) -> Result<User, ClientError> {
         let path = format!("/users/by-name/{}", utf8_percent_encode(username, SEGMENT));
-        self.0.json(self.0.request(Method::GET, &path, rid)).await
+        self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await
     }
 
     pub async fn by_id(&self, rid: &str, id: i64) -> Result<User, ClientError> {
-        self.0.json(self.0.request(Method::GET, &format!("/users/{id}"), rid)).await
+        self.0.json(self.0.request(Method::GET, &format!("/users/{id}"), rid), Idempotent::Yes).await
     }
 
     pub async fn batch(&self, rid: &str, ids: &[i64]) -> Result<Vec<User>, ClientError> {
@@ -218,23 +288,24 @@ impl UserClient {
             return Ok(Vec::new());
         }
         let body = UserIds { ids: ids.to_vec() };
-        self.0.json(self.0.request(Method::POST, "/users/batch", rid).json(&body)).await
+        self.0.json(self.0.request(Method::POST, "/users/batch", rid).json(&body), Idempotent::Yes).await
     }
 
     pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
-        let c: Count = self.0.json(self.0.request(Method::GET, "/users/count", rid)).await?;
+        let c: Count = self.0.json(self.0.request(Method::GET, "/users/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
     }
 }
 
 impl MessageClient {
+    /// Not sent again after an ambiguous failure: it could post the message twice.
     pub async fn post(&self, rid: &str, author_id: i64, text: &str) -> Result<Message, ClientError> {
         let body = NewMessage { author_id, text: text.to_string() };
-        self.0.json(self.0.request(Method::POST, "/messages", rid).json(&body)).await
+        self.0.json(self.0.request(Method::POST, "/messages", rid).json(&body), Idempotent::No).await
     }
 
     pub async fn public(&self, rid: &str, page: &PageQuery) -> Result<MessagePage, ClientError> {
-        self.0.json(self.0.request(Method::GET, "/messages", rid).query(&query(page))).await
+        self.0.json(self.0.request(Method::GET, "/messages", rid).query(&query(page)), Idempotent::Yes).await
     }
 
     pub async fn by_author(
@@ -244,7 +315,7 @@ impl MessageClient {
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError> {
         let path = format!("/messages/by-author/{author_id}");
-        self.0.json(self.0.request(Method::GET, &path, rid).query(&query(page))).await
+        self.0.json(self.0.request(Method::GET, &path, rid).query(&query(page)), Idempotent::Yes).await
     }
 
     pub async fn by_authors(
@@ -254,27 +325,46 @@ impl MessageClient {
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError> {
         let body = AuthorsQuery { author_ids: author_ids.to_vec(), limit: page.limit, before: page.before };
-        self.0.json(self.0.request(Method::POST, "/messages/by-authors", rid).json(&body)).await
+        self.0
+            .json(self.0.request(Method::POST, "/messages/by-authors", rid).json(&body), Idempotent::Yes)
+            .await
     }
 
     pub async fn set_flag(&self, rid: &str, id: i64, flagged: bool) -> Result<(), ClientError> {
         let method = if flagged { Method::PUT } else { Method::DELETE };
-        self.0.empty(self.0.request(method, &format!("/messages/{id}/flag"), rid)).await
+        self.0.empty(self.0.request(method, &format!("/messages/{id}/flag"), rid), Idempotent::Yes).await
     }
 
     pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
-        let c: Count = self.0.json(self.0.request(Method::GET, "/messages/count", rid)).await?;
+        let c: Count =
+            self.0.json(self.0.request(Method::GET, "/messages/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
     }
 
     pub async fn latest(&self, rid: &str) -> Result<i64, ClientError> {
-        let l: Latest = self.0.json(self.0.request(Method::GET, "/latest", rid)).await?;
+        let l: Latest = self.0.json(self.0.request(Method::GET, "/latest", rid), Idempotent::Yes).await?;
         Ok(l.latest)
     }
 
+    /// Idempotent: storing the same value twice stores it once.
     pub async fn set_latest(&self, rid: &str, latest: i64) -> Result<(), ClientError> {
-        self.0.empty(self.0.request(Method::PUT, "/latest", rid).json(&Latest { latest })).await
+        self.0
+            .empty(self.0.request(Method::PUT, "/latest", rid).json(&Latest { latest }), Idempotent::Yes)
+            .await
     }
+}
+
+/// An error and its causes, e.g. `error sending request: client error (SendRequest):
+/// connection closed before message completed`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn query(page: &PageQuery) -> Vec<(&'static str, String)> {
@@ -290,40 +380,158 @@ fn query(page: &PageQuery) -> Vec<(&'static str, String)> {
 
 impl FollowClient {
     pub async fn follow(&self, rid: &str, follower: i64, followee: i64) -> Result<(), ClientError> {
-        self.0.empty(self.0.request(Method::PUT, &format!("/follows/{follower}/{followee}"), rid)).await
+        self.0
+            .empty(
+                self.0.request(Method::PUT, &format!("/follows/{follower}/{followee}"), rid),
+                Idempotent::Yes,
+            )
+            .await
     }
 
     pub async fn unfollow(&self, rid: &str, follower: i64, followee: i64) -> Result<(), ClientError> {
-        self.0.empty(self.0.request(Method::DELETE, &format!("/follows/{follower}/{followee}"), rid)).await
+        self.0
+            .empty(
+                self.0.request(Method::DELETE, &format!("/follows/{follower}/{followee}"), rid),
+                Idempotent::Yes,
+            )
+            .await
     }
 
     pub async fn followees(&self, rid: &str, follower: i64, limit: u32) -> Result<Vec<i64>, ClientError> {
         let req =
             self.0.request(Method::GET, &format!("/follows/{follower}"), rid).query(&[("limit", limit)]);
-        let f: Followees = self.0.json(req).await?;
+        let f: Followees = self.0.json(req, Idempotent::Yes).await?;
         Ok(f.followees)
     }
 
     pub async fn is_following(&self, rid: &str, follower: i64, followee: i64) -> Result<bool, ClientError> {
         let path = format!("/follows/{follower}/{followee}");
-        let f: Following = self.0.json(self.0.request(Method::GET, &path, rid)).await?;
+        let f: Following = self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await?;
         Ok(f.following)
     }
 
     pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
-        let c: Count = self.0.json(self.0.request(Method::GET, "/follows/count", rid)).await?;
+        let c: Count =
+            self.0.json(self.0.request(Method::GET, "/follows/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::{
+        io::{Read, Write},
+        net::TcpListener,
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            Mutex,
+        },
+    };
+
     use super::*;
+    use crate::retry::RetryBudget;
 
     #[test]
     fn usernames_become_one_path_segment() {
         let enc = utf8_percent_encode("Roger Histand/x?y#z%", SEGMENT).to_string();
         assert_eq!(enc, "Roger%20Histand%2Fx%3Fy%23z%25");
+    }
+
+    /// A server on one address that takes each connection's request and then, per
+    /// `script` (one entry per connection, in order), closes the connection without an
+    /// answer (`None`) or answers `200` with the JSON body. Counts connections.
+    fn scripted_server(script: Vec<Option<&'static str>>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        std::thread::spawn(move || {
+            for (mut stream, answer) in listener.incoming().map(Result::unwrap).zip(script) {
+                seen.fetch_add(1, Ordering::SeqCst);
+                read_request(&mut stream);
+                if let Some(body) = answer {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    stream.write_all(head.as_bytes()).unwrap();
+                    stream.write_all(body.as_bytes()).unwrap();
+                }
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        (url, connections)
+    }
+
+    /// Reads one HTTP/1.1 request with a `content-length` body (or none).
+    fn read_request(stream: &mut std::net::TcpStream) {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request head ends");
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        stream.read_exact(&mut vec![0; length]).unwrap();
+    }
+
+    /// Retries as the gateway configures them, and what they did.
+    fn retries(percent: u32, min_per_second: u32) -> (Retries, Arc<Mutex<Vec<&'static str>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let retries = Retries::new(Duration::from_secs(5), RetryBudget::new(percent, min_per_second))
+            .with_observer(Arc::new(move |_, outcome| log.lock().unwrap().push(outcome)));
+        (retries, seen)
+    }
+
+    const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
+
+    #[tokio::test]
+    async fn a_read_cut_off_before_its_answer_is_sent_again_on_a_new_connection() {
+        let (url, connections) = scripted_server(vec![None, Some(USER)]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let user = client.by_id("t", 7).await.unwrap();
+        assert_eq!(user.username, "ann");
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_message_cut_off_before_its_answer_is_not_sent_again() {
+        let (url, connections) = scripted_server(vec![None, Some("{}")]);
+        let (retries, seen) = retries(10, 3);
+        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.post("t", 7, "once").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(err.to_string().contains("connection closed before message completed"), "{err}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "sent once");
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_once_even_for_a_new_message() {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (retries, seen) = retries(10, 3);
+        let url = format!("http://127.0.0.1:{port}");
+        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert_eq!(*seen.lock().unwrap(), ["failed"]);
+    }
+
+    #[tokio::test]
+    async fn no_retry_beyond_the_budget() {
+        let (url, connections) = scripted_server(vec![None, Some(USER)]);
+        let (retries, seen) = retries(0, 0);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        assert!(client.by_id("t", 7).await.unwrap_err().is_unavailable());
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(*seen.lock().unwrap(), ["budget_exhausted"]);
     }
 
     #[tokio::test]

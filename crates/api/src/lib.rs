@@ -7,6 +7,7 @@ pub mod client;
 pub mod domain;
 pub mod follow;
 pub mod message;
+pub mod retry;
 pub mod user;
 
 use serde::{Deserialize, Serialize};

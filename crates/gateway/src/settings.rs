@@ -47,8 +47,13 @@ pub struct ServicesSettings {
     pub user_url: String,
     pub message_url: String,
     pub follow_url: String,
-    /// Budget of one internal call; past it the gateway answers 503.
+    /// Budget of one internal call, a retry included; past it the gateway answers 503.
     pub timeout_ms: u64,
+    /// Retries of failed calls allowed per service, in % of its calls of the last
+    /// second (see `minitwit_api::retry`).
+    pub retry_budget_percent: u32,
+    /// Retries allowed per service and second however few its calls.
+    pub retry_min_per_second: u32,
 }
 
 impl Default for ServicesSettings {
@@ -58,6 +63,8 @@ impl Default for ServicesSettings {
             message_url: "http://127.0.0.1:8082".into(),
             follow_url: "http://127.0.0.1:8083".into(),
             timeout_ms: 500,
+            retry_budget_percent: 10,
+            retry_min_per_second: 5,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The three services as the gateway sees them: typed clients with a time-out and
-//! metrics on every call, and caches of what never changes (a user's id, name and
-//! email), so a simulator write costs one internal call, not three.
+//! metrics on every call, one retry of a call that failed harmlessly (within a budget
+//! per service, see [`minitwit_api::retry`]), and caches of what never changes (a
+//! user's id, name and email), so a simulator write costs one internal call, not three.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use minitwit_api::{
     client::{http_client, ClientError, FollowClient, MessageClient, Observer, UserClient},
+    retry::{Retries, RetryBudget, RetryObserver},
     user::User,
 };
 use minitwit_kit::metrics::Metrics;
@@ -40,11 +42,32 @@ impl Upstream {
             calls.with_label_values(&[service, outcome]).inc();
             latency.with_label_values(&[service]).observe(elapsed.as_secs_f64());
         });
-        let http = http_client(Duration::from_millis(services.timeout_ms));
+        // `upstream`, not `service`: every series already has `service` (this process).
+        let retried = metrics.counter_vec(
+            "upstream_retries_total",
+            "Calls to the services sent again after a harmless failure, by outcome of the retry \
+             (ok, failed; budget_exhausted and no_time_left: due but not sent)",
+            &["upstream", "outcome"],
+        );
+        let on_retry: RetryObserver =
+            Arc::new(move |service, outcome| retried.with_label_values(&[service, outcome]).inc());
+        let timeout = Duration::from_millis(services.timeout_ms);
+        // One budget per service: retries to one cannot eat another's.
+        let retries = || {
+            let budget = RetryBudget::new(services.retry_budget_percent, services.retry_min_per_second);
+            Retries::new(timeout, budget).with_observer(on_retry.clone())
+        };
+        let http = http_client(timeout);
         Self {
-            users: UserClient::new(http.clone(), &services.user_url).with_observer(observer.clone()),
-            messages: MessageClient::new(http.clone(), &services.message_url).with_observer(observer.clone()),
-            follows: FollowClient::new(http, &services.follow_url).with_observer(observer),
+            users: UserClient::new(http.clone(), &services.user_url)
+                .with_observer(observer.clone())
+                .with_retries(retries()),
+            messages: MessageClient::new(http.clone(), &services.message_url)
+                .with_observer(observer.clone())
+                .with_retries(retries()),
+            follows: FollowClient::new(http, &services.follow_url)
+                .with_observer(observer)
+                .with_retries(retries()),
             by_name: Arc::new(Cache::new(cache.users.max(1))),
             by_id: Arc::new(Cache::new(cache.users.max(1))),
             cache_requests: metrics.counter_vec(

@@ -3,5 +3,6 @@
 
 mod degraded;
 mod helpers;
+mod retries;
 mod sim;
 mod web;

@@ -1,0 +1,265 @@
+//! Retrying a call to a service once, when that cannot do harm.
+//!
+//! A call that failed before its request reached the service (connection refused, or
+//! the connection closed before the request was written) is retried whatever it is: the
+//! service never saw it. A call that failed after the request may have reached it (the
+//! connection closed or was reset before the whole answer came) is retried only when
+//! sending it twice does what sending it once does ([`Idempotent::Yes`]: reads,
+//! follow/unfollow, setting a flag or `latest`); never a new message or a new user. A
+//! call that timed out is not retried (its time is spent).
+//!
+//! The retry goes out at once, on a new connection (a client without idle
+//! connections), so behind a swarm's virtual IP it reaches another replica, and within
+//! what is left of the call's time-out. A [`RetryBudget`] per service bounds retries to
+//! a share of the calls, so retries cannot multiply the load of a service that is down.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// Whether a call may be sent twice with the effect of sending it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotent {
+    Yes,
+    No,
+}
+
+/// How far a failed request got, as far as the client can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// It never reached the service: safe to send again.
+    NotSent,
+    /// It may have reached the service: only an idempotent call may be sent again.
+    Ambiguous,
+    /// The call's time ran out: not retried.
+    TimedOut,
+}
+
+impl Reach {
+    pub fn of(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Reach::TimedOut
+        } else if e.is_connect() || never_written(e) {
+            Reach::NotSent
+        } else {
+            Reach::Ambiguous
+        }
+    }
+
+    /// Whether a call of this kind that failed this way is worth sending again.
+    pub fn retry(self, idempotent: Idempotent) -> bool {
+        match self {
+            Reach::NotSent => true,
+            Reach::Ambiguous => idempotent == Idempotent::Yes,
+            Reach::TimedOut => false,
+        }
+    }
+}
+
+/// hyper answers a request whose connection closed before any of it was written with
+/// its `Canceled` error, whose text is exactly this (`hyper::Error::is_canceled`, not
+/// reachable here without depending on hyper itself). Requests cancelled on a reused
+/// connection hyper already sends again; this is the same on a fresh one.
+fn never_written(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.to_string() == "operation was canceled" {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// What became of a retry, the `outcome` label of `upstream_retries_total`.
+pub mod outcome {
+    /// The retry was sent and succeeded.
+    pub const OK: &str = "ok";
+    /// The retry was sent and failed too.
+    pub const FAILED: &str = "failed";
+    /// A retry was due but the budget was spent: the call failed without one.
+    pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
+    /// A retry was due but the call's time-out had run out.
+    pub const NO_TIME_LEFT: &str = "no_time_left";
+}
+
+/// Sees every retry decision: service name and [`outcome`].
+pub type RetryObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
+/// How many retries a service's calls may cost: at most `percent` % of the calls of
+/// the last second, and at least `min_per_second` retries a second whatever the
+/// traffic (so a quiet service still gets its few retries).
+#[derive(Debug)]
+pub struct RetryBudget {
+    percent: u32,
+    min_per_second: u32,
+    window: Mutex<Window>,
+}
+
+/// A sliding second in [`SLOTS`] slots, each counting calls and retries.
+#[derive(Debug)]
+struct Window {
+    origin: Instant,
+    slots: [Slot; SLOTS],
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Slot {
+    /// Which `SLOT`-long stretch since `origin` this slot counts.
+    index: u64,
+    calls: u32,
+    retries: u32,
+}
+
+const SLOTS: usize = 10;
+const SLOT: Duration = Duration::from_millis(100);
+
+impl Window {
+    fn slot(&mut self, now: Instant) -> &mut Slot {
+        let index = (now.saturating_duration_since(self.origin).as_millis() / SLOT.as_millis()) as u64;
+        let slot = &mut self.slots[index as usize % SLOTS];
+        if slot.index != index {
+            *slot = Slot { index, calls: 0, retries: 0 };
+        }
+        slot
+    }
+
+    /// Calls and retries of the last second, `now`'s slot included.
+    fn totals(&mut self, now: Instant) -> (u64, u64) {
+        let current = self.slot(now).index;
+        self.slots
+            .iter()
+            .filter(|s| s.index <= current && s.index + SLOTS as u64 > current)
+            .fold((0, 0), |(c, r), s| (c + u64::from(s.calls), r + u64::from(s.retries)))
+    }
+}
+
+impl RetryBudget {
+    pub fn new(percent: u32, min_per_second: u32) -> Self {
+        let window = Window { origin: Instant::now(), slots: [Slot::default(); SLOTS] };
+        Self { percent, min_per_second, window: Mutex::new(window) }
+    }
+
+    /// Counts a call (its first attempt).
+    pub fn record_call(&self) {
+        self.record_call_at(Instant::now());
+    }
+
+    /// Takes one retry from the budget if it has one left.
+    pub fn try_retry(&self) -> bool {
+        self.try_retry_at(Instant::now())
+    }
+
+    fn record_call_at(&self, now: Instant) {
+        let mut window = self.window.lock().expect("retry budget lock");
+        let slot = window.slot(now);
+        slot.calls = slot.calls.saturating_add(1);
+    }
+
+    fn try_retry_at(&self, now: Instant) -> bool {
+        let mut window = self.window.lock().expect("retry budget lock");
+        let (calls, retries) = window.totals(now);
+        let allowed = (calls * u64::from(self.percent) / 100).max(u64::from(self.min_per_second));
+        if retries >= allowed {
+            return false;
+        }
+        let slot = window.slot(now);
+        slot.retries = slot.retries.saturating_add(1);
+        true
+    }
+}
+
+/// What a client needs to retry: a client that opens a new connection per request, the
+/// time-out of a whole call (a retry gets what is left of it), the service's budget,
+/// and who to tell.
+#[derive(Clone)]
+pub struct Retries {
+    pub(crate) fresh: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) budget: Arc<RetryBudget>,
+    pub(crate) observer: Option<RetryObserver>,
+}
+
+impl Retries {
+    /// Retries for one service's calls whose time-out is `timeout`.
+    pub fn new(timeout: Duration, budget: RetryBudget) -> Self {
+        Self {
+            fresh: crate::client::http_client_builder(timeout)
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("a plain HTTP client always builds"),
+            timeout,
+            budget: Arc::new(budget),
+            observer: None,
+        }
+    }
+
+    pub fn with_observer(mut self, observer: RetryObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn observe(&self, service: &'static str, outcome: &'static str) {
+        if let Some(observe) = &self.observer {
+            observe(service, outcome);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_cannot_do_harm_is_retried() {
+        assert!(Reach::NotSent.retry(Idempotent::No));
+        assert!(Reach::NotSent.retry(Idempotent::Yes));
+        assert!(Reach::Ambiguous.retry(Idempotent::Yes));
+        assert!(!Reach::Ambiguous.retry(Idempotent::No));
+        assert!(!Reach::TimedOut.retry(Idempotent::Yes));
+    }
+
+    #[test]
+    fn a_quiet_service_gets_its_minimum_of_retries_a_second() {
+        let budget = RetryBudget::new(10, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(budget.try_retry_at(t0));
+        }
+        assert!(!budget.try_retry_at(t0), "the fourth in the same second");
+        assert!(!budget.try_retry_at(t0 + Duration::from_millis(950)));
+        // A second later the window has slid past them.
+        assert!(budget.try_retry_at(t0 + Duration::from_millis(1000)));
+    }
+
+    #[test]
+    fn a_busy_service_gets_a_tenth_of_its_calls() {
+        let budget = RetryBudget::new(10, 3);
+        let t0 = Instant::now();
+        for i in 0..1000 {
+            budget.record_call_at(t0 + Duration::from_micros(i * 900));
+        }
+        let now = t0 + Duration::from_millis(900);
+        let granted = (0..500).filter(|_| budget.try_retry_at(now)).count();
+        assert_eq!(granted, 100);
+    }
+
+    #[test]
+    fn calls_older_than_a_second_no_longer_count() {
+        let budget = RetryBudget::new(10, 0);
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            budget.record_call_at(t0);
+        }
+        assert!(budget.try_retry_at(t0 + Duration::from_millis(500)));
+        assert!(!budget.try_retry_at(t0 + Duration::from_millis(1500)), "no calls in the last second");
+    }
+
+    #[test]
+    fn a_zero_budget_never_retries() {
+        let budget = RetryBudget::new(0, 0);
+        budget.record_call();
+        assert!(!budget.try_retry());
+    }
+}

@@ -1,0 +1,196 @@
+//! Calls whose answer was lost: the gateway sends a read or a follow once more, on a new
+//! connection, and never a new message (it could be posted twice).
+//!
+//! A [`CuttingProxy`] in front of one service passes the first connection's request on,
+//! waits until the service starts answering (so the request took effect) and then
+//! closes the connection without passing the answer back: the ambiguous failure of a
+//! replica killed mid-request. Later connections pass through.
+
+use std::{
+    io::{Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct CuttingProxy {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl CuttingProxy {
+    /// A proxy to `target` (`http://host:port`) that cuts its first `cut` connections.
+    fn start(target: &str, cut: usize) -> Self {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let client = client.unwrap();
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let service = TcpStream::connect(&target).unwrap();
+                if n < cut {
+                    std::thread::spawn(move || cut_off(client, service));
+                } else {
+                    pass_through(client, service);
+                }
+            }
+        });
+        Self { port, connections }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// Passes one request on, waits for the first byte of the answer, drops the connection.
+fn cut_off(mut client: TcpStream, mut service: TcpStream) {
+    let request = read_request(&mut client);
+    service.write_all(&request).unwrap();
+    service.read_exact(&mut [0u8; 1]).expect("the service answers");
+    client.shutdown(Shutdown::Both).unwrap();
+}
+
+/// Copies bytes both ways until either side closes.
+fn pass_through(client: TcpStream, service: TcpStream) {
+    let pipe = |mut from: TcpStream, mut to: TcpStream| {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(Shutdown::Write);
+        });
+    };
+    pipe(client.try_clone().unwrap(), service.try_clone().unwrap());
+    pipe(service, client);
+}
+
+/// One HTTP/1.1 request with a `content-length` body (or none), as read.
+fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request head ends");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    buf.extend(body);
+    buf
+}
+
+/// The whole system with one service behind a proxy that cuts its first connection.
+async fn system_with_cut(service: &str) -> (TestSystem, CuttingProxy) {
+    let mut proxy = None;
+    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
+        let url = match service {
+            "user-service" => &mut s.services.user_url,
+            "message-service" => &mut s.services.message_url,
+            _ => &mut s.services.follow_url,
+        };
+        let p = CuttingProxy::start(url, 1);
+        *url = p.url();
+        proxy = Some(p);
+    })
+    .await;
+    (sys, proxy.unwrap())
+}
+
+impl TestSystem {
+    async fn sim(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path)).header("authorization", SIM_AUTH);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn sim_register(&self, name: &str) {
+        let body = json!({"username": name, "email": format!("{name}@example.com"), "pwd": "pw"});
+        let res = self.sim(reqwest::Method::POST, "/register", Some(body)).await;
+        assert_eq!(res.status(), 204, "registering {name}");
+    }
+
+    /// `upstream_retries_total` of `upstream` with `outcome`, 0 when absent.
+    async fn retries(&self, upstream: &str, outcome: &str) -> f64 {
+        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("upstream_retries_total{"))
+            .filter(|l| l.contains(&format!("upstream=\"{upstream}\"")))
+            .filter(|l| l.contains(&format!("outcome=\"{outcome}\"")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_answer_was_cut_off_is_sent_again() {
+    let (sys, proxy) = system_with_cut("user-service").await;
+    // Registered behind the gateway's back: its first call to user-service is the read.
+    let res = reqwest::Client::new()
+        .post(format!("{}/users", sys.users.url()))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let res = sys.sim(reqwest::Method::GET, "/msgs/alice", None).await;
+    assert_eq!(res.status(), 200, "answered after one retry");
+    assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
+    assert_eq!(proxy.connections(), 2, "the cut connection and the retry's");
+    assert_eq!(sys.retries("user-service", "ok").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
+    let (sys, proxy) = system_with_cut("message-service").await;
+    sys.sim_register("alice").await;
+
+    let res = sys.sim(reqwest::Method::POST, "/msgs/alice", Some(json!({"content": "exactly once"}))).await;
+    assert_eq!(res.status(), 503, "the gateway cannot know whether it was posted");
+    assert_eq!(proxy.connections(), 1, "not sent again");
+
+    // It was posted (the service answered), once.
+    let res = sys.sim(reqwest::Method::GET, "/msgs/alice", None).await;
+    assert_eq!(res.status(), 200);
+    let messages = res.json::<Value>().await.unwrap();
+    let texts: Vec<&str> =
+        messages.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["exactly once"]);
+    for outcome in ["ok", "failed", "budget_exhausted", "no_time_left"] {
+        assert_eq!(sys.retries("message-service", outcome).await, 0.0, "{outcome}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_whose_answer_was_cut_off_is_sent_again() {
+    let (sys, proxy) = system_with_cut("follow-service").await;
+    sys.sim_register("alice").await;
+    sys.sim_register("bob").await;
+
+    let res = sys.sim(reqwest::Method::POST, "/fllws/alice", Some(json!({"follow": "bob"}))).await;
+    assert_eq!(res.status(), 204, "answered after one retry");
+    assert_eq!(proxy.connections(), 2);
+    assert_eq!(sys.retries("follow-service", "ok").await, 1.0);
+
+    let res = sys.sim(reqwest::Method::GET, "/fllws/alice", None).await;
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"follows": ["bob"]}));
+    let count: Value =
+        reqwest::get(format!("{}/follows/count", sys.follows.url())).await.unwrap().json().await.unwrap();
+    assert_eq!(count["count"], 1, "followed once");
+}
