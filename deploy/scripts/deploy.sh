@@ -9,7 +9,8 @@
 # The script runs with a clean environment, so a variable left exported in the
 # caller's shell cannot change a deploy; only --tag and --registry are taken on
 # top of the file (CI passes the release it deploys). It refuses to deploy when
-# a required setting is missing or a secret the stack names does not exist.
+# a required setting is missing or a secret the stack names does not exist, and,
+# without --tag, when the settings' TAG is not the release the stack runs.
 #
 # Then: config object versions (deploy/config-versions.sh), a snapshot of every
 # service, `docker stack deploy --with-registry-auth --resolve-image changed`,
@@ -161,6 +162,15 @@ elif [ -r "$config_dir/config.json" ] &&
 else
   refuse "no pull credential for $registry_host in $config_dir/config.json: log in once with the
   read-only token (deploy/README.md, Registry credential), or set REGISTRY_AUTH=none for public images"
+fi
+
+# --- the release ---------------------------------------------------------------
+# Without --tag, TAG comes from the settings, which CI never updates (it passes
+# --tag): redeploying for a setting or a secret must not install another release.
+running=$(swarm_inspect_stack "$stack" | jq -r --arg n "${stack}_gateway" \
+  '.[] | select(.Spec.Name == $n) | .Spec.Labels["com.docker.stack.image"] // empty')
+if [ -z "$tag" ] && [ -n "$running" ] && [ "$running" != "$REGISTRY/gateway:$TAG" ]; then
+  refuse "the stack runs $running, the settings say TAG=$TAG: pass --tag (the release to run)"
 fi
 
 # --- config object versions, rendered stack, secrets --------------------------

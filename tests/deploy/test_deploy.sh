@@ -164,3 +164,18 @@ deploy_convergence_failure_exits_1() {
   expect_in "$out" "not converged; roll back:"
 }
 register deploy_convergence_failure_exits_1
+
+# Redeploying for a setting without --tag must not install the settings' TAG
+# when the stack runs another release (CI passes --tag, the file is not updated).
+deploy_without_tag_keeps_the_running_release() {
+  deploy_setup
+  svc name=minitwit_gateway index=20 image=ghcr.io/acme/gateway:1.4.0 replicas=2/2
+  frame
+  deploy --record "$FAKE/record.json" minitwit
+  expect_status "$rc" 2
+  expect_in "$out" "the stack runs ghcr.io/acme/gateway:1.4.0, the settings say TAG=1.3.0: pass --tag"
+  expect_not_in "$(calls)" "stack deploy"
+  deploy --tag 1.4.0 --record "$FAKE/record.json" minitwit
+  expect_status "$rc" 0
+}
+register deploy_without_tag_keeps_the_running_release
