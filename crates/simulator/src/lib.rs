@@ -15,3 +15,4 @@ pub mod replay;
 pub mod scenario;
 pub mod seed;
 pub mod stats;
+pub mod verify;

@@ -9,10 +9,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use futures::StreamExt;
 use rand::distributions::WeightedIndex;
 use rand::prelude::*;
@@ -130,6 +132,10 @@ pub struct LoadOptions {
     /// Registrations in flight at once during set-up.
     pub setup_concurrency: usize,
     pub progress: bool,
+    /// Write every acknowledged tweet here, one JSON line `{"user", "content"}`, and
+    /// make each tweet's text unique, so `minitwit-sim verify` can prove none was lost
+    /// or stored twice.
+    pub ack_log: Option<std::path::PathBuf>,
 }
 
 impl LoadOptions {
@@ -147,6 +153,7 @@ impl LoadOptions {
             latest: true,
             setup_concurrency: 32,
             progress: false,
+            ack_log: None,
         }
     }
 }
@@ -168,6 +175,13 @@ pub struct LoadSummary {
     /// How late this tool sent its latest request (0 when it kept up).
     pub max_schedule_lag_ms: f64,
     pub errors: u64,
+    /// Due times (seconds after the first) of the first and the last failed request,
+    /// and the span between them: how long a fault was visible to clients.
+    pub first_error_s: Option<f64>,
+    pub last_error_s: Option<f64>,
+    pub error_window_s: f64,
+    /// Tweets written to the acknowledgement log.
+    pub acknowledged_tweets: u64,
     pub total: TallyReport,
     pub by_request: BTreeMap<Op, TallyReport>,
 }
@@ -187,6 +201,12 @@ impl LoadSummary {
             self.errors,
             self.max_schedule_lag_ms
         );
+        if let (Some(first), Some(last)) = (self.first_error_s, self.last_error_s) {
+            out.push_str(&format!(
+                "errors from {first:.1} s to {last:.1} s: an error window of {:.1} s\n",
+                self.error_window_s
+            ));
+        }
         if self.setup.errors > 0 {
             out.push_str(&stats::error_lines([("setup", &self.setup)]));
         }
@@ -237,6 +257,17 @@ pub(crate) async fn register_all(
     tally
 }
 
+/// One answered (or failed) request, as the collector sees it.
+struct Outcome {
+    op: Op,
+    result: Result<(), ErrorKind>,
+    latency: Option<Duration>,
+    /// When it was due, in seconds after the first request was due.
+    due_s: f64,
+    /// The acknowledgement-log line to write if it succeeded.
+    ack: Option<String>,
+}
+
 pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     anyhow::ensure!(opts.rate > 0.0, "--rate must be positive");
     anyhow::ensure!(opts.users >= 2, "--users must be at least 2 (follows need two users)");
@@ -257,17 +288,36 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
 
     let scheduled = (opts.rate * opts.duration.as_secs_f64()).round() as u64;
     let pb = progress::bar(scheduled, "load", opts.progress);
-    let (tx, mut rx) =
-        tokio::sync::mpsc::unbounded_channel::<(Op, Result<(), ErrorKind>, Option<Duration>)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let mut acks = match &opts.ack_log {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     let collector = {
         let pb = pb.clone();
         tokio::spawn(async move {
             let mut tallies: BTreeMap<Op, Tally> = BTreeMap::new();
-            while let Some((op, outcome, latency)) = rx.recv().await {
-                tallies.entry(op).or_default().record(outcome, latency);
+            let mut window: Option<(f64, f64)> = None;
+            let mut acknowledged = 0u64;
+            while let Some(o) = rx.recv().await {
+                if o.result.is_err() {
+                    let (first, last) = window.get_or_insert((o.due_s, o.due_s));
+                    *first = first.min(o.due_s);
+                    *last = last.max(o.due_s);
+                }
+                if let (Ok(()), Some(line), Some(out)) = (&o.result, &o.ack, acks.as_mut()) {
+                    writeln!(out, "{line}")?;
+                    acknowledged += 1;
+                }
+                tallies.entry(o.op).or_default().record(o.result, o.latency);
                 pb.inc(1);
             }
-            tallies
+            if let Some(out) = acks.as_mut() {
+                out.flush()?;
+            }
+            anyhow::Ok((tallies, window, acknowledged))
         })
     };
 
@@ -293,10 +343,19 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         let n = opts.page_size;
         let write = if opts.latest { format!("?latest={latest}") } else { String::new() };
         let read = if opts.latest { format!("&latest={latest}") } else { String::new() };
+        let mut ack = None;
+        let due_s = (due - start).as_secs_f64();
         let req = match op {
-            Op::Tweet => client
-                .post(format!("{base}/msgs/{}{write}", http::encode_segment(actor)))
-                .body(json!({"content": names::message(&mut rng)}).to_string()),
+            Op::Tweet => {
+                let mut content = names::message(&mut rng);
+                if opts.ack_log.is_some() {
+                    content = format!("{content} #{}-{i}", opts.seed);
+                    ack = Some(json!({"user": actor, "content": content}).to_string());
+                }
+                client
+                    .post(format!("{base}/msgs/{}{write}", http::encode_segment(actor)))
+                    .body(json!({"content": content}).to_string())
+            }
             Op::Follow => client
                 .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
                 .body(json!({"follow": target}).to_string()),
@@ -322,11 +381,11 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
                 Ok(s) => (Err(ErrorKind::Status(s)), Some(latency)),
                 Err(e) => (Err(e), None),
             };
-            let _ = tx.send((op, outcome, latency));
+            let _ = tx.send(Outcome { op, result: outcome, latency, due_s, ack });
         });
     }
     drop(tx);
-    let tallies = collector.await?;
+    let (tallies, window, acknowledged_tweets) = collector.await??;
     pb.finish_and_clear();
     let elapsed = start.elapsed();
 
@@ -347,6 +406,10 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         throughput_rps: if elapsed.is_zero() { 0.0 } else { total.ok as f64 / elapsed.as_secs_f64() },
         max_schedule_lag_ms: max_lag.as_secs_f64() * 1000.0,
         errors: total.errors,
+        first_error_s: window.map(|w| w.0),
+        last_error_s: window.map(|w| w.1),
+        error_window_s: window.map_or(0.0, |(first, last)| last - first),
+        acknowledged_tweets,
         total,
         by_request: tallies.iter().map(|(k, t)| (*k, t.report())).collect(),
     })

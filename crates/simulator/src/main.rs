@@ -38,6 +38,21 @@ enum Cmd {
     /// (--url), or straight into the services' PostgreSQL databases with COPY
     /// (--database-url-*). Every seeded user's password is "minitwit-seed".
     Seed(SeedArgs),
+    /// Checks that every tweet in a `load --ack-log` file is stored exactly once.
+    /// Exits 1 when one was lost or duplicated.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Base URL of the deployment.
+    #[arg(long)]
+    url: String,
+    /// The file `load --ack-log` wrote.
+    #[arg(long)]
+    ack_log: PathBuf,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args)]
@@ -48,6 +63,10 @@ struct Common {
     /// Print the summary as JSON on stdout instead of a table.
     #[arg(long)]
     json: bool,
+    /// A PEM certificate to trust for https:// URLs besides the usual roots, e.g. a
+    /// test deployment's self-signed one.
+    #[arg(long, env = "MINITWIT_SIM_CA_CERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -115,6 +134,10 @@ struct LoadArgs {
     /// Leave `latest=<n>` out of the requests (to measure what recording it costs).
     #[arg(long)]
     no_latest: bool,
+    /// Make tweet texts unique and write each acknowledged one here (JSON lines), for
+    /// `verify`.
+    #[arg(long)]
+    ack_log: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -173,6 +196,14 @@ fn print<T: serde::Serialize>(json: bool, summary: &T, human: impl FnOnce() -> S
     }
 }
 
+/// Applies `--ca-cert` before any client is built.
+fn trust(common: &Common) -> anyhow::Result<()> {
+    match &common.ca_cert {
+        Some(path) => minitwit_sim::http::trust_certificate(path),
+        None => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let progress = std::io::stderr().is_terminal();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -195,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Replay(a) => {
+            trust(&a.common)?;
             let actions = scenario::read_file(&a.file)?;
             let opts = ReplayOptions {
                 url: a.url,
@@ -209,6 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Load(a) => {
+            trust(&a.common)?;
             let mut opts = LoadOptions::new(a.url, a.rate, a.duration);
             opts.mix = a.mix;
             opts.users = a.users;
@@ -217,12 +250,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.auth = a.common.auth;
             opts.page_size = a.page_size;
             opts.latest = !a.no_latest;
+            opts.ack_log = a.ack_log;
             opts.progress = progress;
             let summary = rt.block_on(load::load(&opts))?;
             print(a.common.json, &summary, || summary.render())?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Verify(a) => {
+            trust(&a.common)?;
+            let summary = rt.block_on(minitwit_sim::verify::verify(&a.url, &a.ack_log, &a.common.auth))?;
+            print(a.common.json, &summary, || summary.render())?;
+            Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Cmd::Seed(a) => {
+            trust(&a.common)?;
             let size = SeedSize {
                 users: a.users,
                 messages: a.messages,
