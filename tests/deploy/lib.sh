@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers of tests/deploy_scripts.sh: a fake `docker` on PATH that replays swarm
-# states (tests/deploy/fake-docker), a builder for those states in the shape of
+# states (tests/deploy/fake-docker.sh), a builder for those states in the shape of
 # `docker service inspect` output, and a tiny case runner.
 #
 # A test case is a function. It builds frames with
@@ -22,7 +22,7 @@ export SCRIPTS="$REPO_ROOT/deploy/scripts"
 fake_swarm() {
   FAKE=$(mktemp -d)
   mkdir -p "$FAKE/bin" "$FAKE/state/frames"
-  cp "$DEPLOY_TESTS_DIR/fake-docker" "$FAKE/bin/docker"
+  cp "$DEPLOY_TESTS_DIR/fake-docker.sh" "$FAKE/bin/docker"
   PATH="$FAKE/bin:$PATH"
   export PATH FAKE
   T0=$(($(date +%s) - 100))
