@@ -1,7 +1,8 @@
-//! Typed HTTP clients for the three services: one shared keep-alive connection pool,
-//! a time-out on every call, the caller's request id passed on, an optional observer
-//! that sees each call's service, outcome and duration (for metrics), and optional
-//! retries of calls that failed harmlessly ([`crate::retry`]).
+//! Typed HTTP clients for the three services: a keep-alive connection pool (renewed
+//! every max age where the gateway asks, see [`crate::connections`]), a time-out on
+//! every call, the caller's request id passed on, an optional observer that sees each
+//! call's service, outcome and duration (for metrics), and optional retries of calls
+//! that failed harmlessly ([`crate::retry`]).
 
 use std::{
     sync::Arc,
@@ -13,6 +14,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::{
+    connections::{Connections, RoundRobin},
     follow::{Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessagePage, NewMessage, PageQuery},
     retry::{outcome, Idempotent, Reach, Retries},
@@ -77,13 +79,17 @@ impl ClientError {
 /// Sees every call: service name, outcome (`ok` or [`ClientError::outcome`]), duration.
 pub type Observer = Arc<dyn Fn(&'static str, &'static str, Duration) + Send + Sync>;
 
-/// Builds the HTTP client shared by all service clients of a process.
+/// An HTTP client for service clients: a time-out on every call, new connections
+/// taking a name's addresses in turn ([`RoundRobin`]).
 pub fn http_client(timeout: Duration) -> reqwest::Client {
-    http_client_builder(timeout).build().expect("a plain HTTP client always builds")
+    http_client_builder(timeout, Arc::new(RoundRobin::system()))
+        .build()
+        .expect("a plain HTTP client always builds")
 }
 
-pub(crate) fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+pub(crate) fn http_client_builder(timeout: Duration, resolver: Arc<RoundRobin>) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .dns_resolver(resolver)
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .pool_max_idle_per_host(64)
@@ -94,19 +100,25 @@ pub(crate) fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
 #[derive(Clone)]
 struct Base {
     service: &'static str,
-    http: reqwest::Client,
+    http: Arc<Connections>,
     url: String,
     observer: Option<Observer>,
     retries: Option<Retries>,
 }
 
 impl Base {
-    fn new(service: &'static str, http: reqwest::Client, url: &str) -> Self {
-        Self { service, http, url: url.trim_end_matches('/').to_string(), observer: None, retries: None }
+    fn new(service: &'static str, http: Connections, url: &str) -> Self {
+        Self {
+            service,
+            http: Arc::new(http),
+            url: url.trim_end_matches('/').to_string(),
+            observer: None,
+            retries: None,
+        }
     }
 
     fn request(&self, method: Method, path: &str, rid: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.url)).header("x-request-id", rid)
+        self.http.client().request(method, format!("{}{path}", self.url)).header("x-request-id", rid)
     }
 
     async fn call(
@@ -234,8 +246,10 @@ macro_rules! client {
         impl $name {
             pub const SERVICE: &'static str = $service;
 
-            pub fn new(http: reqwest::Client, base_url: &str) -> Self {
-                Self(Base::new($service, http, base_url))
+            /// Calls the service at `base_url` with `http`: a `reqwest::Client`, or
+            /// [`Connections`] renewed every max age.
+            pub fn new(http: impl Into<Connections>, base_url: &str) -> Self {
+                Self(Base::new($service, http.into(), base_url))
             }
 
             pub fn with_observer(mut self, observer: Observer) -> Self {

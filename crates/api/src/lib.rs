@@ -4,6 +4,7 @@
 //! This crate links no database driver, so the gateway can use it without one.
 
 pub mod client;
+pub mod connections;
 pub mod domain;
 pub mod follow;
 pub mod message;

@@ -9,14 +9,17 @@
 //! call that timed out is not retried (its time is spent).
 //!
 //! The retry goes out at once, on a new connection (a client without idle
-//! connections), so behind a swarm's virtual IP it reaches another replica, and within
-//! what is left of the call's time-out. A [`RetryBudget`] per service bounds retries to
+//! connections, whose new connections take the service's addresses in turn, see
+//! [`RoundRobin`]: behind DNS round robin, likely another replica), and within what is
+//! left of the call's time-out. A [`RetryBudget`] per service bounds retries to
 //! a share of the calls, so retries cannot multiply the load of a service that is down.
 
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+
+use crate::connections::RoundRobin;
 
 /// Whether a call may be sent twice with the effect of sending it once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,8 @@ pub mod outcome {
     pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
     /// A retry was due but the call's time-out had run out.
     pub const NO_TIME_LEFT: &str = "no_time_left";
+    /// Every outcome, e.g. to export each counter at 0 from the start.
+    pub const ALL: [&str; 4] = [OK, FAILED, BUDGET_EXHAUSTED, NO_TIME_LEFT];
 }
 
 /// Sees every retry decision: service name and [`outcome`].
@@ -185,7 +190,7 @@ impl Retries {
     /// Retries for one service's calls whose time-out is `timeout`.
     pub fn new(timeout: Duration, budget: RetryBudget) -> Self {
         Self {
-            fresh: crate::client::http_client_builder(timeout)
+            fresh: crate::client::http_client_builder(timeout, Arc::new(RoundRobin::system()))
                 .pool_max_idle_per_host(0)
                 .build()
                 .expect("a plain HTTP client always builds"),

@@ -54,6 +54,10 @@ pub struct ServicesSettings {
     pub retry_budget_percent: u32,
     /// Retries allowed per service and second however few its calls.
     pub retry_min_per_second: u32,
+    /// Age at which the connection pool to a service is replaced by a new one, so calls
+    /// follow the service's DNS name (a new replica gets its share within this long, a
+    /// removed one loses its connections); 0: never (see `minitwit_api::connections`).
+    pub connection_max_age_ms: u64,
 }
 
 impl Default for ServicesSettings {
@@ -65,6 +69,7 @@ impl Default for ServicesSettings {
             timeout_ms: 500,
             retry_budget_percent: 10,
             retry_min_per_second: 5,
+            connection_max_age_ms: 10_000,
         }
     }
 }

@@ -1,13 +1,16 @@
 //! The three services as the gateway sees them: typed clients with a time-out and
-//! metrics on every call, one retry of a call that failed harmlessly (within a budget
-//! per service, see [`minitwit_api::retry`]), and caches of what never changes (a
-//! user's id, name and email), so a simulator write costs one internal call, not three.
+//! metrics on every call, connections renewed every max age so calls follow each
+//! service's replicas (see [`minitwit_api::connections`]), one retry of a call that
+//! failed harmlessly (within a budget per service, see [`minitwit_api::retry`]), and
+//! caches of what never changes (a user's id, name and email), so a simulator write
+//! costs one internal call, not three.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use minitwit_api::{
-    client::{http_client, ClientError, FollowClient, MessageClient, Observer, UserClient},
-    retry::{Retries, RetryBudget, RetryObserver},
+    client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
+    connections::Connections,
+    retry::{outcome, Retries, RetryBudget, RetryObserver},
     user::User,
 };
 use minitwit_kit::metrics::Metrics;
@@ -49,6 +52,13 @@ impl Upstream {
              (ok, failed; budget_exhausted and no_time_left: due but not sent)",
             &["upstream", "outcome"],
         );
+        // Every series from the start, at 0: `rate()` and the alerts then see the first
+        // retry too (a counter that appears at 1 has no increase).
+        for service in [UserClient::SERVICE, MessageClient::SERVICE, FollowClient::SERVICE] {
+            for outcome in outcome::ALL {
+                retried.with_label_values(&[service, outcome]);
+            }
+        }
         let on_retry: RetryObserver =
             Arc::new(move |service, outcome| retried.with_label_values(&[service, outcome]).inc());
         let timeout = Duration::from_millis(services.timeout_ms);
@@ -57,15 +67,17 @@ impl Upstream {
             let budget = RetryBudget::new(services.retry_budget_percent, services.retry_min_per_second);
             Retries::new(timeout, budget).with_observer(on_retry.clone())
         };
-        let http = http_client(timeout);
+        // One pool per service, each renewed on its own.
+        let max_age = Duration::from_millis(services.connection_max_age_ms);
+        let connections = || Connections::to_service(timeout, max_age);
         Self {
-            users: UserClient::new(http.clone(), &services.user_url)
+            users: UserClient::new(connections(), &services.user_url)
                 .with_observer(observer.clone())
                 .with_retries(retries()),
-            messages: MessageClient::new(http.clone(), &services.message_url)
+            messages: MessageClient::new(connections(), &services.message_url)
                 .with_observer(observer.clone())
                 .with_retries(retries()),
-            follows: FollowClient::new(http, &services.follow_url)
+            follows: FollowClient::new(connections(), &services.follow_url)
                 .with_observer(observer)
                 .with_retries(retries()),
             by_name: Arc::new(Cache::new(cache.users.max(1))),

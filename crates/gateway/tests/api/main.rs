@@ -1,8 +1,10 @@
 //! Black-box tests of the gateway over HTTP, with the three real services on
 //! PostgreSQL behind it.
 
+mod connections;
 mod degraded;
 mod helpers;
+mod proxy;
 mod retries;
 mod sim;
 mod web;

@@ -6,92 +6,9 @@
 //! closes the connection without passing the answer back: the ambiguous failure of a
 //! replica killed mid-request. Later connections pass through.
 
-use std::{
-    io::{Read, Write},
-    net::{Shutdown, TcpListener, TcpStream},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-};
-
 use serde_json::{json, Value};
 
-use crate::helpers::*;
-
-struct CuttingProxy {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-}
-
-impl CuttingProxy {
-    /// A proxy to `target` (`http://host:port`) that cuts its first `cut` connections.
-    fn start(target: &str, cut: usize) -> Self {
-        let target = target.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let seen = connections.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let client = client.unwrap();
-                let n = seen.fetch_add(1, Ordering::SeqCst);
-                let service = TcpStream::connect(&target).unwrap();
-                if n < cut {
-                    std::thread::spawn(move || cut_off(client, service));
-                } else {
-                    pass_through(client, service);
-                }
-            }
-        });
-        Self { port, connections }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
-
-/// Passes one request on, waits for the first byte of the answer, drops the connection.
-fn cut_off(mut client: TcpStream, mut service: TcpStream) {
-    let request = read_request(&mut client);
-    service.write_all(&request).unwrap();
-    service.read_exact(&mut [0u8; 1]).expect("the service answers");
-    client.shutdown(Shutdown::Both).unwrap();
-}
-
-/// Copies bytes both ways until either side closes.
-fn pass_through(client: TcpStream, service: TcpStream) {
-    let pipe = |mut from: TcpStream, mut to: TcpStream| {
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut from, &mut to);
-            let _ = to.shutdown(Shutdown::Write);
-        });
-    };
-    pipe(client.try_clone().unwrap(), service.try_clone().unwrap());
-    pipe(service, client);
-}
-
-/// One HTTP/1.1 request with a `content-length` body (or none), as read.
-fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request head ends");
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-    let length =
-        head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).unwrap();
-    buf.extend(body);
-    buf
-}
+use crate::{helpers::*, proxy::CuttingProxy};
 
 /// The whole system with one service behind a proxy that cuts its first connection.
 async fn system_with_cut(service: &str) -> (TestSystem, CuttingProxy) {

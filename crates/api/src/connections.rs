@@ -1,0 +1,420 @@
+//! A client's connections to one service: how long they live and which replica each
+//! one goes to.
+//!
+//! Behind DNS round robin (a swarm service with `endpoint_mode: dnsrr`) a service is the
+//! set of addresses its name resolves to, and scaling or updating it changes that set. A
+//! keep-alive pool under steady load never lets a connection go idle, so it would keep
+//! calling the replicas it reached first: a new replica would get no call, and a replica
+//! taken out of DNS would keep its connections until it closed them itself. Two small
+//! things make the calls follow the name:
+//!
+//! - [`Connections::renewed`] replaces the client, and with it its pool, by a freshly
+//!   built one once it is older than a max age. The first call after that builds it
+//!   (one renewal per max age however many calls see the old one expire: they go on
+//!   with the old client meanwhile); calls in flight finish on the old client, whose
+//!   connections close when its last call ends. So a connection lives at most the max
+//!   age plus one call, and a renewal costs the new pool the few connections the load
+//!   needs, once per max age.
+//! - [`RoundRobin`] gives each new connection the next of the name's addresses. glibc's
+//!   `getaddrinfo` sorts the addresses of the caller's own subnet by how long a prefix
+//!   they share with the caller's address (RFC 3484 rule 9), so on a swarm's overlay
+//!   network the system resolver alone would send every new connection of a gateway to
+//!   the same replica, whatever order the DNS server gave.
+
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// The HTTP client a typed client sends its calls with: one for ever
+/// ([`Connections::fixed`], or any `reqwest::Client` through `From`), or one renewed
+/// every max age ([`Connections::renewed`]).
+pub struct Connections {
+    current: RwLock<Generation>,
+    renewal: Option<Renewal>,
+}
+
+struct Generation {
+    http: reqwest::Client,
+    built: Instant,
+}
+
+struct Renewal {
+    max_age: Duration,
+    build: Box<dyn Fn() -> reqwest::Client + Send + Sync>,
+    /// Set while one call builds the next client.
+    underway: AtomicBool,
+}
+
+impl Connections {
+    /// Always `http`: its pool keeps a connection as long as calls keep it busy.
+    pub fn fixed(http: reqwest::Client) -> Self {
+        Self { current: RwLock::new(Generation { http, built: Instant::now() }), renewal: None }
+    }
+
+    /// A client made by `build`, replaced by a new one from `build` when it is older than
+    /// `max_age`; a zero `max_age` never replaces it.
+    pub fn renewed(max_age: Duration, build: impl Fn() -> reqwest::Client + Send + Sync + 'static) -> Self {
+        let current = RwLock::new(Generation { http: build(), built: Instant::now() });
+        let renewal = (!max_age.is_zero()).then(|| Renewal {
+            max_age,
+            build: Box::new(build),
+            underway: AtomicBool::new(false),
+        });
+        Self { current, renewal }
+    }
+
+    /// How the gateway reaches one service: calls with `timeout`, new connections take
+    /// the name's addresses in turn ([`RoundRobin`]), the pool renewed every `max_age`
+    /// (zero: never).
+    pub fn to_service(timeout: Duration, max_age: Duration) -> Self {
+        let resolver = Arc::new(RoundRobin::system());
+        Self::renewed(max_age, move || {
+            crate::client::http_client_builder(timeout, resolver.clone())
+                .build()
+                .expect("a plain HTTP client always builds")
+        })
+    }
+
+    /// The client to send the next call with (cheap: a `reqwest::Client` is a handle).
+    pub fn client(&self) -> reqwest::Client {
+        let (http, expired) = {
+            let current = self.current.read().expect("connections lock");
+            let expired = self.renewal.as_ref().is_some_and(|r| current.built.elapsed() >= r.max_age);
+            (current.http.clone(), expired)
+        };
+        match &self.renewal {
+            Some(renewal) if expired => self.renew(renewal).unwrap_or(http),
+            _ => http,
+        }
+    }
+
+    /// Builds and installs the next client, unless another call is doing so (`None`:
+    /// go on with the old one).
+    fn renew(&self, renewal: &Renewal) -> Option<reqwest::Client> {
+        if renewal.underway.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        let _done = Underway(&renewal.underway);
+        {
+            // Another call may have renewed it since this one looked.
+            let current = self.current.read().expect("connections lock");
+            if current.built.elapsed() < renewal.max_age {
+                return Some(current.http.clone());
+            }
+        }
+        let http = (renewal.build)();
+        let old = std::mem::replace(
+            &mut *self.current.write().expect("connections lock"),
+            Generation { http: http.clone(), built: Instant::now() },
+        );
+        // Outside the lock: the old pool goes once its calls in flight end.
+        drop(old);
+        Some(http)
+    }
+}
+
+impl From<reqwest::Client> for Connections {
+    fn from(http: reqwest::Client) -> Self {
+        Self::fixed(http)
+    }
+}
+
+/// Clears the renewal flag, also if building the client panicked.
+struct Underway<'a>(&'a AtomicBool);
+
+impl Drop for Underway<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+type Lookup =
+    Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> + Send + Sync>;
+
+/// A resolver that gives each new connection the next of a name's addresses: it sorts
+/// them (so the turn does not depend on the order of the answer) and starts at the
+/// next one each time. Addresses of the family of the first answer come first, as
+/// with the system resolver.
+pub struct RoundRobin {
+    turn: AtomicUsize,
+    lookup: Lookup,
+}
+
+impl RoundRobin {
+    /// The system resolver's addresses (`getaddrinfo`: `/etc/hosts`, then DNS).
+    pub fn system() -> Self {
+        Self::with_lookup(|host| {
+            Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.collect()) })
+        })
+    }
+
+    /// The addresses `lookup` gives for a host name, e.g. a test's changing set.
+    pub fn with_lookup(
+        lookup: impl Fn(String) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        Self { turn: AtomicUsize::new(0), lookup: Arc::new(lookup) }
+    }
+}
+
+impl Resolve for RoundRobin {
+    fn resolve(&self, name: Name) -> Resolving {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let addrs = (self.lookup)(name.as_str().to_string());
+        Box::pin(async move {
+            let addrs = in_turn(addrs.await?, turn);
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// `addrs` sorted and rotated by `turn`, each family on its own, the first answer's
+/// family first.
+fn in_turn(addrs: Vec<SocketAddr>, turn: usize) -> Vec<SocketAddr> {
+    let first_v4 = addrs.first().is_none_or(SocketAddr::is_ipv4);
+    let (mut first, mut other): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|a| a.is_ipv4() == first_v4);
+    for family in [&mut first, &mut other] {
+        family.sort_unstable();
+        family.dedup();
+        if !family.is_empty() {
+            let start = turn % family.len();
+            family.rotate_left(start);
+        }
+    }
+    first.append(&mut other);
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::HashMap,
+        sync::{atomic::AtomicU32, Mutex},
+    };
+
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::{TcpListener, TcpStream},
+    };
+
+    use super::*;
+    use crate::client::MessageClient;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn each_turn_starts_at_the_next_address() {
+        let answer = vec![addr("10.0.1.9:0"), addr("10.0.1.3:0"), addr("10.0.1.12:0")];
+        let firsts: Vec<SocketAddr> = (0..4).map(|turn| in_turn(answer.clone(), turn)[0]).collect();
+        assert_eq!(firsts, [addr("10.0.1.3:0"), addr("10.0.1.9:0"), addr("10.0.1.12:0"), addr("10.0.1.3:0")]);
+        assert_eq!(in_turn(answer, 1), [addr("10.0.1.9:0"), addr("10.0.1.12:0"), addr("10.0.1.3:0")]);
+    }
+
+    #[test]
+    fn the_first_family_of_the_answer_stays_first() {
+        let answer = vec![addr("[::1]:0"), addr("10.0.1.3:0"), addr("[::2]:0"), addr("10.0.1.4:0")];
+        assert_eq!(
+            in_turn(answer, 1),
+            [addr("[::2]:0"), addr("[::1]:0"), addr("10.0.1.4:0"), addr("10.0.1.3:0")]
+        );
+        assert!(in_turn(Vec::new(), 3).is_empty());
+    }
+
+    #[test]
+    fn a_burst_of_calls_after_the_max_age_renews_once() {
+        let builds = Arc::new(AtomicU32::new(0));
+        let counted = builds.clone();
+        let connections = Arc::new(Connections::renewed(Duration::from_millis(50), move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            reqwest::Client::new()
+        }));
+        assert_eq!(builds.load(Ordering::SeqCst), 1, "the first client");
+        let start = Instant::now();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let connections = connections.clone();
+                std::thread::spawn(move || {
+                    while start.elapsed() < Duration::from_millis(175) {
+                        connections.client();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // 175 ms of calls from 8 threads: renewed at most at 50, 100 and 150 ms (later on a
+        // loaded machine), never twice at once.
+        let builds = builds.load(Ordering::SeqCst);
+        assert!((2..=4).contains(&builds), "{builds} clients built");
+    }
+
+    #[test]
+    fn a_zero_max_age_never_renews() {
+        let builds = Arc::new(AtomicU32::new(0));
+        let counted = builds.clone();
+        let connections = Connections::renewed(Duration::ZERO, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            reqwest::Client::new()
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        connections.client();
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+    }
+
+    /// Fake replicas of message-service, each on its own port: they answer `GET
+    /// /latest` with their number, keep connections alive, and count the connections
+    /// they accepted and those the client closed.
+    struct Replicas {
+        addrs: Vec<SocketAddr>,
+        accepted: Vec<Arc<AtomicU32>>,
+        closed: Vec<Arc<AtomicU32>>,
+    }
+
+    impl Replicas {
+        async fn start(n: usize) -> Self {
+            let mut replicas = Replicas { addrs: Vec::new(), accepted: Vec::new(), closed: Vec::new() };
+            for number in 0..n {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (accepted, closed) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+                replicas.addrs.push(listener.local_addr().unwrap());
+                replicas.accepted.push(accepted.clone());
+                replicas.closed.push(closed.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let (stream, _) = listener.accept().await.unwrap();
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        let closed = closed.clone();
+                        tokio::spawn(async move {
+                            serve(stream, number).await;
+                            closed.fetch_add(1, Ordering::SeqCst);
+                        });
+                    }
+                });
+            }
+            replicas
+        }
+
+        fn accepted(&self, replica: usize) -> u32 {
+            self.accepted[replica].load(Ordering::SeqCst)
+        }
+
+        fn closed(&self, replica: usize) -> u32 {
+            self.closed[replica].load(Ordering::SeqCst)
+        }
+    }
+
+    /// Answers each request on `stream` (bodiless GETs) until the client closes it.
+    async fn serve(mut stream: TcpStream, number: usize) {
+        let body = format!(r#"{{"latest": {number}}}"#);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.drain(..end + 4);
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A client of `message-service.test`, a name that resolves to `dns` (which a test
+    /// changes, as scaling a swarm service does), renewed every `max_age`.
+    fn client_of(dns: &Arc<Mutex<Vec<SocketAddr>>>, max_age: Duration) -> MessageClient {
+        let dns = dns.clone();
+        let resolver = Arc::new(RoundRobin::with_lookup(move |host| {
+            assert_eq!(host, "message-service.test");
+            let addrs = dns.lock().unwrap().clone();
+            Box::pin(async move { Ok(addrs) })
+        }));
+        let connections = Connections::renewed(max_age, move || {
+            crate::client::http_client_builder(Duration::from_secs(5), resolver.clone()).build().unwrap()
+        });
+        MessageClient::new(connections, "http://message-service.test")
+    }
+
+    /// `calls` calls, `concurrency` at a time, one every `pause`; how many each replica
+    /// answered.
+    async fn load(
+        client: &MessageClient,
+        calls: usize,
+        concurrency: usize,
+        pause: Duration,
+    ) -> HashMap<i64, usize> {
+        let mut answered = HashMap::new();
+        for _ in 0..calls / concurrency {
+            let round: Vec<_> = (0..concurrency)
+                .map(|_| {
+                    let client = client.clone();
+                    tokio::spawn(async move { client.latest("t").await.unwrap() })
+                })
+                .collect();
+            for call in round {
+                *answered.entry(call.await.unwrap()).or_default() += 1;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        answered
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_replica_gets_calls_after_one_max_age_and_a_removed_one_loses_its_connections() {
+        let replicas = Replicas::start(3).await;
+        let dns = Arc::new(Mutex::new(replicas.addrs[..2].to_vec()));
+        let client = client_of(&dns, Duration::from_millis(200));
+
+        let before = load(&client, 40, 4, Duration::from_millis(10)).await;
+        assert!(before[&0] > 0 && before[&1] > 0, "both replicas answer: {before:?}");
+
+        // Scaled from 2 to 3 replicas: within one max age the third gets calls.
+        dns.lock().unwrap().push(replicas.addrs[2]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = load(&client, 60, 3, Duration::from_millis(10)).await;
+        assert!(after.get(&2).copied().unwrap_or(0) >= 10, "the new replica answers its share: {after:?}");
+
+        // Replica 0 leaves DNS: after one max age it gets no call and has no connection.
+        dns.lock().unwrap().retain(|a| *a != replicas.addrs[0]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        load(&client, 3, 3, Duration::ZERO).await; // the first calls after the max age renew
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let later = load(&client, 30, 3, Duration::from_millis(10)).await;
+        assert_eq!(later.get(&0), None, "{later:?}");
+        assert_eq!(replicas.closed(0), replicas.accepted(0), "every connection to replica 0 closed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_max_age_the_pool_keeps_its_replicas() {
+        let replicas = Replicas::start(3).await;
+        let dns = Arc::new(Mutex::new(replicas.addrs[..2].to_vec()));
+        let client = client_of(&dns, Duration::ZERO);
+        load(&client, 40, 4, Duration::from_millis(10)).await;
+        dns.lock().unwrap().push(replicas.addrs[2]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let after = load(&client, 60, 3, Duration::from_millis(10)).await;
+        assert_eq!(after.get(&2), None, "pinned to the first two: {after:?}");
+        assert_eq!(replicas.accepted(2), 0);
+    }
+}

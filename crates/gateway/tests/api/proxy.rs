@@ -1,0 +1,104 @@
+//! A TCP proxy in front of one service that counts the connections the gateway opens
+//! and closes, and can cut the first ones off mid-call (see `retries`).
+
+use std::{
+    io::{Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
+
+pub struct CuttingProxy {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+impl CuttingProxy {
+    /// A proxy to `target` (`http://host:port`) that cuts its first `cut` connections:
+    /// passes one request on, waits for the first byte of the answer, and closes the
+    /// connection without passing the answer back. Later connections pass through.
+    pub fn start(target: &str, cut: usize) -> Self {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (seen, gone) = (connections.clone(), closed.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let client = client.unwrap();
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let service = TcpStream::connect(&target).unwrap();
+                if n < cut {
+                    std::thread::spawn(move || cut_off(client, service));
+                } else {
+                    pass_through(client, service, gone.clone());
+                }
+            }
+        });
+        Self { port, connections, closed }
+    }
+
+    /// A proxy that passes every connection through.
+    pub fn counting(target: &str) -> Self {
+        Self::start(target, 0)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Passed-through connections the gateway has closed.
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// Passes one request on, waits for the first byte of the answer, drops the connection.
+fn cut_off(mut client: TcpStream, mut service: TcpStream) {
+    let request = read_request(&mut client);
+    service.write_all(&request).unwrap();
+    service.read_exact(&mut [0u8; 1]).expect("the service answers");
+    client.shutdown(Shutdown::Both).unwrap();
+}
+
+/// Copies bytes both ways until either side closes; counts the client's close in
+/// `closed`.
+fn pass_through(client: TcpStream, service: TcpStream, closed: Arc<AtomicUsize>) {
+    let pipe = |mut from: TcpStream, mut to: TcpStream, closed: Option<Arc<AtomicUsize>>| {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(Shutdown::Write);
+            if let Some(closed) = closed {
+                closed.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    };
+    pipe(client.try_clone().unwrap(), service.try_clone().unwrap(), Some(closed));
+    pipe(service, client, None);
+}
+
+/// One HTTP/1.1 request with a `content-length` body (or none), as read.
+fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request head ends");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    buf.extend(body);
+    buf
+}
