@@ -167,6 +167,7 @@ pub struct LoadSummary {
     pub mix: String,
     pub users: usize,
     pub setup: TallyReport,
+    /// Requests sent: rate x duration, or fewer when stopped by a signal.
     pub scheduled: u64,
     /// From the first due time to the last answer.
     pub elapsed_s: f64,
@@ -257,6 +258,18 @@ pub(crate) async fn register_all(
     tally
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn stopped() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 /// One answered (or failed) request, as the collector sees it.
 struct Outcome {
     op: Op,
@@ -324,14 +337,23 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     let start = Instant::now() + Duration::from_millis(20);
     let mut max_lag = Duration::ZERO;
     let mut latest = opts.users as u64;
+    // SIGINT or SIGTERM ends the run early: what was sent is still answered and
+    // summarised (a test can stop the load when its fault is over).
+    let stop = stopped();
+    tokio::pin!(stop);
+    let mut sent = 0;
     for i in 0..scheduled {
         let due = start + Duration::from_secs_f64(i as f64 / opts.rate);
         let now = Instant::now();
         if due > now {
-            tokio::time::sleep_until(due.into()).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => {}
+                () = &mut stop => break,
+            }
         } else {
             max_lag = max_lag.max(now - due);
         }
+        sent += 1;
         latest += 1;
         let op = ops[choose.sample(&mut rng)].0;
         let actor = &users[actors.sample(&mut rng)];
@@ -401,7 +423,7 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         mix: opts.mix.to_string(),
         users: opts.users,
         setup: setup.report(),
-        scheduled,
+        scheduled: sent,
         elapsed_s: elapsed.as_secs_f64(),
         throughput_rps: if elapsed.is_zero() { 0.0 } else { total.ok as f64 / elapsed.as_secs_f64() },
         max_schedule_lag_ms: max_lag.as_secs_f64() * 1000.0,
