@@ -126,8 +126,12 @@ for v in "${required[@]}"; do
   if [ -z "${!v:-}" ]; then missing+=("$v"); fi
 done
 [ "${#missing[@]}" -eq 0 ] || refuse "$env_file does not set ${missing[*]}"
-for v in $(compgen -v | grep -E '_(REPLICAS|SECRET_VERSION)$' || true); do
+for v in $(compgen -v | grep -E '_REPLICAS$' || true); do
   [[ "${!v}" =~ ^[0-9]+$ ]] || refuse "$v must be a whole number, not '${!v}'"
+done
+# a secret's version ends its name: what Docker allows in a name, no more
+for v in $(compgen -v | grep -E '_SECRET_VERSION$' || true); do
+  [[ "${!v}" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || refuse "$v must be a version such as 2, not '${!v}'"
 done
 for v in DOMAIN ACME_EMAIL ALERT_EMAIL_TO; do
   case "${!v}" in

@@ -80,7 +80,8 @@ def counts: ((.Replicas // "") | capture("^(?<run>[0-9]+)/(?<want>[0-9]+)")
              | {run: (.run | tonumber), want: (.want | tonumber)}) // {run: 0, want: -1};
 def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 
-($inspect[0] | map({key: .ID, value: .}) | from_entries) as $by_id
+# by name: `docker stack services` shows IDs truncated to 12 characters
+($inspect[0] | map({key: .Spec.Name, value: .}) | from_entries) as $by_name
 | $record[0] as $rec
 | $services[]
 | . as $line
@@ -88,7 +89,7 @@ def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 | (($line.Mode // "") | test("job")) as $job
 | (if $job or $c.want == 0 or $c.run == $c.want then ["settled", "\($line.Replicas) running"]
    else ["pending", "\($line.Replicas) running"] end) as $by_counts
-| $by_id[$line.ID] as $svc
+| $by_name[$line.Name] as $svc
 | if $svc == null then [$line.Name, "pending", "not inspectable yet"]
   else
     $svc.Spec.Name as $name

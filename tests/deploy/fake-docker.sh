@@ -55,7 +55,7 @@ case "${1:-} ${2:-}" in
     touch "$state/served"
     d=$(current)
     jq -c --slurpfile r "$d/replicas.json" '.[] | {
-        ID: .ID, Image: .Spec.TaskTemplate.ContainerSpec.Image,
+        ID: .ID[0:12], Image: .Spec.TaskTemplate.ContainerSpec.Image,
         Mode: (if .Spec.Mode.Global then "global" else "replicated" end),
         Name: .Spec.Name, Ports: "", Replicas: ($r[0][.Spec.Name] // "0/0")}' "$d/inspect.json"
     ;;

@@ -127,6 +127,11 @@ deploy_refuses_bad_numbers_and_resolve_image() {
   expect_status "$rc" 2
   expect_in "$out" "GATEWAY_REPLICAS must be a whole number"
   sed -i '/GATEWAY_REPLICAS/d' "$FAKE/minitwit.env"
+  echo "SESSION_KEY_SECRET_VERSION='2 3'" >>"$FAKE/minitwit.env"
+  deploy minitwit
+  expect_status "$rc" 2
+  expect_in "$out" "SESSION_KEY_SECRET_VERSION must be a version"
+  sed -i '/SESSION_KEY_SECRET_VERSION/d' "$FAKE/minitwit.env"
   echo "RESOLVE_IMAGE=sometimes" >>"$FAKE/minitwit.env"
   deploy minitwit
   expect_status "$rc" 2
