@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One Dockerfile, one target per binary:
 #
 #   docker build --target gateway         -t ghcr.io/minitwit/gateway:1.2.3 \
@@ -13,9 +11,24 @@
 # the four targets one after the other costs one compilation. Dependencies are
 # compiled in their own layer (cargo-chef), which is rebuilt only when a
 # Cargo.toml or Cargo.lock changes, not on every source edit.
+#
+# Two build arguments let the same file build offline, from images made on the
+# host (tests/swarm/images.sh does this; BuildKit skips the stages not used):
+#
+#   RUNTIME_BASE=<image>   a Debian image that already has ca-certificates, curl
+#                          and tini (default: debian:bookworm-slim plus apt-get)
+#   BINARIES=prebuilt      take the five release binaries from
+#                          target/image-bin/ in the build context instead of
+#                          compiling them in the `builder` stage
+#
+# The runtime image (user, files, health check, entrypoint) is the same either way.
+# No `# syntax=` line: the builder's own Dockerfile frontend is enough, and a
+# frontend image could not be pulled where no registry answers.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
+ARG RUNTIME_BASE=runtime-debian
+ARG BINARIES=builder
 
 # --------------------------------------------------------------------------
 # chef: the Rust toolchain plus cargo-chef
@@ -47,19 +60,28 @@ RUN cargo build --release --locked \
           target/release/message-service target/release/follow-service \
           target/release/minitwit-sim /out/
 
+# prebuilt: release binaries built on the host (BINARIES=prebuilt), for builds
+# that cannot compile inside a container
+FROM scratch AS prebuilt
+COPY target/image-bin/ /out/
+
+FROM ${BINARIES} AS binaries
+
 # --------------------------------------------------------------------------
 # runtime: what every service image shares
 # --------------------------------------------------------------------------
-FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-ARG VERSION=0.0.0-dev
-ARG COMMIT=unknown
-ARG CREATED=unknown
 # curl is only there for HEALTHCHECK; ca-certificates for any outbound TLS.
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime-debian
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl tini \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 minitwit \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM ${RUNTIME_BASE} AS runtime
+ARG VERSION=0.0.0-dev
+ARG COMMIT=unknown
+ARG CREATED=unknown
+RUN groupadd --system --gid 10001 minitwit \
     && useradd --system --uid 10001 --gid minitwit --home-dir /app --shell /usr/sbin/nologin minitwit \
     && mkdir -p /app/data \
     && chown -R minitwit:minitwit /app
@@ -89,7 +111,7 @@ ENV PORT=8081 \
     USER_SERVICE_HTTP__HOST=0.0.0.0 \
     USER_SERVICE_HTTP__PORT=8081 \
     USER_SERVICE_LOG__FORMAT=json
-COPY --from=builder --chown=root:root --chmod=0755 /out/user-service /usr/local/bin/user-service
+COPY --from=binaries --chown=root:root --chmod=0755 /out/user-service /usr/local/bin/user-service
 EXPOSE 8081
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/user-service"]
 
@@ -100,7 +122,7 @@ ENV PORT=8082 \
     MESSAGE_SERVICE_HTTP__HOST=0.0.0.0 \
     MESSAGE_SERVICE_HTTP__PORT=8082 \
     MESSAGE_SERVICE_LOG__FORMAT=json
-COPY --from=builder --chown=root:root --chmod=0755 /out/message-service /usr/local/bin/message-service
+COPY --from=binaries --chown=root:root --chmod=0755 /out/message-service /usr/local/bin/message-service
 EXPOSE 8082
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/message-service"]
 
@@ -111,7 +133,7 @@ ENV PORT=8083 \
     FOLLOW_SERVICE_HTTP__HOST=0.0.0.0 \
     FOLLOW_SERVICE_HTTP__PORT=8083 \
     FOLLOW_SERVICE_LOG__FORMAT=json
-COPY --from=builder --chown=root:root --chmod=0755 /out/follow-service /usr/local/bin/follow-service
+COPY --from=binaries --chown=root:root --chmod=0755 /out/follow-service /usr/local/bin/follow-service
 EXPOSE 8083
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/follow-service"]
 
@@ -120,7 +142,7 @@ FROM runtime AS simulator
 LABEL org.opencontainers.image.title="minitwit-sim" \
       org.opencontainers.image.description="MiniTwit simulator client (load and conformance runs)"
 HEALTHCHECK NONE
-COPY --from=builder --chown=root:root --chmod=0755 /out/minitwit-sim /usr/local/bin/minitwit-sim
+COPY --from=binaries --chown=root:root --chmod=0755 /out/minitwit-sim /usr/local/bin/minitwit-sim
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/minitwit-sim"]
 
 # Last, so that a plain `docker build .` produces the gateway.
@@ -131,11 +153,7 @@ ENV PORT=8080 \
     GATEWAY_HTTP__HOST=0.0.0.0 \
     GATEWAY_HTTP__PORT=8080 \
     GATEWAY_LOG__FORMAT=json
-COPY --from=builder --chown=root:root --chmod=0755 /out/gateway /usr/local/bin/gateway
-# Page templates and static files, at the same path as in the build tree (/app is
-# the working directory), in case the gateway reads them at run time rather
-# than embedding them.
-COPY --from=builder --chown=root:root /app/crates/gateway/templates /app/crates/gateway/templates
-COPY --from=builder --chown=root:root /app/crates/gateway/static /app/crates/gateway/static
+COPY --from=binaries --chown=root:root --chmod=0755 /out/gateway /usr/local/bin/gateway
+# Templates and the style sheet are compiled into the binary (include_str!).
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/gateway"]
