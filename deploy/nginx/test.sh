@@ -44,10 +44,10 @@ ssl_certificate_key $work/privkey.pem;
 CONF
 
 # Same upstream names and options, local addresses.
-sed -e 's/server gateway:8080/server 127.0.0.1:8080/' \
-    -e 's/server grafana:3000/server 127.0.0.1:3000/' \
+sed -e 's|http://tasks.gateway:8080|http://127.0.0.1:8080|' \
+    -e 's|http://grafana:3000|http://127.0.0.1:3000|' \
     "$here/minitwit/upstream.conf" >"$work/minitwit/upstream.conf"
-if grep -Eq 'server (gateway|grafana):' "$work/minitwit/upstream.conf"; then
+if grep -Eq 'http://(tasks\.gateway|grafana):' "$work/minitwit/upstream.conf"; then
     echo "test.sh: upstream substitution failed" >&2
     exit 1
 fi
