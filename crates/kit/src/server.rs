@@ -102,6 +102,8 @@ pub struct ActingUser(pub i64);
 pub struct Running {
     pub port: u16,
     pub server: Server,
+    /// How long `run_until_stopped` goes on serving after SIGTERM (`HTTP__DRAIN_MS`).
+    pub drain: std::time::Duration,
 }
 
 /// Binds `http.host:http.port` (port 0 picks a free one) and builds the server with the
@@ -130,13 +132,15 @@ where
             .default_service(web::to(not_found))
     })
     .listen(listener)?
+    // run_until_stopped handles SIGTERM and Ctrl-C itself, to drain first.
+    .disable_signals()
     .shutdown_timeout(http.shutdown_timeout_secs)
     .keep_alive(std::time::Duration::from_secs(http.keep_alive_secs))
     .max_connections(http.max_connections.max(1));
     if http.workers > 0 {
         server = server.workers(http.workers);
     }
-    Ok(Running { port, server: server.run() })
+    Ok(Running { port, server: server.run(), drain: std::time::Duration::from_millis(http.drain_ms) })
 }
 
 /// What every binary's `main` does once it has its settings: log to stdout as
@@ -151,9 +155,39 @@ pub async fn run_until_stopped(
     let running = build(logger.clone()).inspect_err(|e| {
         slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
     })?;
+    let handle = running.server.handle();
+    let drain = running.drain;
+    let on_signal = logger.clone();
+    actix_web::rt::spawn(async move {
+        let signal = stop_signal().await;
+        slog::info!(on_signal, "stopping"; "signal" => signal, "drain_ms" => drain.as_millis() as u64);
+        if !drain.is_zero() {
+            // A second signal cuts the drain short.
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                _ = stop_signal() => {}
+            }
+        }
+        handle.stop(true).await;
+    });
     running.server.await?;
     slog::info!(logger, "stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn stop_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
 }
 
 async fn health() -> HttpResponse {

@@ -20,6 +20,11 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds to go on serving as usual after SIGTERM before stopping: time for
+    /// clients to stop sending here once the swarm took this task out of DNS (nginx
+    /// looks up again every 5 s, the gateway renews its connections every
+    /// `SERVICES__CONNECTION_MAX_AGE_MS`). 0 stops at once (`make run`, tests).
+    pub drain_ms: u64,
     pub keep_alive_secs: u64,
     /// Connections served at once per worker; more wait in the listen backlog. Bounds
     /// the memory an overload can take (an open request costs the gateway ~70 KB).
@@ -40,6 +45,7 @@ impl Default for HttpSettings {
             workers: 0,
             body_limit_bytes: 64 * 1024,
             shutdown_timeout_secs: 20,
+            drain_ms: 0,
             keep_alive_secs: 75,
             max_connections: 256,
         }
