@@ -87,11 +87,17 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .expect("a plain HTTP client always builds")
 }
 
+/// Longest wait for a TCP connection to a service.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
 pub(crate) fn http_client_builder(timeout: Duration, resolver: Arc<RoundRobin>) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .dns_resolver(resolver)
         .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        // Services are on the same network: a connect takes well under a millisecond
+        // unless the address is gone (a stopped task), and then it never answers.
+        // Divided among a name's addresses, so the next one is tried in time.
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
         .pool_max_idle_per_host(64)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
@@ -536,6 +542,32 @@ mod tests {
         let err = client.post("t", 7, "never sent").await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"]);
+    }
+
+    #[tokio::test]
+    async fn a_connect_that_times_out_is_retried_even_for_a_new_message() {
+        // A listener that never accepts, its backlog full: the kernel drops further
+        // connection attempts, so connecting times out (as to a task that is gone).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let connect = tokio::net::TcpStream::connect(addr);
+            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(100), connect).await {
+                held.push(stream);
+            }
+        }
+        let (retries, seen) = retries(10, 3);
+        let url = format!("http://{addr}");
+        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let start = Instant::now();
+        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert_eq!(*seen.lock().unwrap(), ["failed"], "retried once: {err}");
+        assert!(start.elapsed() < Duration::from_secs(2), "two connect time-outs, not the call's");
+        drop(held);
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //! connection closed or was reset before the whole answer came) is retried only when
 //! sending it twice does what sending it once does ([`Idempotent::Yes`]: reads,
 //! follow/unfollow, setting a flag or `latest`); never a new message or a new user. A
-//! call that timed out is not retried (its time is spent).
+//! call that timed out after connecting is not retried (its time is spent); one whose
+//! connect timed out never reached the service and is.
 //!
 //! The retry goes out at once, on a new connection (a client without idle
 //! connections, whose new connections take the service's addresses in turn, see
@@ -41,10 +42,13 @@ pub enum Reach {
 
 impl Reach {
     pub fn of(e: &reqwest::Error) -> Self {
-        if e.is_timeout() {
-            Reach::TimedOut
-        } else if e.is_connect() || never_written(e) {
+        // A connect that timed out is a connect error too: nothing was sent (a task
+        // that is gone leaves its address unanswered, and the next try takes the next
+        // address), so it is asked before the time-out.
+        if e.is_connect() || never_written(e) {
             Reach::NotSent
+        } else if e.is_timeout() {
+            Reach::TimedOut
         } else {
             Reach::Ambiguous
         }
