@@ -134,6 +134,9 @@ struct LoadArgs {
     /// Leave `latest=<n>` out of the requests (to measure what recording it costs).
     #[arg(long)]
     no_latest: bool,
+    /// Registrations in flight at once before the load starts.
+    #[arg(long, default_value_t = 32)]
+    setup_concurrency: usize,
     /// Make tweet texts unique and write each acknowledged one here (JSON lines), for
     /// `verify`.
     #[arg(long)]
@@ -251,6 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.page_size = a.page_size;
             opts.latest = !a.no_latest;
             opts.ack_log = a.ack_log;
+            opts.setup_concurrency = a.setup_concurrency.max(1);
             opts.progress = progress;
             let summary = rt.block_on(load::load(&opts))?;
             print(a.common.json, &summary, || summary.render())?;
