@@ -36,7 +36,10 @@ BACKUP_WORK_DIR="${BACKUP_WORK_DIR:-${TMPDIR:-/tmp}}"
 
 if [ "$(id -u)" -eq 0 ] && [ -n "${BACKUP_RUN_AS:-}" ] && command -v setpriv >/dev/null 2>&1; then
     # Named volumes are created root-owned; make ours writable, then drop root.
-    for dir in "${BACKUP_TEXTFILE_DIR:-}" "$BACKUP_WORK_DIR"; do
+    # A file:// target is a directory too (a mounted disk or volume).
+    target_dir=""
+    case "${BACKUP_TARGET:-}" in file://*) target_dir="${BACKUP_TARGET#file://}" ;; esac
+    for dir in "${BACKUP_TEXTFILE_DIR:-}" "$BACKUP_WORK_DIR" "$target_dir"; do
         if [ -n "$dir" ]; then
             mkdir -p "$dir"
             chown "$BACKUP_RUN_AS" "$dir"
