@@ -1,5 +1,5 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: build run test lint bench test-browser clean-data
+.PHONY: build run test lint bench test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
 	cargo build --release --bins
@@ -25,6 +25,17 @@ lint:
 
 bench:
 	scripts/bench.sh
+
+# The real stack on this machine's Docker engine, from images built offline
+# (tests/swarm/README.md). swarm-test deploys, runs the operators' checks, removes.
+swarm-test: build
+	tests/swarm/run.sh
+
+swarm-up: build
+	tests/swarm/up.sh
+
+swarm-down:
+	tests/swarm/down.sh
 
 clean-data:
 	rm -rf data
