@@ -17,15 +17,37 @@ pub fn init(service: &'static str, settings: &LogSettings) -> Logger {
                 ))
                 .build()
                 .fuse();
-            slog_async::Async::new(json).chan_size(4096).build().fuse()
+            keep(slog_async::Async::new(json).chan_size(4096).build_with_guard())
         }
         LogFormat::Pretty => {
             let decorator = slog_term::TermDecorator::new().stdout().build();
             let term = slog_term::FullFormat::new(decorator).build().fuse();
-            slog_async::Async::new(term).chan_size(4096).build().fuse()
+            keep(slog_async::Async::new(term).chan_size(4096).build_with_guard())
         }
     };
     Logger::root(drain.filter_level(level).fuse(), o!("service" => service))
+}
+
+/// The guard of the process's asynchronous log writer: dropping it writes out what is
+/// queued and waits for the writer thread. Without it a process that exits right after
+/// its last line ("stopped") could be ended by the exit halfway through writing it.
+static GUARD: std::sync::Mutex<Option<slog_async::AsyncGuard>> = std::sync::Mutex::new(None);
+
+/// Keeps the writer's guard for [`flush`]; a record that can no longer be queued (after
+/// the flush) is dropped, not a panic.
+fn keep(
+    (drain, guard): (slog_async::Async, slog_async::AsyncGuard),
+) -> slog::IgnoreResult<slog_async::Async> {
+    if let Ok(mut kept) = GUARD.lock() {
+        *kept = Some(guard);
+    }
+    drain.ignore_res()
+}
+
+/// Writes out every queued log line and stops the writer: the last thing a binary does.
+pub fn flush() {
+    let guard = GUARD.lock().ok().and_then(|mut kept| kept.take());
+    drop(guard);
 }
 
 /// A logger that drops everything, for tests that do not look at logs.

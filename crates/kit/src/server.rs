@@ -172,6 +172,7 @@ pub async fn run_until_stopped(
     });
     running.server.await?;
     slog::info!(logger, "stopped");
+    crate::logging::flush();
     Ok(())
 }
 
