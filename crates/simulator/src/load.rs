@@ -167,7 +167,8 @@ pub struct LoadSummary {
     pub mix: String,
     pub users: usize,
     pub setup: TallyReport,
-    /// Requests sent: rate x duration, or fewer when stopped by a signal.
+    /// Requests planned: rate x duration (`total.sent` is fewer when a signal
+    /// stopped the run early).
     pub scheduled: u64,
     /// From the first due time to the last answer.
     pub elapsed_s: f64,
@@ -176,11 +177,10 @@ pub struct LoadSummary {
     /// How late this tool sent its latest request (0 when it kept up).
     pub max_schedule_lag_ms: f64,
     pub errors: u64,
-    /// Due times (seconds after the first) of the first and the last failed request,
-    /// and the span between them: how long a fault was visible to clients.
+    /// Due times (seconds after the first) of the first and the last failed request:
+    /// the span between them is how long a fault was visible to clients.
     pub first_error_s: Option<f64>,
     pub last_error_s: Option<f64>,
-    pub error_window_s: f64,
     /// Tweets written to the acknowledgement log.
     pub acknowledged_tweets: u64,
     pub total: TallyReport,
@@ -194,7 +194,7 @@ impl LoadSummary {
              throughput {:.1} ok/s, {} errors, schedule lag max {:.1} ms\n",
             self.rate,
             self.duration_s,
-            self.scheduled,
+            self.total.sent,
             self.mix,
             if self.latest { "" } else { ", without latest" },
             self.users,
@@ -205,7 +205,7 @@ impl LoadSummary {
         if let (Some(first), Some(last)) = (self.first_error_s, self.last_error_s) {
             out.push_str(&format!(
                 "errors from {first:.1} s to {last:.1} s: an error window of {:.1} s\n",
-                self.error_window_s
+                last - first
             ));
         }
         if self.setup.errors > 0 {
@@ -341,7 +341,6 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
     // summarised (a test can stop the load when its fault is over).
     let stop = stopped();
     tokio::pin!(stop);
-    let mut sent = 0;
     for i in 0..scheduled {
         let due = start + Duration::from_secs_f64(i as f64 / opts.rate);
         let now = Instant::now();
@@ -353,7 +352,6 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         } else {
             max_lag = max_lag.max(now - due);
         }
-        sent += 1;
         latest += 1;
         let op = ops[choose.sample(&mut rng)].0;
         let actor = &users[actors.sample(&mut rng)];
@@ -423,14 +421,13 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         mix: opts.mix.to_string(),
         users: opts.users,
         setup: setup.report(),
-        scheduled: sent,
+        scheduled,
         elapsed_s: elapsed.as_secs_f64(),
         throughput_rps: if elapsed.is_zero() { 0.0 } else { total.ok as f64 / elapsed.as_secs_f64() },
         max_schedule_lag_ms: max_lag.as_secs_f64() * 1000.0,
         errors: total.errors,
         first_error_s: window.map(|w| w.0),
         last_error_s: window.map(|w| w.1),
-        error_window_s: window.map_or(0.0, |(first, last)| last - first),
         acknowledged_tweets,
         total,
         by_request: tallies.iter().map(|(k, t)| (*k, t.report())).collect(),
