@@ -57,7 +57,11 @@ static EXTRA_ROOT: OnceLock<reqwest::Certificate> = OnceLock::new();
 /// Makes every client built afterwards trust the PEM certificate in `path`.
 pub fn trust_certificate(path: &Path) -> anyhow::Result<()> {
     let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let cert = reqwest::Certificate::from_pem(&pem).with_context(|| format!("parsing {}", path.display()))?;
+    let cert = reqwest::Certificate::from_pem(&pem)
+        // rustls reads the PEM only when a client is built: build one now, so a file
+        // that holds no certificate is refused here, naming it.
+        .and_then(|cert| reqwest::Client::builder().add_root_certificate(cert.clone()).build().map(|_| cert))
+        .with_context(|| format!("parsing {}", path.display()))?;
     EXTRA_ROOT.set(cert).map_err(|_| anyhow::anyhow!("a CA certificate is already set"))
 }
 
@@ -134,6 +138,20 @@ pub async fn get_latest(client: &reqwest::Client, base: &str) -> anyhow::Result<
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_ca_certificate_that_is_missing_or_not_pem_is_refused() {
+        let missing = std::env::temp_dir().join(format!("minitwit-no-ca-{}.pem", std::process::id()));
+        let err = super::trust_certificate(&missing).unwrap_err();
+        assert!(format!("{err:#}").contains("reading"), "{err:#}");
+
+        let garbage = std::env::temp_dir().join(format!("minitwit-bad-ca-{}.pem", std::process::id()));
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+            .unwrap();
+        let err = super::trust_certificate(&garbage).unwrap_err();
+        std::fs::remove_file(&garbage).unwrap();
+        assert!(format!("{err:#}").contains("parsing"), "{err:#}");
+    }
+
     use super::*;
 
     #[test]
