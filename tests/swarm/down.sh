@@ -20,9 +20,9 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
             && [ -z "$(docker network ls -q --filter "label=com.docker.stack.namespace=$STACK")" ] && break
         sleep 2
     done
-    for s in $SECRET_NAMES; do
-        docker secret rm "minitwit_${s}_$SECRET_VERSION" >/dev/null 2>&1 || true
-    done
+    secrets="$(docker secret ls --format '{{.Name}}' | grep "^minitwit_.*_${SECRET_VERSION}\$" || true)"
+    # shellcheck disable=SC2086 # one name per word
+    [ -z "$secrets" ] || docker secret rm $secrets >/dev/null
     node="$(docker info --format '{{.Swarm.NodeID}}')"
     if [ -f "$SWARM_STATE/added-labels" ]; then
         while read -r label; do

@@ -20,9 +20,9 @@
 # release binaries, default target/release)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
 # shellcheck source=tests/swarm/lib.sh
 . "$here/lib.sh"
+root="$SWARM_ROOT"
 
 TAG="${TAG:-a}"
 VERSION="0.0.0-swarmtest.$TAG"

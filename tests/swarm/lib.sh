@@ -21,7 +21,7 @@ docker_build() {
         return
     fi
     local client
-    for client in $(type -ap docker) /usr/bin/docker; do
+    for client in $(type -ap docker); do
         if DOCKER_BUILDKIT=1 "$client" build --help 2>/dev/null | grep -q -- '--secret'; then
             DOCKER_BUILDKIT=1 "$client" build "$@"
             return
@@ -41,9 +41,6 @@ STACK="${STACK:-minitwit}"
 # Secrets of the test are named minitwit_<name>_swarmtest: never an operator's.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 SECRET_VERSION=swarmtest
-# shellcheck disable=SC2034
-SECRET_NAMES="postgres_password user_db_url message_db_url follow_db_url session_key
-sim_authorization s3_access_key_id s3_secret_access_key grafana_admin_password smtp_password"
 
 # The settings file of the test deployment (the stack's variables).
 SWARM_ENV="$SWARM_STATE/minitwit.env"
@@ -55,27 +52,13 @@ deploy_release() {
         --timeout 300 --compose-file "$SWARM_ROOT/tests/swarm/stack.test.yml" "$STACK"
 }
 
-# services_converged: true when every service of the stack runs as many tasks
-# as it wants and no update is in progress.
-services_converged() {
-    local name running desired state
-    while read -r name running desired; do
-        [ "$running" = "$desired" ] || return 1
-        state="$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$name")"
-        case "$state" in updating | rollback_started | paused | rollback_paused) return 1 ;; esac
-    done < <(docker service ls --filter "label=com.docker.stack.namespace=$STACK" \
-        --format '{{.Name}} {{.Replicas}}' | sed -E 's|([0-9]+)/([0-9]+).*|\1 \2|')
-}
-
-# wait_converged SECONDS: waits for services_converged; prints the seconds taken.
-wait_converged() {
-    local limit="$1" start=$SECONDS
-    while ! services_converged; do
-        if [ $((SECONDS - start)) -ge "$limit" ]; then
-            docker service ls --filter "label=com.docker.stack.namespace=$STACK" >&2
-            return 1
-        fi
-        sleep 2
-    done
+# converge SECONDS [SINCE]: waits with the operators' own
+# deploy/scripts/wait-converged.sh until every service of the stack runs what it
+# should, ignoring update states from before SINCE (epoch seconds, default now);
+# prints the seconds it took. Its log: $SWARM_STATE/converge.log.
+converge() {
+    local start=$SECONDS
+    "$SWARM_ROOT/deploy/scripts/wait-converged.sh" --since "${2:-$(date +%s)}" --interval 2 \
+        --timeout "$1" "$STACK" >>"$SWARM_STATE/converge.log" 2>&1 || return 1
     echo $((SECONDS - start))
 }
