@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make swarm-test: the real docker-stack.yml on this machine's Docker engine, and
-# the eight checks of what operators rely on (tests/swarm/README.md says each one),
+# the nine checks of what operators rely on (tests/swarm/README.md says each one),
 # under steady simulator load through nginx over TLS; then removes everything
 # (down.sh), unless KEEP=1.
 #
@@ -291,6 +291,13 @@ if [ -n "$alerted" ] && [ -n "$mailed" ]; then
     result "8 gateway at 0: alert mail" OK "in Alertmanager after ${alerted} s, mailed after ${mailed} s (rule: for 2m): $mail_line"
 else
     result "8 gateway at 0: alert mail" FAIL "Alertmanager: ${alerted:-no alert}, mail: ${mailed:-none} within 330 s"
+fi
+
+# --- 9. the entrypoints' error paths (plain containers) ------------------------------
+if "$here/entrypoints.sh" >"$out/entrypoints.log" 2>&1; then
+    result "9 entrypoint error paths" OK "$(grep -c '^OK' "$out/entrypoints.log") cases: postgres init retried, nginx without a certificate, a bad alertmanager setting"
+else
+    result "9 entrypoint error paths" FAIL "$(grep -v '^OK' "$out/entrypoints.log" | tr '\n' ' ')"
 fi
 
 # --- summary ------------------------------------------------------------------------------------
