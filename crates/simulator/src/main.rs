@@ -199,17 +199,26 @@ fn print<T: serde::Serialize>(json: bool, summary: &T, human: impl FnOnce() -> S
     }
 }
 
-/// Applies `--ca-cert` before any client is built.
-fn trust(common: &Common) -> anyhow::Result<()> {
-    match &common.ca_cert {
-        Some(path) => minitwit_sim::http::trust_certificate(path),
-        None => Ok(()),
+impl Cmd {
+    /// The options every command that talks to a deployment shares.
+    fn common(&self) -> Option<&Common> {
+        match self {
+            Cmd::Generate(_) => None,
+            Cmd::Replay(a) => Some(&a.common),
+            Cmd::Load(a) => Some(&a.common),
+            Cmd::Verify(a) => Some(&a.common),
+            Cmd::Seed(a) => Some(&a.common),
+        }
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let progress = std::io::stderr().is_terminal();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // --ca-cert, before any client is built
+    if let Some(path) = cli.command.common().and_then(|c| c.ca_cert.as_deref()) {
+        minitwit_sim::http::trust_certificate(path)?;
+    }
     match cli.command {
         Cmd::Generate(a) => {
             let actions = scenario::generate(&GenerateOptions {
@@ -229,7 +238,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Replay(a) => {
-            trust(&a.common)?;
             let actions = scenario::read_file(&a.file)?;
             let opts = ReplayOptions {
                 url: a.url,
@@ -244,7 +252,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Load(a) => {
-            trust(&a.common)?;
             let mut opts = LoadOptions::new(a.url, a.rate, a.duration);
             opts.mix = a.mix;
             opts.users = a.users;
@@ -261,13 +268,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify(a) => {
-            trust(&a.common)?;
             let summary = rt.block_on(minitwit_sim::verify::verify(&a.url, &a.ack_log, &a.common.auth))?;
             print(a.common.json, &summary, || summary.render())?;
             Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Seed(a) => {
-            trust(&a.common)?;
             let size = SeedSize {
                 users: a.users,
                 messages: a.messages,
