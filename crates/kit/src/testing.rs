@@ -220,9 +220,11 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> se
     body
 }
 
-/// Asserts `503 database_unavailable` with `Retry-After: 1`, answered within a second
-/// of `since` (not after the pool's time-out).
-pub async fn assert_database_unavailable(res: reqwest::Response, since: std::time::Instant) {
+/// Sends `request` and asserts `503 database_unavailable` with `Retry-After: 1`, answered
+/// within a second (at once, not after the pool's time-out).
+pub async fn assert_database_unavailable(request: impl std::future::Future<Output = reqwest::Response>) {
+    let since = std::time::Instant::now();
+    let res = request.await;
     let took = since.elapsed();
     assert!(took < std::time::Duration::from_secs(1), "{} took {took:?}", res.url());
     let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap_or("?").to_string());
@@ -238,6 +240,20 @@ pub async fn assert_alive_not_ready(app: &TestClient) {
     let body: serde_json::Value = res.json().await.expect("a JSON body");
     assert_eq!(body["status"], "unavailable", "{body}");
     assert!(body["reason"].as_str().is_some_and(|r| r.contains("not ready")), "{body}");
+}
+
+/// A service started on `db` before it could be opened ([`TestDatabase::pending`]): alive
+/// but not ready, and `needs_database` (a request to a route that needs it) a quick 503;
+/// then, once `db` is created, ready without a restart. The caller checks that it serves.
+pub async fn assert_ready_once_database_created(
+    app: &TestClient,
+    db: &TestDatabase,
+    needs_database: impl std::future::Future<Output = reqwest::Response>,
+) {
+    assert_alive_not_ready(app).await;
+    assert_database_unavailable(needs_database).await;
+    db.create();
+    app.wait_ready().await;
 }
 
 /// Reverts every migration of `migrations` on the database of `settings`, then runs
