@@ -4,10 +4,13 @@ use slog::{o, Drain, Level, Logger};
 
 use crate::settings::{LogFormat, LogSettings};
 
-/// Builds the process logger; every line carries `service`.
-pub fn init(service: &'static str, settings: &LogSettings) -> Logger {
+/// Builds the process logger (every line carries `service`) and the guard of its writer
+/// thread. Dropping the guard writes out the queued lines and waits for the thread: the
+/// binary keeps it to its very end, or the exit could cut its last line ("stopped",
+/// "cannot start") halfway. A line logged after that is dropped, not a panic.
+pub fn init(service: &'static str, settings: &LogSettings) -> (Logger, slog_async::AsyncGuard) {
     let level = parse_level(&settings.level);
-    let drain = match settings.format {
+    let (drain, guard) = match settings.format {
         LogFormat::Json => {
             let json = slog_json::Json::new(std::io::stdout())
                 .add_key_value(o!(
@@ -17,37 +20,16 @@ pub fn init(service: &'static str, settings: &LogSettings) -> Logger {
                 ))
                 .build()
                 .fuse();
-            keep(slog_async::Async::new(json).chan_size(4096).build_with_guard())
+            slog_async::Async::new(json).chan_size(4096).build_with_guard()
         }
         LogFormat::Pretty => {
             let decorator = slog_term::TermDecorator::new().stdout().build();
             let term = slog_term::FullFormat::new(decorator).build().fuse();
-            keep(slog_async::Async::new(term).chan_size(4096).build_with_guard())
+            slog_async::Async::new(term).chan_size(4096).build_with_guard()
         }
     };
-    Logger::root(drain.filter_level(level).fuse(), o!("service" => service))
-}
-
-/// The guard of the process's asynchronous log writer: dropping it writes out what is
-/// queued and waits for the writer thread. Without it a process that exits right after
-/// its last line ("stopped") could be ended by the exit halfway through writing it.
-static GUARD: std::sync::Mutex<Option<slog_async::AsyncGuard>> = std::sync::Mutex::new(None);
-
-/// Keeps the writer's guard for [`flush`]; a record that can no longer be queued (after
-/// the flush) is dropped, not a panic.
-fn keep(
-    (drain, guard): (slog_async::Async, slog_async::AsyncGuard),
-) -> slog::IgnoreResult<slog_async::Async> {
-    if let Ok(mut kept) = GUARD.lock() {
-        *kept = Some(guard);
-    }
-    drain.ignore_res()
-}
-
-/// Writes out every queued log line and stops the writer: the last thing a binary does.
-pub fn flush() {
-    let guard = GUARD.lock().ok().and_then(|mut kept| kept.take());
-    drop(guard);
+    let drain = drain.ignore_res().filter_level(level).fuse();
+    (Logger::root(drain, o!("service" => service)), guard)
 }
 
 /// A logger that drops everything, for tests that do not look at logs.

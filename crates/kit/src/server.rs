@@ -151,7 +151,8 @@ pub async fn run_until_stopped(
     log: &crate::settings::LogSettings,
     build: impl FnOnce(Logger) -> anyhow::Result<Running>,
 ) -> anyhow::Result<()> {
-    let logger = crate::logging::init(name, log);
+    // Dropped last, on every way out: writes out the queued log lines.
+    let (logger, _log_writer) = crate::logging::init(name, log);
     let running = build(logger.clone()).inspect_err(|e| {
         slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
     })?;
@@ -172,7 +173,6 @@ pub async fn run_until_stopped(
     });
     running.server.await?;
     slog::info!(logger, "stopped");
-    crate::logging::flush();
     Ok(())
 }
 
