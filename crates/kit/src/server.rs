@@ -1,6 +1,7 @@
 //! Serving one process: the shared middleware (request id, access log, metrics), the
 //! JSON extractor errors, `/health`, `/ready`, `/metrics`, and graceful shutdown
-//! (actix finishes in-flight requests on SIGTERM, within `shutdown_timeout_secs`).
+//! ([`run_until_stopped`]: on SIGTERM it serves on for `drain_ms`, then finishes the
+//! requests in flight within `shutdown_timeout_secs`).
 
 use std::{
     future::{ready, Ready},
@@ -144,8 +145,9 @@ where
 }
 
 /// What every binary's `main` does once it has its settings: log to stdout as
-/// configured, build the server, serve until SIGTERM or Ctrl-C (finishing in-flight
-/// requests), and log why it could not start if it could not.
+/// configured, build the server, serve until SIGTERM or Ctrl-C, go on serving for
+/// `HTTP__DRAIN_MS` (a second signal cuts that short), then stop, finishing in-flight
+/// requests; and log why it could not start if it could not.
 pub async fn run_until_stopped(
     name: &'static str,
     log: &crate::settings::LogSettings,
@@ -153,21 +155,19 @@ pub async fn run_until_stopped(
 ) -> anyhow::Result<()> {
     // Dropped last, on every way out: writes out the queued log lines.
     let (logger, _log_writer) = crate::logging::init(name, log);
-    let running = build(logger.clone()).inspect_err(|e| {
-        slog::crit!(logger, "cannot start"; "error" => format!("{e:#}"));
-    })?;
+    let (mut signals, running) = StopSignals::listen()
+        .and_then(|signals| Ok((signals, build(logger.clone())?)))
+        .inspect_err(|e| slog::crit!(logger, "cannot start"; "error" => format!("{e:#}")))?;
     let handle = running.server.handle();
     let drain = running.drain;
     let on_signal = logger.clone();
     actix_web::rt::spawn(async move {
-        let signal = stop_signal().await;
+        let signal = signals.next().await;
         slog::info!(on_signal, "stopping"; "signal" => signal, "drain_ms" => drain.as_millis() as u64);
-        if !drain.is_zero() {
-            // A second signal cuts the drain short.
-            tokio::select! {
-                () = tokio::time::sleep(drain) => {}
-                _ = stop_signal() => {}
-            }
+        // A second signal cuts the drain short.
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            _ = signals.next() => {}
         }
         handle.stop(true).await;
     });
@@ -176,18 +176,30 @@ pub async fn run_until_stopped(
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
-async fn stop_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
+/// SIGTERM (the swarm, `docker stop`) and SIGINT (Ctrl-C), listened for from start-up
+/// on. A process that could not hear them would be killed mid-request instead of
+/// stopping gracefully, so failing to listen is a start-up error.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind, name| signal(kind).map_err(|e| anyhow::anyhow!("cannot listen for {name}: {e}"));
+        Ok(Self {
+            term: listen(SignalKind::terminate(), "SIGTERM")?,
+            int: listen(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    /// Waits for the next signal and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
         }
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
     }
 }
 
