@@ -12,7 +12,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc, Mutex, Weak,
     },
     time::{Duration, Instant},
@@ -139,12 +139,12 @@ pub struct Db {
     status: Arc<Status>,
 }
 
-/// Whether the database answered and is migrated; until then, why not.
+/// Whether the database answered and is migrated; until then, the last failed attempt.
 #[derive(Default)]
 struct Status {
     ready: AtomicBool,
-    attempts: AtomicU64,
-    last_error: Mutex<String>,
+    /// "N failed attempts, the last: <error>", once an attempt failed.
+    failures: Mutex<Option<String>>,
 }
 
 /// The migrations of one service, for each backend.
@@ -253,12 +253,9 @@ impl Db {
 
     /// Why the database is not ready yet.
     fn not_ready_reason(&self) -> String {
-        let attempts = self.status.attempts.load(Ordering::Acquire);
-        let last = self.status.last_error.lock().expect("status lock").clone();
-        if last.is_empty() {
-            "the database is not ready yet: connecting".to_string()
-        } else {
-            format!("the database is not ready yet ({attempts} failed attempts, the last: {last})")
+        match &*self.status.failures.lock().expect("status lock") {
+            None => "the database is not ready yet: connecting".to_string(),
+            Some(failures) => format!("the database is not ready yet ({failures})"),
         }
     }
 
@@ -366,8 +363,8 @@ fn prepare_until_ready(
                 let error = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
                 slog::warn!(logger, "database not ready, retrying";
                     "attempt" => attempt, "retry_in_ms" => delay.as_millis() as u64, "error" => &error);
-                *status.last_error.lock().expect("status lock") = error;
-                status.attempts.store(attempt, Ordering::Release);
+                *status.failures.lock().expect("status lock") =
+                    Some(format!("{attempt} failed attempts, the last: {error}"));
                 drop(status);
                 std::thread::sleep(delay);
             }

@@ -232,14 +232,17 @@ pub async fn assert_database_unavailable(request: impl std::future::Future<Outpu
     assert_error(res, 503, "database_unavailable").await;
 }
 
-/// Asserts that the process is alive (`/health` 200) but not ready (`/ready` 503).
-pub async fn assert_alive_not_ready(app: &TestClient) {
+/// Asserts that the process is alive (`/health` 200) but not ready (`/ready` 503);
+/// returns the reason `/ready` gives.
+pub async fn assert_alive_not_ready(app: &TestClient) -> String {
     assert_eq!(app.get("/health").await.status(), 200, "/health");
     let res = app.get("/ready").await;
     assert_eq!(res.status(), 503, "/ready");
     let body: serde_json::Value = res.json().await.expect("a JSON body");
     assert_eq!(body["status"], "unavailable", "{body}");
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("not ready")), "{body}");
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not ready"), "{body}");
+    reason.to_string()
 }
 
 /// A service started on `db` before it could be opened ([`TestDatabase::pending`]): alive

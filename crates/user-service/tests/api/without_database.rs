@@ -19,9 +19,10 @@ async fn without_its_database_it_is_alive_but_not_ready() {
     assert_database_unavailable(app.get("/users/1")).await;
     let body = json!({"username": "a", "email": "a@b", "password": "pw"});
     assert_database_unavailable(app.post("/users", &body)).await;
-    // Still so after several attempts (100 + 200 + 400 ms of backoff).
+    // Still so after several attempts (100 + 200 + 400 ms of backoff), saying why.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_alive_not_ready(&app).await;
+    let reason = assert_alive_not_ready(&app).await;
+    assert!(reason.contains("failed attempts, the last:"), "{reason}");
     assert_database_unavailable(app.get("/users/count")).await;
 }
 
