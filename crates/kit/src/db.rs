@@ -286,8 +286,8 @@ impl Db {
         T: Send + 'static,
     {
         if !self.is_ready() {
-            return Err(ApiError::database_unavailable("the database is not reachable yet")
-                .with_cause(anyhow::anyhow!(self.not_ready_reason())));
+            let why = anyhow::anyhow!(self.not_ready_reason());
+            return Err(ApiError::database_unavailable("the database is not reachable yet", why));
         }
         let pool = self.pool.clone();
         let wait = self.wait.clone();

@@ -62,9 +62,10 @@ impl ApiError {
 
     /// The database does not answer (not reached yet since start-up, or no connection
     /// within the pool's time-out): 503 `database_unavailable`, `Retry-After: 1`.
-    pub fn database_unavailable(message: impl Into<String>) -> Self {
+    pub fn database_unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
         Self {
             retry_after: Some(1),
+            cause: Some(cause.into()),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
         }
     }
@@ -163,7 +164,7 @@ mod db_errors {
                     ApiError::bad_request("constraint", "the value breaks a constraint").with_cause(e)
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                    ApiError::database_unavailable("the database is not reachable").with_cause(e)
+                    ApiError::database_unavailable("the database is not reachable", e)
                 }
                 DieselError::DatabaseError(_, info) if is_busy(info.message()) => {
                     ApiError::unavailable("the database is busy, try again", e)
@@ -180,7 +181,7 @@ mod db_errors {
 
     impl From<r2d2::Error> for ApiError {
         fn from(e: r2d2::Error) -> Self {
-            ApiError::database_unavailable("no database connection available").with_cause(e)
+            ApiError::database_unavailable("no database connection available", e)
         }
     }
 }
