@@ -184,6 +184,25 @@ mod db_errors {
             ApiError::database_unavailable("no database connection available", e)
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use actix_web::ResponseError;
+
+        use super::*;
+
+        /// A connection closed under a query (the pool's time-out is covered by the
+        /// services' tests: follow-service `losing_its_database_...`).
+        #[test]
+        fn a_closed_connection_is_database_unavailable_with_retry_after() {
+            let info = Box::new("server closed the connection unexpectedly".to_string());
+            let error = ApiError::from(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info));
+            assert_eq!(error.code, "database_unavailable");
+            let res = error.error_response();
+            assert_eq!(res.status(), 503);
+            assert_eq!(res.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        }
+    }
 }
 
 impl From<minitwit_api::domain::DomainError> for ApiError {

@@ -76,10 +76,10 @@ impl TestDatabase {
             }
         }
     }
-}
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
+    /// Removes the database (also done on drop). On PostgreSQL this ends every
+    /// connection to it: a running service loses its database.
+    pub fn remove(&self) {
         match self.backend {
             Backend::Postgres => {
                 if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
@@ -93,6 +93,12 @@ impl Drop for TestDatabase {
                 }
             }
         }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.remove();
     }
 }
 
