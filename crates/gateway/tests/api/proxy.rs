@@ -2,7 +2,7 @@
 //! and closes, and can cut the first ones off mid-call (see `retries`).
 
 use std::{
-    io::{Read, Write},
+    io::Read,
     net::{Shutdown, TcpListener, TcpStream},
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -62,10 +62,11 @@ impl CuttingProxy {
     }
 }
 
-/// Passes one request on, waits for the first byte of the answer, drops the connection.
-fn cut_off(mut client: TcpStream, mut service: TcpStream) {
-    let request = read_request(&mut client);
-    service.write_all(&request).unwrap();
+/// Passes the request on, waits for the first byte of the answer, drops the connection.
+/// The request need not be parsed: an HTTP/1.1 client sends no second request before
+/// the first one's answer.
+fn cut_off(client: TcpStream, mut service: TcpStream) {
+    pipe(client.try_clone().unwrap(), service.try_clone().unwrap(), None);
     service.read_exact(&mut [0u8; 1]).expect("the service answers");
     client.shutdown(Shutdown::Both).unwrap();
 }
@@ -73,32 +74,18 @@ fn cut_off(mut client: TcpStream, mut service: TcpStream) {
 /// Copies bytes both ways until either side closes; counts the client's close in
 /// `closed`.
 fn pass_through(client: TcpStream, service: TcpStream, closed: Arc<AtomicUsize>) {
-    let pipe = |mut from: TcpStream, mut to: TcpStream, closed: Option<Arc<AtomicUsize>>| {
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut from, &mut to);
-            let _ = to.shutdown(Shutdown::Write);
-            if let Some(closed) = closed {
-                closed.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-    };
     pipe(client.try_clone().unwrap(), service.try_clone().unwrap(), Some(closed));
     pipe(service, client, None);
 }
 
-/// One HTTP/1.1 request with a `content-length` body (or none), as read.
-fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request head ends");
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-    let length =
-        head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).unwrap();
-    buf.extend(body);
-    buf
+/// Copies bytes from `from` to `to` on a thread of its own until `from` closes, then
+/// closes `to` for writing and counts that in `closed`.
+fn pipe(mut from: TcpStream, mut to: TcpStream, closed: Option<Arc<AtomicUsize>>) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+        if let Some(closed) = closed {
+            closed.fetch_add(1, Ordering::SeqCst);
+        }
+    });
 }
