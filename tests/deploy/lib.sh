@@ -145,6 +145,14 @@ frames_restart() {
 
 calls() { cat "$FAKE/state/calls" 2>/dev/null || true; }
 
+# run COMMAND...: runs the script under test; $out is what it printed (stdout
+# and stderr), $rc its exit status; prints $out too, for a failing case's log.
+run() {
+  rc=0
+  out=$("$@" 2>&1) || rc=$?
+  printf '%s\n' "$out"
+}
+
 # --- assertions: print why and fail ------------------------------------------
 fail() {
   echo "  assertion failed: $*" >&2

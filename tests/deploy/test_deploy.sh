@@ -39,11 +39,7 @@ YML
   printf '%s\n' minitwit_session_key_2 minitwit_sim_authorization_1 >"$FAKE/state/secrets"
 }
 
-deploy() {
-  rc=0
-  out=$("$SCRIPTS/deploy.sh" --env-file "$FAKE/minitwit.env" --timeout 20 "$@" 2>&1) || rc=$?
-  printf '%s\n' "$out"
-}
+deploy() { run "$SCRIPTS/deploy.sh" --env-file "$FAKE/minitwit.env" --timeout 20 "$@"; }
 
 # Two frames: before and right after the deploy (new gateway image), then the update.
 deploy_frames() {

@@ -1,11 +1,7 @@
 # shellcheck shell=bash
 # deploy/scripts/rollback.sh with a deploy record, against replayed swarm states.
 
-rollback() {
-  rc=0
-  out=$("$SCRIPTS/rollback.sh" --timeout 20 "$@" 2>&1) || rc=$?
-  printf '%s\n' "$out"
-}
+rollback() { run "$SCRIPTS/rollback.sh" --timeout 20 "$@"; }
 
 # The review's defect: a rollback after a failure where nothing was deployed
 # swapped production back to the release before the running one.
@@ -106,9 +102,7 @@ rollback_without_record_skips_identical_and_self_rolled_back() {
   svc name=minitwit_user-service index=50 image=user:1.4.0 replicas=2/2 state=rollback_completed started=+5
   frame
 
-  rc=0
-  out=$("$SCRIPTS/rollback.sh" --since "$T0" --timeout 20 minitwit 2>&1) || rc=$?
-  printf '%s\n' "$out"
+  rollback --since "$T0" minitwit
   expect_status "$rc" 0
   expect_count "$(calls)" "service rollback" 1
   expect_in "$(calls)" "service rollback --detach minitwit_gateway"

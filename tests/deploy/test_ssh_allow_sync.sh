@@ -24,11 +24,7 @@ firewall() {
     >"$FAKE/api/firewalls/fw-1"
 }
 
-sync_once() {
-  rc=0
-  out=$("$REPO_ROOT/deploy/provision/ssh-allow-sync.sh" 2>&1) || rc=$?
-  printf '%s\n' "$out"
-}
+sync_once() { run "$REPO_ROOT/deploy/provision/ssh-allow-sync.sh"; }
 
 ssh_sync_follows_the_cloud_firewall() {
   ssh_sync_setup

@@ -2,11 +2,7 @@
 # deploy/scripts/wait-converged.sh against replayed swarm states.
 
 # wait-converged.sh with a short poll interval; sets $out and $rc
-wait_converged() {
-  rc=0
-  out=$("$SCRIPTS/wait-converged.sh" --interval 0.1 --timeout "${WAIT_TIMEOUT:-20}" "$@" 2>&1) || rc=$?
-  printf '%s\n' "$out"
-}
+wait_converged() { run "$SCRIPTS/wait-converged.sh" --interval 0.1 --timeout "${WAIT_TIMEOUT:-20}" "$@"; }
 
 # The review's defect: a config-only update was declared converged before
 # swarm even started it (only images were compared).
