@@ -376,15 +376,13 @@ impl MessageClient {
 
 /// An error and its causes, e.g. `error sending request: client error (SendRequest):
 /// connection closed before message completed`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn error_chain(e: &reqwest::Error) -> String {
+    causes(e).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+/// `e`, then its source, then that one's, and so on.
+pub(crate) fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source())
 }
 
 fn query(page: &PageQuery) -> Vec<(&'static str, String)> {

@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::connections::RoundRobin;
+use crate::{client::causes, connections::RoundRobin};
 
 /// Whether a call may be sent twice with the effect of sending it once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +69,7 @@ impl Reach {
 /// reachable here without depending on hyper itself). Requests cancelled on a reused
 /// connection hyper already sends again; this is the same on a fresh one.
 fn never_written(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.to_string() == "operation was canceled" {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    causes(e).any(|cause| cause.to_string() == "operation was canceled")
 }
 
 /// What became of a retry, the `outcome` label of `upstream_retries_total`.
