@@ -17,7 +17,7 @@ use crate::{
     connections::{Connections, RoundRobin},
     follow::{Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessagePage, NewMessage, PageQuery},
-    retry::{outcome, Idempotent, Reach, Retries},
+    retry::{Idempotent, Retries},
     user::{Credentials, NewUser, User, UserIds},
     Count, ErrorBody,
 };
@@ -153,29 +153,17 @@ impl Base {
         start: Instant,
     ) -> Result<reqwest::Response, ClientError> {
         let service = self.service;
-        let transport = |e: reqwest::Error| {
+        let sent = match &self.retries {
+            None => req.send().await,
+            Some(retries) => retries.send(service, req, idempotent, start).await,
+        };
+        let res = sent.map_err(|e| {
             if e.is_timeout() {
                 ClientError::Timeout { service }
             } else {
                 ClientError::Unavailable { service, reason: error_chain(&e) }
             }
-        };
-        let res = match &self.retries {
-            None => req.send().await.map_err(transport)?,
-            Some(retries) => {
-                let (client, req) = req.build_split();
-                let req = req.map_err(transport)?;
-                let again = req.try_clone();
-                retries.budget.record_call();
-                match client.execute(req).await {
-                    Ok(res) => res,
-                    Err(e) => match again.filter(|_| Reach::of(&e).retry(idempotent)) {
-                        Some(again) => self.retry(retries, again, start).await.map_err(|_| transport(e))?,
-                        None => return Err(transport(e)),
-                    },
-                }
-            }
-        };
+        })?;
         if res.status().is_success() {
             return Ok(res);
         }
@@ -185,30 +173,6 @@ impl Base {
             message: format!("no JSON error body: {e}"),
         });
         Err(ClientError::Api { service, status, body })
-    }
-
-    /// Sends `again` once more on a new connection, within what is left of the call's
-    /// time-out and the service's retry budget; `Err(())` when it was not sent or
-    /// failed too (the first failure is then the one reported).
-    async fn retry(
-        &self,
-        retries: &Retries,
-        mut again: reqwest::Request,
-        start: Instant,
-    ) -> Result<reqwest::Response, ()> {
-        let left = retries.timeout.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            retries.observe(self.service, outcome::NO_TIME_LEFT);
-            return Err(());
-        }
-        if !retries.budget.try_retry() {
-            retries.observe(self.service, outcome::BUDGET_EXHAUSTED);
-            return Err(());
-        }
-        *again.timeout_mut() = Some(left);
-        let result = retries.fresh.execute(again).await;
-        retries.observe(self.service, if result.is_ok() { outcome::OK } else { outcome::FAILED });
-        result.map_err(drop)
     }
 
     async fn json<T: DeserializeOwned>(

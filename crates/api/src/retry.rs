@@ -177,10 +177,10 @@ impl RetryBudget {
 /// and who to tell.
 #[derive(Clone)]
 pub struct Retries {
-    pub(crate) fresh: reqwest::Client,
-    pub(crate) timeout: Duration,
-    pub(crate) budget: Arc<RetryBudget>,
-    pub(crate) observer: Option<RetryObserver>,
+    fresh: reqwest::Client,
+    timeout: Duration,
+    budget: Arc<RetryBudget>,
+    observer: Option<RetryObserver>,
 }
 
 impl Retries {
@@ -202,7 +202,54 @@ impl Retries {
         self
     }
 
-    pub(crate) fn observe(&self, service: &'static str, outcome: &'static str) {
+    /// Sends a call to `service` that started at `start`, and once more if it failed
+    /// harmlessly ([`Reach::retry`]); the answer, or the first failure when the call was
+    /// not sent again or failed again.
+    pub(crate) async fn send(
+        &self,
+        service: &'static str,
+        req: reqwest::RequestBuilder,
+        idempotent: Idempotent,
+        start: Instant,
+    ) -> reqwest::Result<reqwest::Response> {
+        let (client, req) = req.build_split();
+        let req = req?;
+        let again = req.try_clone();
+        self.budget.record_call();
+        let first = match client.execute(req).await {
+            Ok(res) => return Ok(res),
+            Err(e) => e,
+        };
+        match again.filter(|_| Reach::of(&first).retry(idempotent)) {
+            Some(again) => self.send_again(service, again, start).await.ok_or(first),
+            None => Err(first),
+        }
+    }
+
+    /// Sends `again` on a new connection, within what is left of the call's time-out
+    /// and the service's budget; `None` when it was not sent or failed too.
+    async fn send_again(
+        &self,
+        service: &'static str,
+        mut again: reqwest::Request,
+        start: Instant,
+    ) -> Option<reqwest::Response> {
+        let left = self.timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            self.observe(service, outcome::NO_TIME_LEFT);
+            return None;
+        }
+        if !self.budget.try_retry() {
+            self.observe(service, outcome::BUDGET_EXHAUSTED);
+            return None;
+        }
+        *again.timeout_mut() = Some(left);
+        let result = self.fresh.execute(again).await;
+        self.observe(service, if result.is_ok() { outcome::OK } else { outcome::FAILED });
+        result.ok()
+    }
+
+    fn observe(&self, service: &'static str, outcome: &'static str) {
         if let Some(observe) = &self.observer {
             observe(service, outcome);
         }
