@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $out and $rc: set by run (tests/deploy/lib.sh)
 # deploy/scripts/deploy.sh against a fake swarm: settings from one env file,
 # refusals before anything is deployed, the deploy record, the wait.
 

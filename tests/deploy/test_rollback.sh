@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $out and $rc: set by run (tests/deploy/lib.sh)
 # deploy/scripts/rollback.sh with a deploy record, against replayed swarm states.
 
 rollback() { run "$SCRIPTS/rollback.sh" --timeout 20 "$@"; }

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $out and $rc: set by run (tests/deploy/lib.sh)
 # deploy/scripts/smoke.sh against a local HTTP server standing in for nginx.
 
 # site STATUS_LATEST BODY_LATEST: serve /health, /public and /latest on a free

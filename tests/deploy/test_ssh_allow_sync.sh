@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $out and $rc: set by run (tests/deploy/lib.sh)
 # deploy/provision/ssh-allow-sync.sh: ufw follows the cloud firewall's SSH
 # sources. The API answers from files (curl reads file:// URLs), a fake ufw
 # logs what it is told.

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $out and $rc: set by run (tests/deploy/lib.sh)
 # deploy/scripts/wait-converged.sh against replayed swarm states.
 
 # wait-converged.sh with a short poll interval; sets $out and $rc
