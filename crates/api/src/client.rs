@@ -463,11 +463,45 @@ mod tests {
 
     /// Retries as the gateway configures them, and what they did.
     fn retries(percent: u32, min_per_second: u32) -> (Retries, Arc<Mutex<Vec<&'static str>>>) {
+        retries_within(Duration::from_secs(5), percent, min_per_second)
+    }
+
+    /// Retries of calls whose time-out is `timeout`, and what they did.
+    fn retries_within(
+        timeout: Duration,
+        percent: u32,
+        min_per_second: u32,
+    ) -> (Retries, Arc<Mutex<Vec<&'static str>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        let retries = Retries::new(Duration::from_secs(5), RetryBudget::new(percent, min_per_second))
+        let retries = Retries::new(timeout, RetryBudget::new(percent, min_per_second))
             .with_observer(Arc::new(move |_, outcome| log.lock().unwrap().push(outcome)));
         (retries, seen)
+    }
+
+    /// An address whose connects time out, as to a task that is gone: a listener that
+    /// never accepts, its backlog full, so the kernel drops further connection attempts.
+    struct Unanswered {
+        url: String,
+        _listener: tokio::net::TcpListener,
+        _held: Vec<tokio::net::TcpStream>,
+    }
+
+    impl Unanswered {
+        async fn start() -> Self {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let listener = socket.listen(0).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut held = Vec::new();
+            for _ in 0..4 {
+                let connect = tokio::net::TcpStream::connect(addr);
+                if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(100), connect).await {
+                    held.push(stream);
+                }
+            }
+            Self { url: format!("http://{addr}"), _listener: listener, _held: held }
+        }
     }
 
     const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
@@ -508,28 +542,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_that_times_out_is_retried_even_for_a_new_message() {
-        // A listener that never accepts, its backlog full: the kernel drops further
-        // connection attempts, so connecting times out (as to a task that is gone).
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(0).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut held = Vec::new();
-        for _ in 0..4 {
-            let connect = tokio::net::TcpStream::connect(addr);
-            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(100), connect).await {
-                held.push(stream);
-            }
-        }
+        let unanswered = Unanswered::start().await;
         let (retries, seen) = retries(10, 3);
-        let url = format!("http://{addr}");
-        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let client =
+            MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
         let start = Instant::now();
         let err = client.post("t", 7, "never sent").await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"], "retried once: {err}");
         assert!(start.elapsed() < Duration::from_secs(2), "two connect time-outs, not the call's");
-        drop(held);
+    }
+
+    #[tokio::test]
+    async fn no_retry_once_the_call_has_no_time_left() {
+        let unanswered = Unanswered::start().await;
+        // The call's 200 ms are spent when its connect times out (CONNECT_TIMEOUT).
+        let (retries, seen) = retries_within(Duration::from_millis(200), 10, 3);
+        let client =
+            MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
+        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert_eq!(*seen.lock().unwrap(), ["no_time_left"], "{err}");
     }
 
     #[tokio::test]
