@@ -7,19 +7,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{helpers::*, proxy::CuttingProxy};
+use crate::{
+    helpers::*,
+    proxy::{spawn_system_behind_proxy, CuttingProxy},
+};
 
 /// The whole system with message-service behind a counting proxy and the given max age.
 async fn system_with_max_age(max_age_ms: u64) -> (TestSystem, CuttingProxy) {
-    let mut proxy = None;
-    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
-        let p = CuttingProxy::counting(&s.services.message_url);
-        s.services.message_url = p.url();
-        s.services.connection_max_age_ms = max_age_ms;
-        proxy = Some(p);
-    })
-    .await;
-    (sys, proxy.unwrap())
+    spawn_system_behind_proxy(|s| &mut s.message_url, 0, |s| s.services.connection_max_age_ms = max_age_ms)
+        .await
 }
 
 /// Reads the public timeline every 20 ms for `duration`, one call at a time.

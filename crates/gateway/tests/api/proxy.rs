@@ -10,6 +10,31 @@ use std::{
     },
 };
 
+use gateway::{settings::ServicesSettings, Settings};
+use minitwit_kit::testing::Backend;
+
+use crate::helpers::{spawn_system_with, TestSystem};
+
+/// The whole system with one service behind a [`CuttingProxy`] that cuts its first `cut`
+/// connections (0: a proxy that only counts): `service` picks that service's URL in the
+/// gateway's settings, which `adjust` then changes further.
+pub async fn spawn_system_behind_proxy(
+    service: fn(&mut ServicesSettings) -> &mut String,
+    cut: usize,
+    adjust: impl FnOnce(&mut Settings),
+) -> (TestSystem, CuttingProxy) {
+    let mut proxy = None;
+    let sys = spawn_system_with(Backend::Postgres, |s| {
+        let url = service(&mut s.services);
+        let p = CuttingProxy::start(url, cut);
+        *url = p.url();
+        proxy = Some(p);
+        adjust(s);
+    })
+    .await;
+    (sys, proxy.expect("the system's settings were adjusted"))
+}
+
 pub struct CuttingProxy {
     port: u16,
     connections: Arc<AtomicUsize>,
@@ -40,11 +65,6 @@ impl CuttingProxy {
             }
         });
         Self { port, connections, closed }
-    }
-
-    /// A proxy that passes every connection through.
-    pub fn counting(target: &str) -> Self {
-        Self::start(target, 0)
     }
 
     pub fn url(&self) -> String {

@@ -6,25 +6,17 @@
 //! closes the connection without passing the answer back: the ambiguous failure of a
 //! replica killed mid-request. Later connections pass through.
 
+use gateway::settings::ServicesSettings;
 use serde_json::{json, Value};
 
-use crate::{helpers::*, proxy::CuttingProxy};
+use crate::{
+    helpers::*,
+    proxy::{spawn_system_behind_proxy, CuttingProxy},
+};
 
 /// The whole system with one service behind a proxy that cuts its first connection.
-async fn system_with_cut(service: &str) -> (TestSystem, CuttingProxy) {
-    let mut proxy = None;
-    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
-        let url = match service {
-            "user-service" => &mut s.services.user_url,
-            "message-service" => &mut s.services.message_url,
-            _ => &mut s.services.follow_url,
-        };
-        let p = CuttingProxy::start(url, 1);
-        *url = p.url();
-        proxy = Some(p);
-    })
-    .await;
-    (sys, proxy.unwrap())
+async fn system_with_cut(service: fn(&mut ServicesSettings) -> &mut String) -> (TestSystem, CuttingProxy) {
+    spawn_system_behind_proxy(service, 1, |_| {}).await
 }
 
 impl TestSystem {
@@ -56,7 +48,7 @@ impl TestSystem {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_whose_answer_was_cut_off_is_sent_again() {
-    let (sys, proxy) = system_with_cut("user-service").await;
+    let (sys, proxy) = system_with_cut(|s| &mut s.user_url).await;
     // Registered behind the gateway's back: its first call to user-service is the read.
     let res = reqwest::Client::new()
         .post(format!("{}/users", sys.users.url()))
@@ -75,7 +67,7 @@ async fn a_read_whose_answer_was_cut_off_is_sent_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
-    let (sys, proxy) = system_with_cut("message-service").await;
+    let (sys, proxy) = system_with_cut(|s| &mut s.message_url).await;
     sys.sim_register("alice").await;
 
     let res = sys.sim(reqwest::Method::POST, "/msgs/alice", Some(json!({"content": "exactly once"}))).await;
@@ -96,7 +88,7 @@ async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_whose_answer_was_cut_off_is_sent_again() {
-    let (sys, proxy) = system_with_cut("follow-service").await;
+    let (sys, proxy) = system_with_cut(|s| &mut s.follow_url).await;
     sys.sim_register("alice").await;
     sys.sim_register("bob").await;
 
