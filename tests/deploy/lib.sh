@@ -143,6 +143,34 @@ frames_restart() {
   FRAME_NO=0
 }
 
+# deploy_record [FIELD=VALUE... -- FIELD=VALUE...]: writes $FAKE/record.json,
+# the deploy record of the frames built so far (the first: the swarm before
+# `docker stack deploy`, the last: right after it), and starts the frames
+# again: those built next are what the script under test sees.
+# With fields, it first builds those two frames for a deploy that changed one
+# service: before, the svc fields before --; after, the same with the fields
+# after -- on top and, as previous spec, the image and config of before:
+#   deploy_record name=minitwit_gateway index=20 image=gateway:1 replicas=2/2 -- index=21 image=gateway:2
+deploy_record() {
+  if [ $# -gt 0 ]; then
+    local before=() prev
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+      before+=("$1")
+      shift
+    done
+    [ "${1:-}" = "--" ] || { echo "deploy_record: no -- between before and after" >&2; return 1; }
+    shift
+    svc "${before[@]}"
+    prev=$(jq -r '.Spec.Labels["com.docker.stack.image"] + "," + .Spec.TaskTemplate.ContainerSpec.Configs[0].ConfigName' \
+      <<<"${FRAME_SERVICES[-1]}")
+    frame
+    svc "${before[@]}" "$@" "prev=$prev"
+    frame
+  fi
+  record_from 0 $((FRAME_NO - 1)) >"$FAKE/record.json"
+  frames_restart
+}
+
 calls() { cat "$FAKE/state/calls" 2>/dev/null || true; }
 
 # run COMMAND...: runs the script under test; $out is what it printed (stdout

@@ -27,8 +27,7 @@ rollback_only_what_the_deploy_changed() {
   svc name=minitwit_nginx index=31 image=nginx:1.27 config=conf_b replicas=1/1 prev=nginx:1.27,conf_a
   svc name=minitwit_postgres index=41 image=postgres:15 replicas=1/1 prev=postgres:15,cfg1
   frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record
   # when the rollback starts: gateway updated, nginx rolled back by swarm itself
   svc name=minitwit_gateway index=23 image=gateway:1.5.0 replicas=2/2 state=completed started=+5 prev=gateway:1.4.0,cfg1
   svc name=minitwit_nginx index=34 image=nginx:1.27 config=conf_a replicas=1/1 state=rollback_completed started=+5
@@ -55,12 +54,7 @@ rollback_only_what_the_deploy_changed() {
 register rollback_only_what_the_deploy_changed
 
 rollback_refuses_a_service_changed_again_since() {
-  svc name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2
-  frame
-  svc name=minitwit_gateway index=21 image=gateway:1.5.0 replicas=2/2 prev=gateway:1.4.0,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2 -- index=21 image=gateway:1.5.0
   # someone deployed 1.6.0 meanwhile: its previous spec is 1.5.0, not 1.4.0
   svc name=minitwit_gateway index=30 image=gateway:1.6.0 replicas=2/2 state=completed started=+9 prev=gateway:1.5.0,cfg1
   frame
@@ -73,12 +67,7 @@ rollback_refuses_a_service_changed_again_since() {
 register rollback_refuses_a_service_changed_again_since
 
 rollback_fails_when_the_rollback_does_not_converge() {
-  svc name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2
-  frame
-  svc name=minitwit_gateway index=21 image=gateway:1.5.0 replicas=2/2 prev=gateway:1.4.0,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2 -- index=21 image=gateway:1.5.0
   svc name=minitwit_gateway index=22 image=gateway:1.5.0 replicas=1/2 state=completed started=+9 prev=gateway:1.4.0,cfg1
   frame
   svc name=minitwit_gateway index=23 image=gateway:1.4.0 replicas=1/2 state=rollback_paused started=+30 prev=gateway:1.5.0,cfg1

@@ -16,8 +16,7 @@ wait_config_only_update_waits_for_swarm() {
   svc name=minitwit_nginx index=11 image=nginx:1.27 config=nginx_conf_bbbb replicas=1/1 prev=nginx:1.27,nginx_conf_aaaa
   svc name=minitwit_gateway index=21 image=gateway:1.4.0 config=none replicas=2/2 prev=gateway:1.4.0,none
   frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record
   # what the polls see: not started, not started, updating (old task stopped), completed
   for s in none none updating; do
     svc name=minitwit_nginx index=12 image=nginx:1.27 config=nginx_conf_bbbb replicas=1/1 state=$s started=+5
@@ -48,8 +47,7 @@ wait_unchanged_and_untouched_services_settle_at_once() {
   svc name=minitwit_gateway index=21 image=gateway:1.4.0 replicas=2/2 prev=gateway:1.4.0,cfg1
   svc name=minitwit_grafana index=30 image=grafana:11 replicas=1/1 state=paused started=-3000 message="old failure"
   frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record
   svc name=minitwit_gateway index=21 image=gateway:1.4.0 replicas=2/2 prev=gateway:1.4.0,cfg1
   svc name=minitwit_grafana index=30 image=grafana:11 replicas=1/1 state=paused started=-3000 message="old failure"
   frame
@@ -61,12 +59,7 @@ wait_unchanged_and_untouched_services_settle_at_once() {
 register wait_unchanged_and_untouched_services_settle_at_once
 
 wait_swarm_rollback_fails_at_once() {
-  svc name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2
-  frame
-  svc name=minitwit_gateway index=21 image=gateway:1.5.0 replicas=2/2 prev=gateway:1.4.0,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2 -- index=21 image=gateway:1.5.0
   svc name=minitwit_gateway index=22 image=gateway:1.5.0 replicas=2/2 state=updating started=+2
   frame
   svc name=minitwit_gateway index=23 image=gateway:1.4.0 replicas=1/2 state=rollback_started started=+2 \
@@ -81,12 +74,7 @@ wait_swarm_rollback_fails_at_once() {
 register wait_swarm_rollback_fails_at_once
 
 wait_rollback_completed_fails() {
-  svc name=minitwit_user-service index=5 image=user:1 replicas=2/2
-  frame
-  svc name=minitwit_user-service index=6 image=user:2 replicas=2/2 prev=user:1,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_user-service index=5 image=user:1 replicas=2/2 -- index=6 image=user:2
   svc name=minitwit_user-service index=9 image=user:1 replicas=2/2 state=rollback_completed started=+2
   frame
 
@@ -97,12 +85,7 @@ wait_rollback_completed_fails() {
 register wait_rollback_completed_fails
 
 wait_paused_update_fails() {
-  svc name=minitwit_postgres index=5 image=postgres:15 replicas=1/1
-  frame
-  svc name=minitwit_postgres index=6 image=postgres:15 config=init2 replicas=1/1 prev=postgres:15,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_postgres index=5 image=postgres:15 replicas=1/1 -- index=6 config=init2
   svc name=minitwit_postgres index=7 image=postgres:15 config=init2 replicas=0/1 state=paused started=+1 \
     message="update paused due to failure or early termination of task y"
   frame
@@ -114,12 +97,7 @@ wait_paused_update_fails() {
 register wait_paused_update_fails
 
 wait_times_out_on_an_endless_update() {
-  svc name=minitwit_gateway index=20 image=gateway:1 replicas=2/2
-  frame
-  svc name=minitwit_gateway index=21 image=gateway:2 replicas=2/2 prev=gateway:1,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_gateway index=20 image=gateway:1 replicas=2/2 -- index=21 image=gateway:2
   svc name=minitwit_gateway index=22 image=gateway:2 replicas=2/2 state=updating started=+1
   frame
 
@@ -131,12 +109,7 @@ wait_times_out_on_an_endless_update() {
 register wait_times_out_on_an_endless_update
 
 wait_completed_update_needs_all_replicas() {
-  svc name=minitwit_message-service index=20 image=msg:1 replicas=2/2
-  frame
-  svc name=minitwit_message-service index=21 image=msg:2 replicas=2/2 prev=msg:1,cfg1
-  frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record name=minitwit_message-service index=20 image=msg:1 replicas=2/2 -- index=21 image=msg:2
   svc name=minitwit_message-service index=22 image=msg:2 replicas=1/2 state=completed started=+1
   frame
   svc name=minitwit_message-service index=22 image=msg:2 replicas=2/2 state=completed started=+1
@@ -158,8 +131,7 @@ wait_no_update_expected_for_placement_or_zero_replicas() {
   svc name=minitwit_prometheus index=21 image=prom:2 replicas=1/1 placement="node.labels.metrics == true" prev=prom:2,cfg1
   svc name=minitwit_grafana index=31 image=grafana:11 config=dash2 replicas=0/0 prev=grafana:11,cfg1
   frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record
   svc name=minitwit_prometheus index=21 image=prom:2 replicas=1/1 placement="node.labels.metrics == true" prev=prom:2,cfg1
   svc name=minitwit_grafana index=31 image=grafana:11 config=dash2 replicas=0/0 prev=grafana:11,cfg1
   frame
@@ -177,8 +149,7 @@ wait_new_service_needs_its_tasks() {
   svc name=minitwit_gateway index=20 image=gateway:1 replicas=2/2
   svc name=minitwit_newsvc index=40 image=new:1 replicas=0/1
   frame
-  record_from 0 1 >"$FAKE/record.json"
-  frames_restart
+  deploy_record
   svc name=minitwit_gateway index=20 image=gateway:1 replicas=2/2
   svc name=minitwit_newsvc index=40 image=new:1 replicas=0/1
   frame
