@@ -10,9 +10,51 @@ use minitwit_kit::{
     server::Running,
     testing::{wait_ready, Backend, TestDatabase},
 };
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
 
 /// The course's simulator credentials.
 pub const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+
+// The simulator API's requests, as the course's simulator sends them.
+
+/// A username as one path segment.
+pub fn enc(name: &str) -> String {
+    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
+}
+
+/// GET with the simulator's credentials.
+pub async fn get(sys: &TestSystem, path: &str) -> Response {
+    sys.client.get(sys.url(path)).header("Authorization", SIM_AUTH).send().await.unwrap()
+}
+
+/// POST of a JSON body with the simulator's credentials, on a fresh connection.
+pub async fn post(sys: &TestSystem, path: &str, body: &Value) -> Response {
+    sys.client
+        .post(sys.url(path))
+        .header("Authorization", SIM_AUTH)
+        .header("Connection", "close")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a 204 with an empty body.
+pub async fn no_content(res: Response) {
+    let status = res.status();
+    let url = res.url().to_string();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::NO_CONTENT, "{url}: {body}");
+    assert_eq!(body, "");
+}
+
+/// Registers `name` through the simulator API (204).
+pub async fn register(sys: &TestSystem, name: &str) {
+    let body = json!({"username": name, "email": format!("{}@example.com", name.len()), "pwd": "secret"});
+    no_content(post(sys, "/register", &body).await).await;
+}
 
 /// One running service: its address, its database and the handle that stops it.
 pub struct ServiceUnderTest {

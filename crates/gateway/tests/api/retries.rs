@@ -20,20 +20,6 @@ async fn system_with_cut(service: fn(&mut ServicesSettings) -> &mut String) -> (
 }
 
 impl TestSystem {
-    async fn sim(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut req = self.client.request(method, self.url(path)).header("authorization", SIM_AUTH);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn sim_register(&self, name: &str) {
-        let body = json!({"username": name, "email": format!("{name}@example.com"), "pwd": "pw"});
-        let res = self.sim(reqwest::Method::POST, "/register", Some(body)).await;
-        assert_eq!(res.status(), 204, "registering {name}");
-    }
-
     /// `upstream_retries_total` of `upstream` with `outcome`, 0 when absent.
     async fn retries(&self, upstream: &str, outcome: &str) -> f64 {
         let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -58,7 +44,7 @@ async fn a_read_whose_answer_was_cut_off_is_sent_again() {
         .unwrap();
     assert_eq!(res.status(), 201);
 
-    let res = sys.sim(reqwest::Method::GET, "/msgs/alice", None).await;
+    let res = get(&sys, "/msgs/alice").await;
     assert_eq!(res.status(), 200, "answered after one retry");
     assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
     assert_eq!(proxy.connections(), 2, "the cut connection and the retry's");
@@ -68,14 +54,14 @@ async fn a_read_whose_answer_was_cut_off_is_sent_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
     let (sys, proxy) = system_with_cut(|s| &mut s.message_url).await;
-    sys.sim_register("alice").await;
+    register(&sys, "alice").await;
 
-    let res = sys.sim(reqwest::Method::POST, "/msgs/alice", Some(json!({"content": "exactly once"}))).await;
+    let res = post(&sys, "/msgs/alice", &json!({"content": "exactly once"})).await;
     assert_eq!(res.status(), 503, "the gateway cannot know whether it was posted");
     assert_eq!(proxy.connections(), 1, "not sent again");
 
     // It was posted (the service answered), once.
-    let res = sys.sim(reqwest::Method::GET, "/msgs/alice", None).await;
+    let res = get(&sys, "/msgs/alice").await;
     assert_eq!(res.status(), 200);
     let messages = res.json::<Value>().await.unwrap();
     let texts: Vec<&str> =
@@ -89,15 +75,15 @@ async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_whose_answer_was_cut_off_is_sent_again() {
     let (sys, proxy) = system_with_cut(|s| &mut s.follow_url).await;
-    sys.sim_register("alice").await;
-    sys.sim_register("bob").await;
+    register(&sys, "alice").await;
+    register(&sys, "bob").await;
 
-    let res = sys.sim(reqwest::Method::POST, "/fllws/alice", Some(json!({"follow": "bob"}))).await;
+    let res = post(&sys, "/fllws/alice", &json!({"follow": "bob"})).await;
     assert_eq!(res.status(), 204, "answered after one retry");
     assert_eq!(proxy.connections(), 2);
     assert_eq!(sys.retries("follow-service", "ok").await, 1.0);
 
-    let res = sys.sim(reqwest::Method::GET, "/fllws/alice", None).await;
+    let res = get(&sys, "/fllws/alice").await;
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"follows": ["bob"]}));
     let count: Value =
         reqwest::get(format!("{}/follows/count", sys.follows.url())).await.unwrap().json().await.unwrap();

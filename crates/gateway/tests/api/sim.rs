@@ -4,33 +4,12 @@
 use std::time::{Duration, Instant};
 
 use minitwit_kit::testing::Backend;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::{header::CONTENT_TYPE, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 
 const NOT_AUTHORIZED: &str = "You are not authorized to use this resource!";
-
-/// A username as one path segment.
-fn enc(name: &str) -> String {
-    utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
-}
-
-async fn get(sys: &TestSystem, path: &str) -> Response {
-    sys.client.get(sys.url(path)).header("Authorization", SIM_AUTH).send().await.unwrap()
-}
-
-async fn post(sys: &TestSystem, path: &str, body: &Value) -> Response {
-    sys.client
-        .post(sys.url(path))
-        .header("Authorization", SIM_AUTH)
-        .header("Connection", "close")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Posts `body` as is, with `content_type` (if any).
 async fn post_raw(
@@ -44,15 +23,6 @@ async fn post_raw(
         req = req.header(CONTENT_TYPE, ct);
     }
     req.send().await.unwrap()
-}
-
-/// Asserts a 204 with an empty body.
-async fn no_content(res: Response) {
-    let status = res.status();
-    let url = res.url().to_string();
-    let body = res.text().await.unwrap();
-    assert_eq!(status, StatusCode::NO_CONTENT, "{url}: {body}");
-    assert_eq!(body, "");
 }
 
 async fn ok_json(res: Response) -> Value {
@@ -80,11 +50,6 @@ async fn error(res: Response, status: u16) -> String {
 
 async fn error_is(res: Response, status: u16, text: &str) {
     assert_eq!(error(res, status).await, text);
-}
-
-async fn register(sys: &TestSystem, name: &str) {
-    let body = json!({"username": name, "email": format!("{}@example.com", name.len()), "pwd": "secret"});
-    no_content(post(sys, "/register", &body).await).await;
 }
 
 async fn latest(sys: &TestSystem) -> i64 {
