@@ -56,7 +56,8 @@ case "${1:-} ${2:-}" in
     d=$(current)
     jq -c --slurpfile r "$d/replicas.json" '.[] | {
         ID: .ID[0:12], Image: .Spec.TaskTemplate.ContainerSpec.Image,
-        Mode: (if .Spec.Mode.Global then "global" else "replicated" end),
+        Mode: (if .Spec.Mode.Global then "global" elif .Spec.Mode.ReplicatedJob then "replicated job"
+               else "replicated" end),
         Name: .Spec.Name, Ports: "", Replicas: ($r[0][.Spec.Name] // "0/0")}' "$d/inspect.json"
     ;;
   "service ls")

@@ -10,7 +10,7 @@
 #   frame                      # ends the frame: every svc since the last one
 #
 # (state: an UpdateStatus.State, or none; started: seconds after $T0; prev:
-# image,config of PreviousSpec; placement: one constraint; mode=global;
+# image,config of PreviousSpec; placement: one constraint; mode=global or job;
 # message: UpdateStatus.Message), then runs the script under test, which finds
 # the fake docker first on PATH.
 
@@ -62,7 +62,9 @@ spec_json() {
       ForceUpdate: 0,
       Runtime: "container"
     },
-    Mode: (if $mode == "global" then {Global: {}} else {Replicated: {Replicas: $replicas}} end),
+    Mode: (if $mode == "global" then {Global: {}}
+           elif $mode == "job" then {ReplicatedJob: {MaxConcurrent: 1, TotalCompletions: $replicas}}
+           else {Replicated: {Replicas: $replicas}} end),
     UpdateConfig: {Parallelism: 1, Delay: 10000000000, FailureAction: "rollback",
                    Monitor: 30000000000, MaxFailureRatio: 0, Order: "start-first"},
     RollbackConfig: {Parallelism: 1, Delay: 5000000000, FailureAction: "pause",

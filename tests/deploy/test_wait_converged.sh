@@ -197,17 +197,23 @@ wait_without_record_uses_since() {
 }
 register wait_without_record_uses_since
 
+# A global service needs a task on every node; a job that ran to completion
+# has none running and never will.
 wait_global_and_job_services() {
   svc name=minitwit_node-exporter index=3 image=ne:1 replicas=3/3 mode=global
   svc name=minitwit_alloy index=4 image=alloy:1 replicas=2/3 mode=global
+  svc name=minitwit_migrate index=5 image=migrate:1 replicas=0/1 mode=job
   frame
   svc name=minitwit_node-exporter index=3 image=ne:1 replicas=3/3 mode=global
   svc name=minitwit_alloy index=4 image=alloy:1 replicas=3/3 mode=global
+  svc name=minitwit_migrate index=5 image=migrate:1 replicas=0/1 mode=job
   frame
 
   wait_converged minitwit
   expect_status "$rc" 0
   expect_in "$out" "minitwit_alloy: 2/3 running"
+  expect_not_in "$out" "minitwit_migrate: "
+  expect_in "$out" "minitwit_migrate (0/1 running)"
   expect_in "$out" "converged (poll 2)"
 }
 register wait_global_and_job_services
