@@ -53,18 +53,31 @@ rollback_only_what_the_deploy_changed() {
 }
 register rollback_only_what_the_deploy_changed
 
-rollback_refuses_a_service_changed_again_since() {
-  deploy_record name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2 -- index=21 image=gateway:1.5.0
+# A service rollback.sh must not roll back, and one docker would not: both
+# reported, the exit status says so.
+rollback_fails_for_a_service_changed_again_or_refused_by_docker() {
+  svc name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2
+  svc name=minitwit_user-service index=30 image=user:1.4.0 replicas=2/2
+  frame
+  svc name=minitwit_gateway index=21 image=gateway:1.5.0 replicas=2/2 prev=gateway:1.4.0,cfg1
+  svc name=minitwit_user-service index=31 image=user:1.5.0 replicas=2/2 prev=user:1.4.0,cfg1
+  frame
+  deploy_record
   # someone deployed 1.6.0 meanwhile: its previous spec is 1.5.0, not 1.4.0
   svc name=minitwit_gateway index=30 image=gateway:1.6.0 replicas=2/2 state=completed started=+9 prev=gateway:1.5.0,cfg1
+  svc name=minitwit_user-service index=31 image=user:1.5.0 replicas=2/2 prev=user:1.4.0,cfg1
   frame
+  echo minitwit_user-service >"$FAKE/state/rollback-fails"
 
   rollback --record "$FAKE/record.json" minitwit
   expect_status "$rc" 1
   expect_in "$out" "minitwit_gateway: not rolled back: changed again since the deploy"
-  expect_not_in "$(calls)" "service rollback"
+  expect_not_in "$(calls)" "service rollback --detach minitwit_gateway"
+  expect_count "$(calls)" "service rollback" 1
+  expect_in "$out" "minitwit_user-service: not rolled back: Error response from daemon"
+  expect_in "$out" "2 service(s) could not be rolled back"
 }
-register rollback_refuses_a_service_changed_again_since
+register rollback_fails_for_a_service_changed_again_or_refused_by_docker
 
 rollback_fails_when_the_rollback_does_not_converge() {
   deploy_record name=minitwit_gateway index=20 image=gateway:1.4.0 replicas=2/2 -- index=21 image=gateway:1.5.0
