@@ -15,43 +15,53 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     connections::{Connections, RoundRobin},
-    follow::{Followees, Following},
-    message::{AuthorsQuery, Latest, Message, MessagePage, NewMessage, PageQuery},
+    domain::MessageText,
+    error::ServiceError,
+    follow::{Follow, FollowError, Followees, Following},
+    message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
     retry::{Idempotent, Retries},
-    user::{Credentials, NewUser, User, UserIds},
+    user::{Credentials, NewUser, User, UserError, UserIds},
     Count, ErrorBody,
 };
 
 /// Everything but unreserved characters is escaped, so a username is one path segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// What went wrong with a call.
+/// What went wrong with a call to a service whose refusals are `E`
+/// ([`UserError`], [`MessageError`], [`FollowError`]).
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub enum ClientError<E: ServiceError> {
+    /// The service refused the call with one of its own errors.
+    #[error("{service} refused: {error}")]
+    Refused { service: &'static str, error: E },
     #[error("{service} did not answer within the time-out")]
     Timeout { service: &'static str },
     #[error("{service} is unavailable: {reason}")]
     Unavailable { service: &'static str, reason: String },
-    /// The service answered with an error status and its JSON error body.
+    /// Any other error answer: a [common one](crate::error::Common) (a
+    /// body it could not read, a database that does not answer) or an unknown one.
     #[error("{service} answered {status}: {} ({})", body.error, body.message)]
     Api { service: &'static str, status: u16, body: ErrorBody },
     #[error("{service} gave an unexpected answer: {reason}")]
     Protocol { service: &'static str, reason: String },
 }
 
-impl ClientError {
-    /// The machine code of an error answer, if the service gave one.
-    pub fn code(&self) -> Option<&str> {
+impl<E: ServiceError> ClientError<E> {
+    /// The service's own refusal, if that is what this is.
+    pub fn refusal(&self) -> Option<E> {
         match self {
-            ClientError::Api { body, .. } => Some(&body.error),
+            ClientError::Refused { error, .. } => Some(*error),
             _ => None,
         }
     }
 
-    pub fn status(&self) -> Option<u16> {
+    pub fn service(&self) -> &'static str {
         match self {
-            ClientError::Api { status, .. } => Some(*status),
-            _ => None,
+            ClientError::Refused { service, .. }
+            | ClientError::Timeout { service }
+            | ClientError::Unavailable { service, .. }
+            | ClientError::Api { service, .. }
+            | ClientError::Protocol { service, .. } => service,
         }
     }
 
@@ -60,7 +70,7 @@ impl ClientError {
         match self {
             ClientError::Timeout { .. } | ClientError::Unavailable { .. } => true,
             ClientError::Api { status, .. } => *status >= 500,
-            ClientError::Protocol { .. } => false,
+            ClientError::Refused { .. } | ClientError::Protocol { .. } => false,
         }
     }
 
@@ -70,7 +80,7 @@ impl ClientError {
             ClientError::Timeout { .. } => "timeout",
             ClientError::Unavailable { .. } => "unavailable",
             ClientError::Api { status, .. } if *status >= 500 => "server_error",
-            ClientError::Api { .. } => "client_error",
+            ClientError::Api { .. } | ClientError::Refused { .. } => "client_error",
             ClientError::Protocol { .. } => "server_error",
         }
     }
@@ -127,11 +137,11 @@ impl Base {
         self.http.client().request(method, format!("{}{path}", self.url)).header("x-request-id", rid)
     }
 
-    async fn call(
+    async fn call<E: ServiceError>(
         &self,
         req: RequestBuilder,
         idempotent: Idempotent,
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<reqwest::Response, ClientError<E>> {
         let start = Instant::now();
         let result = self.exchange(req, idempotent, start).await;
         if let Some(observe) = &self.observer {
@@ -146,12 +156,12 @@ impl Base {
 
     /// Sends the request, once more if it failed harmlessly and retries are on; the
     /// answer, or the error answer as a [`ClientError`].
-    async fn exchange(
+    async fn exchange<E: ServiceError>(
         &self,
         req: RequestBuilder,
         idempotent: Idempotent,
         start: Instant,
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<reqwest::Response, ClientError<E>> {
         let service = self.service;
         let sent = match &self.retries {
             None => req.send().await,
@@ -172,14 +182,17 @@ impl Base {
             error: if status >= 500 { "unavailable".into() } else { "unknown".into() },
             message: format!("no JSON error body: {e}"),
         });
-        Err(ClientError::Api { service, status, body })
+        Err(match E::decode(status, &body) {
+            Some(error) => ClientError::Refused { service, error },
+            None => ClientError::Api { service, status, body },
+        })
     }
 
-    async fn json<T: DeserializeOwned>(
+    async fn json<T: DeserializeOwned, E: ServiceError>(
         &self,
         req: RequestBuilder,
         idempotent: Idempotent,
-    ) -> Result<T, ClientError> {
+    ) -> Result<T, ClientError<E>> {
         let service = self.service;
         let res = self.call(req, idempotent).await?;
         res.json::<T>().await.map_err(|e| {
@@ -191,7 +204,11 @@ impl Base {
         })
     }
 
-    async fn empty(&self, req: RequestBuilder, idempotent: Idempotent) -> Result<(), ClientError> {
+    async fn empty<E: ServiceError>(
+        &self,
+        req: RequestBuilder,
+        idempotent: Idempotent,
+    ) -> Result<(), ClientError<E>> {
         let res = self.call(req, idempotent).await?;
         if res.status() != StatusCode::NO_CONTENT && res.status() != StatusCode::OK {
             return Err(ClientError::Protocol {
@@ -202,14 +219,14 @@ impl Base {
         Ok(())
     }
 
-    async fn health(&self, rid: &str) -> Result<(), ClientError> {
+    async fn health<E: ServiceError>(&self, rid: &str) -> Result<(), ClientError<E>> {
         self.empty(self.request(Method::GET, "/ready", rid), Idempotent::Yes).await
     }
 }
 
 /// Generates the constructor and common methods of a client.
 macro_rules! client {
-    ($name:ident, $service:literal) => {
+    ($name:ident, $service:literal, $error:ty) => {
         #[derive(Clone)]
         pub struct $name(Base);
 
@@ -234,40 +251,40 @@ macro_rules! client {
             }
 
             /// Whether the service answers `/ready`.
-            pub async fn ready(&self, rid: &str) -> Result<(), ClientError> {
+            pub async fn ready(&self, rid: &str) -> Result<(), ClientError<$error>> {
                 self.0.health(rid).await
             }
         }
     };
 }
 
-client!(UserClient, "user-service");
-client!(MessageClient, "message-service");
-client!(FollowClient, "follow-service");
+client!(UserClient, "user-service", UserError);
+client!(MessageClient, "message-service", MessageError);
+client!(FollowClient, "follow-service", FollowError);
 
 impl UserClient {
     /// Not sent again after an ambiguous failure: a retry of a registration that went
     /// through would answer `username_taken`.
-    pub async fn register(&self, rid: &str, new: &NewUser) -> Result<User, ClientError> {
+    pub async fn register(&self, rid: &str, new: &NewUser) -> Result<User, ClientError<UserError>> {
         self.0.json(self.0.request(Method::POST, "/users", rid).json(new), Idempotent::No).await
     }
 
-    pub async fn login(&self, rid: &str, credentials: &Credentials) -> Result<User, ClientError> {
+    pub async fn login(&self, rid: &str, credentials: &Credentials) -> Result<User, ClientError<UserError>> {
         self.0
             .json(self.0.request(Method::POST, "/users/login", rid).json(credentials), Idempotent::Yes)
             .await
     }
 
-    pub async fn by_name(&self, rid: &str, username: &str) -> Result<User, ClientError> {
+    pub async fn by_name(&self, rid: &str, username: &str) -> Result<User, ClientError<UserError>> {
         let path = format!("/users/by-name/{}", utf8_percent_encode(username, SEGMENT));
         self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await
     }
 
-    pub async fn by_id(&self, rid: &str, id: i64) -> Result<User, ClientError> {
+    pub async fn by_id(&self, rid: &str, id: i64) -> Result<User, ClientError<UserError>> {
         self.0.json(self.0.request(Method::GET, &format!("/users/{id}"), rid), Idempotent::Yes).await
     }
 
-    pub async fn batch(&self, rid: &str, ids: &[i64]) -> Result<Vec<User>, ClientError> {
+    pub async fn batch(&self, rid: &str, ids: &[i64]) -> Result<Vec<User>, ClientError<UserError>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -275,7 +292,7 @@ impl UserClient {
         self.0.json(self.0.request(Method::POST, "/users/batch", rid).json(&body), Idempotent::Yes).await
     }
 
-    pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
+    pub async fn count(&self, rid: &str) -> Result<i64, ClientError<UserError>> {
         let c: Count = self.0.json(self.0.request(Method::GET, "/users/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
     }
@@ -283,12 +300,21 @@ impl UserClient {
 
 impl MessageClient {
     /// Not sent again after an ambiguous failure: it could post the message twice.
-    pub async fn post(&self, rid: &str, author_id: i64, text: &str) -> Result<Message, ClientError> {
-        let body = NewMessage { author_id, text: text.to_string() };
+    pub async fn post(
+        &self,
+        rid: &str,
+        author_id: i64,
+        text: &MessageText,
+    ) -> Result<Message, ClientError<MessageError>> {
+        let body = NewMessage { author_id, text: text.clone() };
         self.0.json(self.0.request(Method::POST, "/messages", rid).json(&body), Idempotent::No).await
     }
 
-    pub async fn public(&self, rid: &str, page: &PageQuery) -> Result<MessagePage, ClientError> {
+    pub async fn public(
+        &self,
+        rid: &str,
+        page: &PageQuery,
+    ) -> Result<MessagePage, ClientError<MessageError>> {
         self.0.json(self.0.request(Method::GET, "/messages", rid).query(&query(page)), Idempotent::Yes).await
     }
 
@@ -297,7 +323,7 @@ impl MessageClient {
         rid: &str,
         author_id: i64,
         page: &PageQuery,
-    ) -> Result<MessagePage, ClientError> {
+    ) -> Result<MessagePage, ClientError<MessageError>> {
         let path = format!("/messages/by-author/{author_id}");
         self.0.json(self.0.request(Method::GET, &path, rid).query(&query(page)), Idempotent::Yes).await
     }
@@ -307,31 +333,31 @@ impl MessageClient {
         rid: &str,
         author_ids: &[i64],
         page: &PageQuery,
-    ) -> Result<MessagePage, ClientError> {
+    ) -> Result<MessagePage, ClientError<MessageError>> {
         let body = AuthorsQuery { author_ids: author_ids.to_vec(), limit: page.limit, before: page.before };
         self.0
             .json(self.0.request(Method::POST, "/messages/by-authors", rid).json(&body), Idempotent::Yes)
             .await
     }
 
-    pub async fn set_flag(&self, rid: &str, id: i64, flagged: bool) -> Result<(), ClientError> {
+    pub async fn set_flag(&self, rid: &str, id: i64, flagged: bool) -> Result<(), ClientError<MessageError>> {
         let method = if flagged { Method::PUT } else { Method::DELETE };
         self.0.empty(self.0.request(method, &format!("/messages/{id}/flag"), rid), Idempotent::Yes).await
     }
 
-    pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
+    pub async fn count(&self, rid: &str) -> Result<i64, ClientError<MessageError>> {
         let c: Count =
             self.0.json(self.0.request(Method::GET, "/messages/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
     }
 
-    pub async fn latest(&self, rid: &str) -> Result<i64, ClientError> {
+    pub async fn latest(&self, rid: &str) -> Result<i64, ClientError<MessageError>> {
         let l: Latest = self.0.json(self.0.request(Method::GET, "/latest", rid), Idempotent::Yes).await?;
         Ok(l.latest)
     }
 
     /// Idempotent: storing the same value twice stores it once.
-    pub async fn set_latest(&self, rid: &str, latest: i64) -> Result<(), ClientError> {
+    pub async fn set_latest(&self, rid: &str, latest: i64) -> Result<(), ClientError<MessageError>> {
         self.0
             .empty(self.0.request(Method::PUT, "/latest", rid).json(&Latest { latest }), Idempotent::Yes)
             .await
@@ -349,6 +375,10 @@ pub(crate) fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::erro
     std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source())
 }
 
+fn pair_path(Follow { follower, followee }: Follow) -> String {
+    format!("/follows/{follower}/{followee}")
+}
+
 fn query(page: &PageQuery) -> Vec<(&'static str, String)> {
     let mut q = Vec::with_capacity(2);
     if let Some(limit) = page.limit {
@@ -361,38 +391,33 @@ fn query(page: &PageQuery) -> Vec<(&'static str, String)> {
 }
 
 impl FollowClient {
-    pub async fn follow(&self, rid: &str, follower: i64, followee: i64) -> Result<(), ClientError> {
-        self.0
-            .empty(
-                self.0.request(Method::PUT, &format!("/follows/{follower}/{followee}"), rid),
-                Idempotent::Yes,
-            )
-            .await
+    pub async fn follow(&self, rid: &str, pair: Follow) -> Result<(), ClientError<FollowError>> {
+        self.0.empty(self.0.request(Method::PUT, &pair_path(pair), rid), Idempotent::Yes).await
     }
 
-    pub async fn unfollow(&self, rid: &str, follower: i64, followee: i64) -> Result<(), ClientError> {
-        self.0
-            .empty(
-                self.0.request(Method::DELETE, &format!("/follows/{follower}/{followee}"), rid),
-                Idempotent::Yes,
-            )
-            .await
+    pub async fn unfollow(&self, rid: &str, pair: Follow) -> Result<(), ClientError<FollowError>> {
+        self.0.empty(self.0.request(Method::DELETE, &pair_path(pair), rid), Idempotent::Yes).await
     }
 
-    pub async fn followees(&self, rid: &str, follower: i64, limit: u32) -> Result<Vec<i64>, ClientError> {
+    pub async fn followees(
+        &self,
+        rid: &str,
+        follower: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, ClientError<FollowError>> {
         let req =
             self.0.request(Method::GET, &format!("/follows/{follower}"), rid).query(&[("limit", limit)]);
         let f: Followees = self.0.json(req, Idempotent::Yes).await?;
         Ok(f.followees)
     }
 
-    pub async fn is_following(&self, rid: &str, follower: i64, followee: i64) -> Result<bool, ClientError> {
-        let path = format!("/follows/{follower}/{followee}");
-        let f: Following = self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await?;
+    pub async fn is_following(&self, rid: &str, pair: Follow) -> Result<bool, ClientError<FollowError>> {
+        let req = self.0.request(Method::GET, &pair_path(pair), rid);
+        let f: Following = self.0.json(req, Idempotent::Yes).await?;
         Ok(f.following)
     }
 
-    pub async fn count(&self, rid: &str) -> Result<i64, ClientError> {
+    pub async fn count(&self, rid: &str) -> Result<i64, ClientError<FollowError>> {
         let c: Count =
             self.0.json(self.0.request(Method::GET, "/follows/count", rid), Idempotent::Yes).await?;
         Ok(c.count)
@@ -504,6 +529,10 @@ mod tests {
         }
     }
 
+    fn text(raw: &str) -> MessageText {
+        MessageText::parse(raw).unwrap()
+    }
+
     const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
 
     #[tokio::test]
@@ -522,7 +551,7 @@ mod tests {
         let (url, connections) = scripted_server(vec![None, Some("{}")]);
         let (retries, seen) = retries(10, 3);
         let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        let err = client.post("t", 7, "once").await.unwrap_err();
+        let err = client.post("t", 7, &text("once")).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert!(err.to_string().contains("connection closed before message completed"), "{err}");
         assert_eq!(connections.load(Ordering::SeqCst), 1, "sent once");
@@ -535,7 +564,7 @@ mod tests {
         let (retries, seen) = retries(10, 3);
         let url = format!("http://127.0.0.1:{port}");
         let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"]);
     }
@@ -547,7 +576,7 @@ mod tests {
         let client =
             MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
         let start = Instant::now();
-        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"], "retried once: {err}");
         assert!(start.elapsed() < Duration::from_secs(2), "two connect time-outs, not the call's");
@@ -560,7 +589,7 @@ mod tests {
         let (retries, seen) = retries_within(Duration::from_millis(200), 10, 3);
         let client =
             MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
-        let err = client.post("t", 7, "never sent").await.unwrap_err();
+        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["no_time_left"], "{err}");
     }

@@ -1,8 +1,14 @@
 //! Parse, don't validate: the only way to build these types is `parse`, so a value of
 //! one is valid everywhere. Services parse at their edge; the gateway parses the same
 //! way to give form errors before a call.
+//!
+//! Request bodies carry these types (`#[serde(try_from = "String")]`), so a rule holds
+//! on every path that reads one: a body that breaks it is refused as it is read, with
+//! the rule's code and text (see `minitwit_kit::error::extract`).
 
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 /// Why raw input is not a valid domain value. `code` is the machine code of the JSON error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,24 +16,47 @@ pub enum DomainError {
     UsernameEmpty,
     UsernameTooLong,
     UsernameInvalid,
-    UsernameReserved,
     EmailInvalid,
     EmailTooLong,
     PasswordEmpty,
     PasswordTooLong,
     TextEmpty,
     TextTooLong,
+    TextInvalid,
 }
 
 impl DomainError {
+    pub const USERNAME: &'static [Self] =
+        &[Self::UsernameEmpty, Self::UsernameTooLong, Self::UsernameInvalid];
+    pub const EMAIL: &'static [Self] = &[Self::EmailInvalid, Self::EmailTooLong];
+    pub const PASSWORD: &'static [Self] = &[Self::PasswordEmpty, Self::PasswordTooLong];
+    pub const TEXT: &'static [Self] = &[Self::TextEmpty, Self::TextTooLong, Self::TextInvalid];
+    pub const ALL: &'static [Self] = &[
+        Self::UsernameEmpty,
+        Self::UsernameTooLong,
+        Self::UsernameInvalid,
+        Self::EmailInvalid,
+        Self::EmailTooLong,
+        Self::PasswordEmpty,
+        Self::PasswordTooLong,
+        Self::TextEmpty,
+        Self::TextTooLong,
+        Self::TextInvalid,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Self::UsernameEmpty | Self::UsernameTooLong | Self::UsernameInvalid => "invalid_username",
-            Self::UsernameReserved => "username_taken",
             Self::EmailInvalid | Self::EmailTooLong => "invalid_email",
             Self::PasswordEmpty | Self::PasswordTooLong => "invalid_password",
-            Self::TextEmpty | Self::TextTooLong => "invalid_text",
+            Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => "invalid_text",
         }
+    }
+
+    /// The rule a deserialiser's error text reports, e.g. serde_json's "You have to
+    /// enter a username at line 1 column 14": a body field of a domain type broke it.
+    pub fn reported_in(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| text.starts_with(&e.to_string()))
     }
 }
 
@@ -37,13 +66,13 @@ impl fmt::Display for DomainError {
             Self::UsernameEmpty => "You have to enter a username",
             Self::UsernameTooLong => "The username is too long (at most 64 characters)",
             Self::UsernameInvalid => "The username may not contain '/' or control characters",
-            Self::UsernameReserved => "The username is already taken",
             Self::EmailInvalid => "You have to enter a valid email address",
             Self::EmailTooLong => "The email address is too long (at most 254 characters)",
             Self::PasswordEmpty => "You have to enter a password",
             Self::PasswordTooLong => "The password is too long (at most 1024 bytes)",
             Self::TextEmpty => "The message is empty",
             Self::TextTooLong => "The message is too long (at most 1000 characters)",
+            Self::TextInvalid => "The message may not contain NUL characters",
         })
     }
 }
@@ -76,7 +105,8 @@ const RESERVED: &[&str] = &[
 
 /// A username: 1 to 64 characters, spaces and any script allowed (the simulator's
 /// users are called `Roger Histand`), no `/` and no control characters, not blank.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Username(String);
 
 impl Username {
@@ -90,10 +120,13 @@ impl Username {
         if raw.chars().any(|c| c == '/' || c.is_control()) {
             return Err(DomainError::UsernameInvalid);
         }
-        if RESERVED.contains(&raw.to_lowercase().as_str()) {
-            return Err(DomainError::UsernameReserved);
-        }
         Ok(Self(raw.to_string()))
+    }
+
+    /// Whether the name is one of the gateway's own top-level pages: such a name counts
+    /// as taken, as no one could reach its timeline.
+    pub fn is_reserved(&self) -> bool {
+        RESERVED.contains(&self.0.to_lowercase().as_str())
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,7 +140,8 @@ impl Username {
 
 /// An email address: something, an `@`, something; no whitespace. No DNS, no demand for
 /// a dot (the course's tests register `test@test`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
 impl Email {
@@ -139,7 +173,8 @@ impl Email {
 
 /// A password as typed: not empty, at most 1024 bytes (hashing cost is bounded).
 /// Its `Debug` never shows the text.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Password(String);
 
 impl Password {
@@ -165,8 +200,10 @@ impl fmt::Debug for Password {
 }
 
 /// A message's text, stored as given (escaped on output, never on input): not blank,
-/// at most 1000 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// at most 1000 characters, no NUL (no database stores one; newlines and tabs stay:
+/// the simulator sends them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct MessageText(String);
 
 impl MessageText {
@@ -176,6 +213,9 @@ impl MessageText {
         }
         if raw.chars().count() > TEXT_MAX_CHARS {
             return Err(DomainError::TextTooLong);
+        }
+        if raw.contains('\0') {
+            return Err(DomainError::TextInvalid);
         }
         Ok(Self(raw.to_string()))
     }
@@ -188,6 +228,27 @@ impl MessageText {
         self.0
     }
 }
+
+/// `TryFrom<String>` (for serde) and `From<T> for String` for each domain type.
+macro_rules! string_conversions {
+    ($($ty:ident),*) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = DomainError;
+
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.0
+            }
+        }
+    )*};
+}
+
+string_conversions!(Username, Email, Password, MessageText);
 
 #[cfg(test)]
 mod tests {
@@ -209,7 +270,8 @@ mod tests {
         assert_eq!(Username::parse(&"é".repeat(65)), Err(DomainError::UsernameTooLong));
         assert_eq!(Username::parse("a/b"), Err(DomainError::UsernameInvalid));
         assert_eq!(Username::parse("a\nb"), Err(DomainError::UsernameInvalid));
-        assert_eq!(Username::parse("Public"), Err(DomainError::UsernameReserved));
+        assert!(Username::parse("Public").unwrap().is_reserved());
+        assert!(!Username::parse("Publicity").unwrap().is_reserved());
         assert_eq!(Username::parse("").unwrap_err().to_string(), "You have to enter a username");
     }
 
@@ -242,5 +304,21 @@ mod tests {
         assert_eq!(MessageText::parse(" \n\t"), Err(DomainError::TextEmpty));
         assert!(MessageText::parse(&"ø".repeat(1000)).is_ok());
         assert_eq!(MessageText::parse(&"ø".repeat(1001)), Err(DomainError::TextTooLong));
+        assert_eq!(MessageText::parse("a\0b"), Err(DomainError::TextInvalid));
+        assert_eq!(MessageText::parse("line\n\tline").unwrap().as_str(), "line\n\tline");
+    }
+
+    #[test]
+    fn a_body_field_is_held_to_the_same_rule_and_the_rule_is_found_in_the_error() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            text: MessageText,
+        }
+        let err = serde_json::from_str::<Body>(r#"{"text": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(DomainError::reported_in(&err.to_string()), Some(DomainError::TextInvalid), "{err}");
+        let name: Username = serde_json::from_str(r#""Roger Histand""#).unwrap();
+        assert_eq!(serde_json::to_string(&name).unwrap(), r#""Roger Histand""#);
+        assert_eq!(DomainError::reported_in("something else"), None);
     }
 }

@@ -2,15 +2,52 @@
 //!
 //! | route | query | answer |
 //! | --- | --- | --- |
-//! | `PUT /follows/{follower}/{followee}` | | 204 (idempotent); 400 `self_follow` |
-//! | `DELETE /follows/{follower}/{followee}` | | 204 (idempotent) |
-//! | `GET /follows/{follower}` | `?limit=N` | 200 [`Followees`], by followee id |
-//! | `GET /follows/{follower}/{followee}` | | 200 [`Following`] |
+//! | `PUT /follows/{follower}/{followee}` | | 204 (idempotent); 400 `self_follow`, `invalid_id` |
+//! | `DELETE /follows/{follower}/{followee}` | | 204 (idempotent); 400 `invalid_id` |
+//! | `GET /follows/{follower}` | `?limit=N` | 200 [`Followees`], by followee id; 400 `invalid_id` |
+//! | `GET /follows/{follower}/{followee}` | | 200 [`Following`]; 400 `invalid_id` |
 //! | `GET /follows/count` | | 200 [`Count`](crate::Count) |
+//!
+//! Refusals are [`FollowError`]s; any route may also answer a [common
+//! code](crate::error::Common).
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ServiceError;
+
 pub const DEFAULT_LIMIT: u32 = 100;
+
+/// What follow-service refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FollowError {
+    #[error("You cannot follow yourself")]
+    SelfFollow,
+    #[error("user ids are positive integers")]
+    InvalidId,
+}
+
+impl ServiceError for FollowError {
+    const ALL: &'static [Self] = &[Self::SelfFollow, Self::InvalidId];
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::SelfFollow => "self_follow",
+            Self::InvalidId => "invalid_id",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        400
+    }
+}
+
+/// One user following another, by id: named fields, so the two cannot be swapped
+/// unnoticed at a call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    pub follower: i64,
+    pub followee: i64,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LimitQuery {

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod connections;
 pub mod domain;
+pub mod error;
 pub mod follow;
 pub mod message;
 pub mod retry;
@@ -13,14 +14,7 @@ pub mod user;
 
 use serde::{Deserialize, Serialize};
 
-/// The body of every error answer of the internal APIs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    /// A stable machine code, e.g. `username_taken`.
-    pub error: String,
-    /// A human explanation.
-    pub message: String,
-}
+pub use error::ErrorBody;
 
 /// A total, e.g. of users.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

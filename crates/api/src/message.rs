@@ -5,27 +5,75 @@
 //!
 //! | route | body / query | answer |
 //! | --- | --- | --- |
-//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 400 `invalid_text` |
+//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 400 `invalid_text`, `invalid_author` |
 //! | `GET /messages` | [`PageQuery`] | 200 [`MessagePage`] (public timeline) |
 //! | `GET /messages/by-author/{author_id}` | [`PageQuery`] | 200 [`MessagePage`] |
-//! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline") |
+//! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline"); 400 `too_many_authors` |
 //! | `PUT /messages/{id}/flag` | | 204; 404 `no_such_message` |
 //! | `DELETE /messages/{id}/flag` | | 204; 404 `no_such_message` |
 //! | `GET /messages/count` | | 200 [`Count`](crate::Count) |
 //! | `GET /latest` | | 200 [`Latest`] (`-1` before any) |
 //! | `PUT /latest` | [`Latest`] | 204 |
+//!
+//! Refusals are [`MessageError`]s; any route may also answer a [common
+//! code](crate::error::Common).
 
 use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    domain::{DomainError, MessageText},
+    error::ServiceError,
+};
+
 pub const DEFAULT_LIMIT: u32 = 30;
 pub const AUTHORS_MAX: usize = 5000;
+
+/// What message-service refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("author_id must be a user id (at least 1)")]
+    InvalidAuthor,
+    #[error("at most {AUTHORS_MAX} author ids")]
+    TooManyAuthors,
+    #[error("there is no such message")]
+    NoSuchMessage,
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+}
+
+impl ServiceError for MessageError {
+    const ALL: &'static [Self] = &[
+        Self::Invalid(DomainError::TextEmpty),
+        Self::Invalid(DomainError::TextTooLong),
+        Self::Invalid(DomainError::TextInvalid),
+        Self::InvalidAuthor,
+        Self::TooManyAuthors,
+        Self::NoSuchMessage,
+    ];
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidAuthor => "invalid_author",
+            Self::TooManyAuthors => "too_many_authors",
+            Self::NoSuchMessage => "no_such_message",
+            Self::Invalid(e) => e.code(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            Self::NoSuchMessage => 404,
+            Self::InvalidAuthor | Self::TooManyAuthors | Self::Invalid(_) => 400,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewMessage {
     pub author_id: i64,
-    pub text: String,
+    pub text: MessageText,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -2,28 +2,87 @@
 //!
 //! | route | body | answer |
 //! | --- | --- | --- |
-//! | `POST /users` | [`NewUser`] | 201 [`User`]; 400 `invalid_*`; 409 `username_taken` |
-//! | `POST /users/login` | [`Credentials`] | 200 [`User`]; 404 `no_such_user`; 401 `wrong_password` |
+//! | `POST /users` | [`NewUser`] | 201 [`User`]; 400 `invalid_username`, `invalid_email`, `invalid_password`; 409 `username_taken` |
+//! | `POST /users/login` | [`Credentials`] | 200 [`User`]; 400 `invalid_username`, `invalid_password`; 404 `no_such_user`; 401 `wrong_password` |
 //! | `GET /users/by-name/{username}` | | 200 [`User`]; 404 `no_such_user` |
 //! | `GET /users/{id}` | | 200 [`User`]; 404 `no_such_user` |
-//! | `POST /users/batch` | [`UserIds`] (at most 1000) | 200 `[User]` (unknown ids left out) |
+//! | `POST /users/batch` | [`UserIds`] (at most 1000) | 200 `[User]` (unknown ids left out); 400 `too_many_ids` |
 //! | `GET /users/count` | | 200 [`Count`](crate::Count) |
+//!
+//! Refusals are [`UserError`]s; any route may also answer a [common
+//! code](crate::error::Common).
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    domain::{DomainError, Email, Password, Username},
+    error::ServiceError,
+};
+
 pub const BATCH_MAX: usize = 1000;
+
+/// What user-service refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    /// The name is someone's, or one of the gateway's own pages.
+    #[error("The username is already taken")]
+    UsernameTaken,
+    #[error("Invalid username")]
+    NoSuchUser,
+    #[error("Invalid password")]
+    WrongPassword,
+    #[error("at most {BATCH_MAX} ids per batch")]
+    TooManyIds,
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+}
+
+impl ServiceError for UserError {
+    const ALL: &'static [Self] = &[
+        Self::Invalid(DomainError::UsernameEmpty),
+        Self::Invalid(DomainError::UsernameTooLong),
+        Self::Invalid(DomainError::UsernameInvalid),
+        Self::Invalid(DomainError::EmailInvalid),
+        Self::Invalid(DomainError::EmailTooLong),
+        Self::Invalid(DomainError::PasswordEmpty),
+        Self::Invalid(DomainError::PasswordTooLong),
+        Self::UsernameTaken,
+        Self::NoSuchUser,
+        Self::WrongPassword,
+        Self::TooManyIds,
+    ];
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UsernameTaken => "username_taken",
+            Self::NoSuchUser => "no_such_user",
+            Self::WrongPassword => "wrong_password",
+            Self::TooManyIds => "too_many_ids",
+            Self::Invalid(e) => e.code(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            Self::UsernameTaken => 409,
+            Self::NoSuchUser => 404,
+            Self::WrongPassword => 401,
+            Self::TooManyIds | Self::Invalid(_) => 400,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewUser {
-    pub username: String,
-    pub email: String,
-    pub password: String,
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
-    pub username: String,
-    pub password: String,
+    pub username: Username,
+    pub password: Password,
 }
 
 impl std::fmt::Debug for Credentials {

@@ -6,13 +6,10 @@ use diesel::{
     prelude::*,
     result::{DatabaseErrorKind, Error as DieselError},
 };
+use minitwit_api::follow::FollowError;
 use minitwit_kit::{db::DbConnection, on_backend, ApiError};
 
 use crate::schema::follows;
-
-pub fn self_follow() -> ApiError {
-    ApiError::bad_request("self_follow", "You cannot follow yourself")
-}
 
 /// Adds the pair unless it is there; the primary key decides concurrent inserts.
 /// Returns the number of rows inserted (0 or 1).
@@ -25,7 +22,9 @@ pub fn follow(conn: &mut DbConnection, follower: i64, followee: i64) -> Result<u
     match inserted {
         Ok(n) => Ok(n),
         // The CHECK constraint backs the route's own test.
-        Err(DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)) => Err(self_follow()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)) => {
+            Err(FollowError::SelfFollow.into())
+        }
         Err(e) => Err(e.into()),
     }
 }

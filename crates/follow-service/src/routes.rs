@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use minitwit_api::{
-    follow::{Followees, Following, LimitQuery, DEFAULT_LIMIT},
+    follow::{FollowError, Followees, Following, LimitQuery, DEFAULT_LIMIT},
     Count,
 };
 use minitwit_kit::{db::Db, metrics::Metrics, server::ActingUser, ApiError};
@@ -46,7 +46,7 @@ fn user_id(id: i64) -> Result<i64, ApiError> {
     if id > 0 {
         Ok(id)
     } else {
-        Err(ApiError::bad_request("invalid_id", format!("user ids are positive integers, not {id}")))
+        Err(FollowError::InvalidId.into())
     }
 }
 
@@ -64,7 +64,7 @@ async fn follow(
 ) -> Result<HttpResponse, ApiError> {
     let (follower, followee) = pair(&req, path)?;
     if follower == followee {
-        return Err(follows::self_follow());
+        return Err(FollowError::SelfFollow.into());
     }
     let inserted = state.db.run(move |c| follows::follow(c, follower, followee)).await?;
     state.followed.inc_by(inserted as u64);

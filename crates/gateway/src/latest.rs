@@ -19,7 +19,10 @@ use std::sync::{
     Arc, Mutex,
 };
 
-use minitwit_api::client::{ClientError, MessageClient};
+use minitwit_api::{
+    client::{ClientError, MessageClient},
+    message::MessageError,
+};
 use prometheus::IntGauge;
 use tokio::sync::watch;
 
@@ -70,7 +73,7 @@ impl LatestRecorder {
     }
 
     /// Records `value` and returns once it (or a value recorded after it) is stored.
-    pub async fn record(&self, rid: &str, value: i64) -> Result<(), ClientError> {
+    pub async fn record(&self, rid: &str, value: i64) -> Result<(), ClientError<MessageError>> {
         let inner = &self.inner;
         // Subscribed before looking, so the end of a write that starts meanwhile wakes us.
         let mut ended = inner.attempts.subscribe();
@@ -102,7 +105,7 @@ impl LatestRecorder {
     }
 
     /// The stored value (`-1` before any).
-    pub async fn get(&self, rid: &str) -> Result<i64, ClientError> {
+    pub async fn get(&self, rid: &str) -> Result<i64, ClientError<MessageError>> {
         let value = self.inner.client.latest(rid).await?;
         self.inner.gauge.set(value);
         Ok(value)

@@ -11,7 +11,7 @@ use minitwit_api::{
     client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
     connections::Connections,
     retry::{outcome, Retries, RetryBudget, RetryObserver},
-    user::User,
+    user::{User, UserError},
 };
 use minitwit_kit::metrics::Metrics;
 use prometheus::IntCounterVec;
@@ -101,7 +101,11 @@ impl Upstream {
 
     /// The user called `username`, or `None` if there is none. Only found users are
     /// cached: a name may be registered later.
-    pub async fn user_by_name(&self, rid: &str, username: &str) -> Result<Option<Arc<User>>, ClientError> {
+    pub async fn user_by_name(
+        &self,
+        rid: &str,
+        username: &str,
+    ) -> Result<Option<Arc<User>>, ClientError<UserError>> {
         if let Some(user) = self.by_name.get(username) {
             self.count("user_by_name", true);
             return Ok(Some(user));
@@ -113,13 +117,17 @@ impl Upstream {
                 self.remember(user.clone());
                 Ok(Some(user))
             }
-            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) if e.refusal() == Some(UserError::NoSuchUser) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// The users among `ids`, from the cache where possible and one batch call for the rest.
-    pub async fn users_by_ids(&self, rid: &str, ids: &[i64]) -> Result<HashMap<i64, Arc<User>>, ClientError> {
+    pub async fn users_by_ids(
+        &self,
+        rid: &str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Arc<User>>, ClientError<UserError>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
@@ -157,7 +165,10 @@ impl Upstream {
         let (u, m, f) =
             tokio::join!(self.users.ready(rid), self.messages.ready(rid), self.follows.ready(rid));
         let down: Vec<String> =
-            [u, m, f].into_iter().filter_map(|r| r.err().map(|e| e.to_string())).collect();
+            [u.err().map(|e| e.to_string()), m.err().map(|e| e.to_string()), f.err().map(|e| e.to_string())]
+                .into_iter()
+                .flatten()
+                .collect();
         if down.is_empty() {
             Ok(())
         } else {

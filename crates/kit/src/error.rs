@@ -4,15 +4,20 @@
 //! their cause chain for the access log and answer an opaque 500. A database that does
 //! not answer is `503 database_unavailable` with `Retry-After: 1`.
 
-use std::borrow::Cow;
-
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 pub use minitwit_api::ErrorBody;
+use minitwit_api::{
+    error::{Common, ServiceError},
+    follow::FollowError,
+    message::MessageError,
+    user::UserError,
+};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: Cow<'static, str>,
+    /// A [`Common`] code or one of the service's own refusals ([`ServiceError`]).
+    pub code: &'static str,
     pub message: String,
     /// Kept for the logs; never shown to the client.
     pub cause: Option<anyhow::Error>,
@@ -33,49 +38,38 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), cause: None, retry_after: None }
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { status, code, message: message.into(), cause: None, retry_after: None }
     }
 
-    pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    /// One of the answers any route may give, with its text.
+    pub fn common(common: Common, message: impl Into<String>) -> Self {
+        let error = Self::new(common.status(), common.code(), message);
+        match common {
+            Common::DatabaseUnavailable => Self { retry_after: Some(1), ..error },
+            _ => error,
+        }
     }
 
-    pub fn not_found(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub fn conflict(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unauthorized(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    /// A service's own refusal, in its status, code and text.
+    pub fn refused<E: ServiceError>(e: E) -> Self {
+        Self::new(e.status(), e.code(), e.to_string())
     }
 
     pub fn unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
-        Self {
-            cause: Some(cause.into()),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-        }
+        Self::common(Common::Unavailable, message).with_cause(cause)
     }
 
     /// The database does not answer (not reached yet since start-up, or no connection
     /// within the pool's time-out): 503 `database_unavailable`, `Retry-After: 1`.
     pub fn database_unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
-        Self {
-            retry_after: Some(1),
-            cause: Some(cause.into()),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
-        }
+        Self::common(Common::DatabaseUnavailable, message).with_cause(cause)
     }
 
     /// An unexpected failure: 500 with an opaque message; the cause goes to the log.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self {
-            cause: Some(cause.into()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-        }
+        Self::common(Common::Internal, "internal error").with_cause(cause)
     }
 
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
@@ -112,56 +106,58 @@ impl From<actix_web::error::BlockingError> for ApiError {
 pub mod extract {
     use actix_web::{
         error::{JsonPayloadError, PathError, QueryPayloadError},
-        http::StatusCode,
         HttpRequest,
     };
+    use minitwit_api::{domain::DomainError, error::Common};
 
     use super::ApiError;
 
     pub fn json(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         let api = match &err {
             JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string())
+                ApiError::common(Common::PayloadTooLarge, err.to_string())
             }
-            JsonPayloadError::ContentType => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected Content-Type: application/json",
-            ),
-            JsonPayloadError::Deserialize(e) if e.is_data() => {
-                ApiError::bad_request("invalid_field", e.to_string())
+            JsonPayloadError::ContentType => {
+                ApiError::common(Common::UnsupportedMediaType, "expected Content-Type: application/json")
             }
-            JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
-            _ => ApiError::bad_request("bad_body", err.to_string()),
+            // A field of a domain type whose rule the value broke: that rule's code.
+            JsonPayloadError::Deserialize(e) if e.is_data() => match DomainError::reported_in(&e.to_string())
+            {
+                Some(rule) => ApiError::new(400, rule.code(), rule.to_string()),
+                None => ApiError::common(Common::InvalidField, e.to_string()),
+            },
+            JsonPayloadError::Deserialize(e) => ApiError::common(Common::MalformedJson, e.to_string()),
+            _ => ApiError::common(Common::BadBody, err.to_string()),
         };
         api.into()
     }
 
     pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-        ApiError::not_found("invalid_path", err.to_string()).into()
+        ApiError::common(Common::InvalidPath, err.to_string()).into()
     }
 
     pub fn query(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-        ApiError::bad_request("invalid_query", err.to_string()).into()
+        ApiError::common(Common::InvalidQuery, err.to_string()).into()
     }
 }
 
 #[cfg(feature = "db")]
 mod db_errors {
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use minitwit_api::error::Common;
 
     use super::ApiError;
 
     impl From<DieselError> for ApiError {
         fn from(e: DieselError) -> Self {
             match &e {
-                DieselError::NotFound => ApiError::not_found("not_found", "no such record"),
+                DieselError::NotFound => ApiError::common(Common::NotFound, "no such record"),
                 DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                    ApiError::conflict("conflict", "already exists").with_cause(e)
+                    ApiError::common(Common::Conflict, "already exists").with_cause(e)
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)
                 | DieselError::DatabaseError(DatabaseErrorKind::NotNullViolation, _) => {
-                    ApiError::bad_request("constraint", "the value breaks a constraint").with_cause(e)
+                    ApiError::common(Common::Constraint, "the value breaks a constraint").with_cause(e)
                 }
                 DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                     ApiError::database_unavailable("the database is not reachable", e)
@@ -205,14 +201,16 @@ mod db_errors {
     }
 }
 
-impl From<minitwit_api::domain::DomainError> for ApiError {
-    /// Invalid input is a 400 with the domain's code and text; a reserved username is
-    /// taken, so a 409.
-    fn from(e: minitwit_api::domain::DomainError) -> Self {
-        let status = match e {
-            minitwit_api::domain::DomainError::UsernameReserved => StatusCode::CONFLICT,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, e.code(), e.to_string())
-    }
+/// `?` on a service's refusal: one impl per service error (a blanket impl over
+/// [`ServiceError`] would overlap the others under the coherence rules).
+macro_rules! refusals {
+    ($($e:ty),*) => {$(
+        impl From<$e> for ApiError {
+            fn from(e: $e) -> Self {
+                Self::refused(e)
+            }
+        }
+    )*};
 }
+
+refusals!(UserError, MessageError, FollowError);

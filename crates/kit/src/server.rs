@@ -223,7 +223,7 @@ async fn metrics(service: web::Data<Service>) -> HttpResponse {
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("no_route", "no such route"))
+    Err(ApiError::common(minitwit_api::error::Common::NoRoute, "no such route"))
 }
 
 /// Request id, access log line and HTTP metrics, for every request.

@@ -4,8 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use minitwit_api::{
-    domain::MessageText,
-    message::{AuthorsQuery, Cursor, Latest, Message, NewMessage, PageQuery, AUTHORS_MAX},
+    message::{AuthorsQuery, Cursor, Latest, Message, MessageError, NewMessage, PageQuery, AUTHORS_MAX},
     Count,
 };
 use minitwit_kit::{
@@ -90,10 +89,9 @@ async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let NewMessage { author_id, text } = body.into_inner();
     if author_id < 1 {
-        return Err(ApiError::bad_request("invalid_author", "author_id must be a user id (at least 1)"));
+        return Err(MessageError::InvalidAuthor.into());
     }
     req.extensions_mut().insert(ActingUser(author_id));
-    let text = MessageText::parse(&text)?;
     let message = state.db.run(move |c| messages::insert(c, author_id, &text, now())).await?;
     state.posted.inc();
     state.total.inc();
@@ -121,7 +119,7 @@ async fn by_authors(
 ) -> Result<HttpResponse, ApiError> {
     let AuthorsQuery { mut author_ids, limit, before } = body.into_inner();
     if author_ids.len() > AUTHORS_MAX {
-        return Err(ApiError::bad_request("too_many_authors", format!("at most {AUTHORS_MAX} author ids")));
+        return Err(MessageError::TooManyAuthors.into());
     }
     author_ids.sort_unstable();
     author_ids.dedup();
@@ -134,7 +132,7 @@ async fn set_flag(state: web::Data<State>, id: i64, flagged: bool) -> Result<Htt
     if state.db.run(move |c| messages::set_flag(c, id, flagged)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::not_found("no_such_message", format!("there is no message {id}")))
+        Err(MessageError::NoSuchMessage.into())
     }
 }
 

@@ -140,8 +140,8 @@ impl Hasher {
     }
 
     /// [`Hasher::verify`] on the blocking thread pool, once a slot is free.
-    pub async fn verify_blocking(&self, password: String, phc: String) -> anyhow::Result<bool> {
-        self.in_slot(move |h| h.verify(&password, &phc)).await?
+    pub async fn verify_blocking(&self, password: Password, phc: String) -> anyhow::Result<bool> {
+        self.in_slot(move |h| h.verify(password.expose(), &phc)).await?
     }
 
     /// Runs `work` on the blocking thread pool once a slot is free. Waiting is
@@ -242,8 +242,9 @@ mod tests {
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
         let phc = h.hash_blocking(Password::parse("pw").unwrap()).await.unwrap();
-        assert!(h.verify_blocking("pw".into(), phc.clone()).await.unwrap());
-        assert!(!h.verify_blocking("nope".into(), phc).await.unwrap());
+        let password = |raw| Password::parse(raw).unwrap();
+        assert!(h.verify_blocking(password("pw"), phc.clone()).await.unwrap());
+        assert!(!h.verify_blocking(password("nope"), phc).await.unwrap());
     }
 
     #[test]

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use minitwit_api::{
-    domain::{Email, Password, Username},
-    user::{Credentials, NewUser, UserIds, BATCH_MAX},
+    user::{Credentials, NewUser, UserError, UserIds, BATCH_MAX},
     Count,
 };
 use minitwit_kit::{db::Db, metrics::Metrics, ApiError};
@@ -48,18 +47,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
 }
 
 fn no_such_user() -> ApiError {
-    ApiError::not_found("no_such_user", "Invalid username")
+    UserError::NoSuchUser.into()
 }
 
 async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<HttpResponse, ApiError> {
     let NewUser { username, email, password } = body.into_inner();
-    let username = Username::parse(&username)?;
-    let email = Email::parse(&email)?;
-    let password = Password::parse(&password)?;
+    if username.is_reserved() {
+        return Err(UserError::UsernameTaken.into());
+    }
     // A taken name is refused before the costly hash (the insert still settles races).
     let name = username.as_str().to_string();
     if state.db.run(move |c| users::by_name(c, &name)).await?.is_some() {
-        return Err(users::taken());
+        return Err(UserError::UsernameTaken.into());
     }
     let hash = state.hasher.hash_blocking(password).await.map_err(ApiError::internal)?;
     let user = state.db.run(move |c| users::insert(c, &username, &email, &hash)).await?;
@@ -70,11 +69,12 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
 
 async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
-    let account = state.db.run(move |c| users::account(c, &username)).await?.ok_or_else(no_such_user)?;
+    let name = username.into_inner();
+    let account = state.db.run(move |c| users::account(c, &name)).await?.ok_or_else(no_such_user)?;
     let matches =
         state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
     if !matches {
-        return Err(ApiError::unauthorized("wrong_password", "Invalid password"));
+        return Err(UserError::WrongPassword.into());
     }
     Ok(HttpResponse::Ok().json(account.user))
 }
@@ -94,7 +94,7 @@ async fn by_id(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResp
 async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<HttpResponse, ApiError> {
     let mut ids = body.into_inner().ids;
     if ids.len() > BATCH_MAX {
-        return Err(ApiError::bad_request("too_many_ids", format!("at most {BATCH_MAX} ids per batch")));
+        return Err(UserError::TooManyIds.into());
     }
     ids.sort_unstable();
     ids.dedup();

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use minitwit_api::{
     domain::{Email, Username},
-    user::User,
+    user::{User, UserError},
 };
 use minitwit_kit::{db::DbConnection, on_backend, ApiError};
 
@@ -29,11 +29,6 @@ pub struct Account {
     pub pw_hash: String,
 }
 
-/// The answer to registering a name that exists.
-pub fn taken() -> ApiError {
-    ApiError::conflict("username_taken", "The username is already taken")
-}
-
 /// Inserts a new account. The unique index on `username` decides races: the loser
 /// gets `username_taken`.
 pub fn insert(
@@ -51,7 +46,7 @@ pub fn insert(
     match inserted {
         Ok(row) => Ok(row.into()),
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Err(taken())
+            Err(UserError::UsernameTaken.into())
         }
         Err(e) => Err(e.into()),
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use minitwit_api::{
     client::{http_client, FollowClient},
-    follow::DEFAULT_LIMIT,
+    follow::{Follow, FollowError, DEFAULT_LIMIT},
 };
 use minitwit_kit::{both_backends, testing::Backend};
 
@@ -65,20 +65,20 @@ async fn the_typed_client_agrees_with_the_service(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = FollowClient::new(http_client(Duration::from_secs(5)), &app.address);
     client.ready("t").await.unwrap();
-    client.follow("t", 1, 3).await.unwrap();
-    client.follow("t", 1, 2).await.unwrap();
-    client.follow("t", 1, 2).await.unwrap();
-    assert!(client.is_following("t", 1, 2).await.unwrap());
-    assert!(!client.is_following("t", 2, 1).await.unwrap());
+    client.follow("t", Follow { follower: 1, followee: 3 }).await.unwrap();
+    client.follow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
+    client.follow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
+    assert!(client.is_following("t", Follow { follower: 1, followee: 2 }).await.unwrap());
+    assert!(!client.is_following("t", Follow { follower: 2, followee: 1 }).await.unwrap());
     assert_eq!(client.followees("t", 1, 10).await.unwrap(), [2, 3]);
     assert_eq!(client.count("t").await.unwrap(), 2);
-    client.unfollow("t", 1, 2).await.unwrap();
-    client.unfollow("t", 1, 2).await.unwrap();
+    client.unfollow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
+    client.unfollow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
     assert_eq!(client.followees("t", 1, 10).await.unwrap(), [3]);
-    let err = client.follow("t", 4, 4).await.unwrap_err();
-    assert_eq!((err.status(), err.code()), (Some(400), Some("self_follow")));
-    let err = client.follow("t", 0, 4).await.unwrap_err();
-    assert_eq!((err.status(), err.code()), (Some(400), Some("invalid_id")));
+    let err = client.follow("t", Follow { follower: 4, followee: 4 }).await.unwrap_err();
+    assert_eq!(err.refusal(), Some(FollowError::SelfFollow));
+    let err = client.follow("t", Follow { follower: 0, followee: 4 }).await.unwrap_err();
+    assert_eq!(err.refusal(), Some(FollowError::InvalidId));
 }
 
 async fn health_ready_and_metrics_answer(backend: Backend) {

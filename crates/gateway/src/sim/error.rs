@@ -4,7 +4,7 @@
 //! the kit's middleware records its cause (5xx as errors).
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
-use minitwit_api::client::ClientError;
+use minitwit_api::{client::ClientError, error::ServiceError};
 use serde::Serialize;
 
 /// The text of every authorization or allow-list refusal.
@@ -50,21 +50,15 @@ impl SimError {
     /// An internal call that failed. A service that is down, slow or failing is a 503;
     /// an unexpected client error of a service (its rules refused what ours let through)
     /// keeps its status and text. Never a 500.
-    pub fn upstream(e: ClientError) -> Self {
-        match &e {
+    pub fn upstream<E: ServiceError>(e: ClientError<E>) -> Self {
+        let (status, message) = match &e {
+            ClientError::Refused { error, .. } => (error.status(), error.to_string()),
             ClientError::Api { status, body, .. } if (400..500).contains(status) => {
-                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
-                Self::new(status, body.message.clone()).with_cause(&e)
+                (*status, body.message.clone())
             }
-            ClientError::Timeout { service }
-            | ClientError::Unavailable { service, .. }
-            | ClientError::Api { service, .. }
-            | ClientError::Protocol { service, .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{service} is unavailable, please try again"),
-            )
-            .with_cause(&e),
-        }
+            _ => (503, format!("{} is unavailable, please try again", e.service())),
+        };
+        Self::new(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), message).with_cause(&e)
     }
 }
 
@@ -80,8 +74,8 @@ impl std::fmt::Display for SimError {
 
 impl std::error::Error for SimError {}
 
-impl From<ClientError> for SimError {
-    fn from(e: ClientError) -> Self {
+impl<E: ServiceError> From<ClientError<E>> for SimError {
+    fn from(e: ClientError<E>) -> Self {
         Self::upstream(e)
     }
 }
@@ -98,28 +92,34 @@ impl ResponseError for SimError {
 
 #[cfg(test)]
 mod tests {
-    use minitwit_api::ErrorBody;
+    use minitwit_api::{domain::DomainError, message::MessageError, user::UserError, ErrorBody};
 
     use super::*;
 
     #[test]
     fn upstream_failures_are_503_and_client_errors_keep_their_status() {
-        let down = ClientError::Timeout { service: "user-service" };
+        let down = ClientError::<UserError>::Timeout { service: "user-service" };
         assert_eq!(SimError::from(down).status, StatusCode::SERVICE_UNAVAILABLE);
-        let broken = ClientError::Api {
+        let broken = ClientError::<UserError>::Api {
             service: "follow-service",
             status: 500,
             body: ErrorBody { error: "internal".into(), message: "internal error".into() },
         };
         assert_eq!(SimError::from(broken).status, StatusCode::SERVICE_UNAVAILABLE);
-        let garbled = ClientError::Protocol { service: "user-service", reason: "eof".into() };
+        let garbled = ClientError::<UserError>::Protocol { service: "user-service", reason: "eof".into() };
         assert_eq!(SimError::from(garbled).status, StatusCode::SERVICE_UNAVAILABLE);
-        let refused = ClientError::Api {
+        let refused = ClientError::Refused {
             service: "message-service",
-            status: 400,
-            body: ErrorBody { error: "invalid_text".into(), message: "The message is empty".into() },
+            error: MessageError::Invalid(DomainError::TextEmpty),
         };
         let e = SimError::from(refused);
         assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "The message is empty"));
+        let unreadable = ClientError::<MessageError>::Api {
+            service: "message-service",
+            status: 400,
+            body: ErrorBody { error: "invalid_field".into(), message: "missing field `text`".into() },
+        };
+        let e = SimError::from(unreadable);
+        assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "missing field `text`"));
     }
 }

@@ -7,8 +7,9 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures::future::try_join_all;
 use minitwit_api::{
     domain::{DomainError, Email, MessageText, Password, Username},
+    follow::{Follow, FollowError},
     message::PageQuery,
-    user::{NewUser, User, BATCH_MAX},
+    user::{NewUser, User, UserError, BATCH_MAX},
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 use serde::Serialize;
@@ -19,8 +20,6 @@ use super::{
     query::{self, PathUser},
     Auth, Sim, SimError,
 };
-
-const TAKEN: &str = "The username is already taken";
 
 /// One message as the simulator sees it.
 #[derive(Serialize)]
@@ -64,18 +63,16 @@ pub async fn register(
         let username = Username::parse(body.string("username")?.unwrap_or_default()).map_err(invalid)?;
         let email = Email::parse(body.string("email")?.unwrap_or_default()).map_err(invalid)?;
         let password = Password::parse(body.string("pwd")?.unwrap_or_default()).map_err(invalid)?;
-        let new = NewUser {
-            username: username.into_inner(),
-            email: email.into_inner(),
-            password: password.expose().to_string(),
-        };
+        let new = NewUser { username, email, password };
         match sim.state.upstream.users.register(&rid.0, &new).await {
             Ok(user) => {
                 let user = sim.state.upstream.learn(user);
                 req.extensions_mut().insert(ActingUser(user.id));
                 Ok(no_content())
             }
-            Err(e) if e.code() == Some("username_taken") => Err(SimError::bad_request(TAKEN).with_cause(e)),
+            Err(e) if e.refusal() == Some(UserError::UsernameTaken) => {
+                Err(SimError::bad_request(UserError::UsernameTaken.to_string()).with_cause(e))
+            }
             Err(e) => Err(e.into()),
         }
     })
@@ -132,10 +129,7 @@ pub async fn post_message(
         let content = body.string("content")?.unwrap_or_default();
         let user = sim.known(&req, &rid, name).await?;
         let text = MessageText::parse(content).map_err(invalid)?;
-        if text.as_str().contains('\0') {
-            return Err(SimError::bad_request("The message may not contain NUL characters"));
-        }
-        sim.state.upstream.messages.post(&rid.0, user.id, text.as_str()).await?;
+        sim.state.upstream.messages.post(&rid.0, user.id, &text).await?;
         Ok(no_content())
     })
     .await
@@ -191,10 +185,14 @@ pub async fn follow(
         let follows = &sim.state.upstream.follows;
         match action {
             FollowAction::Follow(_) if user.id == target.id => {
-                return Err(SimError::bad_request("You cannot follow yourself"));
+                return Err(SimError::bad_request(FollowError::SelfFollow.to_string()));
             }
-            FollowAction::Follow(_) => follows.follow(&rid.0, user.id, target.id).await?,
-            FollowAction::Unfollow(_) => follows.unfollow(&rid.0, user.id, target.id).await?,
+            FollowAction::Follow(_) => {
+                follows.follow(&rid.0, Follow { follower: user.id, followee: target.id }).await?
+            }
+            FollowAction::Unfollow(_) => {
+                follows.unfollow(&rid.0, Follow { follower: user.id, followee: target.id }).await?
+            }
         }
         Ok(no_content())
     })

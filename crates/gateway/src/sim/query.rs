@@ -69,8 +69,9 @@ pub fn path_user(raw_path: &str) -> Result<PathUser, SimError> {
         .decode_utf8()
         .map_err(|_| SimError::bad_request("The username in the path is not valid UTF-8"))?;
     Ok(match Username::parse(&name) {
-        Ok(username) => PathUser::Name(username),
-        Err(_) => PathUser::Impossible(name.into_owned()),
+        // A reserved name is no one's: registering it is refused as taken.
+        Ok(username) if !username.is_reserved() => PathUser::Name(username),
+        _ => PathUser::Impossible(name.into_owned()),
     })
 }
 

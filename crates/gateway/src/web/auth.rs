@@ -3,8 +3,8 @@
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use minitwit_api::{
-    domain::{DomainError, Email, Password, Username},
-    user::{Credentials, NewUser},
+    domain::{Email, Password, Username},
+    user::{Credentials, NewUser, UserError},
 };
 use minitwit_kit::server::RequestId;
 use serde::Deserialize;
@@ -46,28 +46,47 @@ pub async fn login(
         return Ok(redirect(StatusCode::SEE_OTHER, "/"));
     }
     let form = form.into_inner();
-    let error = if form.username.is_empty() {
-        "Invalid username"
-    } else {
-        let credentials = Credentials { username: form.username.clone(), password: form.password };
-        match state.upstream.users.login(&rid.0, &credentials).await {
+    let refusal = match credentials(&state, &rid, &form).await? {
+        Err(refusal) => refusal,
+        Ok(credentials) => match state.upstream.users.login(&rid.0, &credentials).await {
             Ok(user) => {
                 visitor.sign_in(&user);
                 visitor.flash("You were logged in");
                 state.upstream.learn(user);
                 return Ok(redirect(StatusCode::SEE_OTHER, "/"));
             }
-            Err(e) if e.status() == Some(404) => "Invalid username",
-            Err(e) if e.status() == Some(401) => "Invalid password",
-            Err(e) => return Err(e.into()),
-        }
+            Err(e) => match e.refusal() {
+                Some(refusal @ (UserError::NoSuchUser | UserError::WrongPassword)) => refusal,
+                _ => return Err(e.into()),
+            },
+        },
     };
+    let error = refusal.to_string();
     Page::new("login.html")
         .status(FORM_ERROR)
         .with("current", "login")
         .with("username", &form.username)
-        .with("error", error)
+        .with("error", &error)
         .render(&visitor)
+}
+
+/// The form's name and password, or the original's answer when no account can have
+/// them: an unknown user, then a wrong password (checked in that order, as it did).
+async fn credentials(
+    state: &AppState,
+    rid: &RequestId,
+    form: &LoginForm,
+) -> Result<Result<Credentials, UserError>, WebError> {
+    let Ok(username) = Username::parse(&form.username) else {
+        return Ok(Err(UserError::NoSuchUser));
+    };
+    match Password::parse(&form.password) {
+        Ok(password) => Ok(Ok(Credentials { username, password })),
+        Err(_) => match state.upstream.user_by_name(&rid.0, username.as_str()).await? {
+            Some(_) => Ok(Err(UserError::WrongPassword)),
+            None => Ok(Err(UserError::NoSuchUser)),
+        },
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,12 +122,7 @@ pub async fn register_form(state: web::Data<AppState>, visitor: Visitor) -> Resu
 /// The form's error, in the original's order: username, email, password, repeated
 /// password (then the optional policy); a taken name is found out by user-service last.
 fn validate(form: &RegisterForm, policy: bool) -> Result<NewUser, String> {
-    // A reserved name counts as taken, which the original reported last.
-    let username = match Username::parse(&form.username) {
-        Ok(name) => Ok(name),
-        Err(DomainError::UsernameReserved) => Err(DomainError::UsernameReserved),
-        Err(e) => return Err(e.to_string()),
-    };
+    let username = Username::parse(&form.username).map_err(|e| e.to_string())?;
     let email = Email::parse(&form.email).map_err(|e| e.to_string())?;
     let password = Password::parse(&form.password).map_err(|e| e.to_string())?;
     if form.password != form.password2 {
@@ -117,12 +131,11 @@ fn validate(form: &RegisterForm, policy: bool) -> Result<NewUser, String> {
     if policy {
         password_policy::check(password.expose(), &form.username, email.as_str())?;
     }
-    let username = username.map_err(|e| e.to_string())?;
-    Ok(NewUser {
-        username: username.into_inner(),
-        email: email.into_inner(),
-        password: password.expose().to_string(),
-    })
+    // A reserved name counts as taken, which the original reported last.
+    if username.is_reserved() {
+        return Err(UserError::UsernameTaken.to_string());
+    }
+    Ok(NewUser { username, email, password })
 }
 
 /// `POST /register` (form content types only: the simulator's JSON `POST /register`
@@ -145,9 +158,10 @@ pub async fn register(
                 visitor.flash("You were successfully registered and can login now");
                 return Ok(redirect(StatusCode::SEE_OTHER, "/login"));
             }
-            Err(e) if e.code() == Some("username_taken") => DomainError::UsernameReserved.to_string(),
-            Err(minitwit_api::client::ClientError::Api { status: 400, body, .. }) => body.message,
-            Err(e) => return Err(e.into()),
+            Err(e) => match e.refusal() {
+                Some(refusal @ (UserError::UsernameTaken | UserError::Invalid(_))) => refusal.to_string(),
+                _ => return Err(e.into()),
+            },
         },
     };
     register_page(&state, &form, Some(&error)).status(FORM_ERROR).render(&visitor)

@@ -5,7 +5,7 @@ use actix_web::{
     http::{header, StatusCode},
     HttpResponse, ResponseError,
 };
-use minitwit_api::client::ClientError;
+use minitwit_api::{client::ClientError, error::ServiceError};
 use tera::Context;
 
 use super::render;
@@ -21,7 +21,7 @@ pub enum WebError {
     /// Input no page can make sense of (a broken cursor, an unreadable form).
     BadRequest(String),
     /// A service needed for this page is down or too slow.
-    Unavailable(ClientError),
+    Unavailable(anyhow::Error),
     /// A bug: an answer the gateway did not expect.
     Internal(anyhow::Error),
 }
@@ -33,7 +33,7 @@ impl std::fmt::Display for WebError {
             Self::CrossSite => f.write_str("cross-site request refused"),
             Self::NotFound(what) => write!(f, "not found: {what}"),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
-            Self::Unavailable(e) => write!(f, "service unavailable: {e}"),
+            Self::Unavailable(e) => write!(f, "service unavailable: {e:#}"),
             Self::Internal(e) => write!(f, "internal error: {e:#}"),
         }
     }
@@ -41,10 +41,12 @@ impl std::fmt::Display for WebError {
 
 impl std::error::Error for WebError {}
 
-impl From<ClientError> for WebError {
-    fn from(e: ClientError) -> Self {
+/// A call's failure that the page did not handle: a service that is down or slow is
+/// a 503; anything else (a refusal the gateway should have prevented) is a bug.
+impl<E: ServiceError> From<ClientError<E>> for WebError {
+    fn from(e: ClientError<E>) -> Self {
         if e.is_unavailable() {
-            Self::Unavailable(e)
+            Self::Unavailable(e.into())
         } else {
             Self::Internal(e.into())
         }

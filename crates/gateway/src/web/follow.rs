@@ -4,6 +4,7 @@
 //! user's timeline with a flash. The cross-site refusal is in [`super::csrf`].
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use minitwit_api::follow::{Follow, FollowError};
 use minitwit_kit::server::RequestId;
 
 use super::{error::WebError, redirect, render::user_url, session::SignedIn, timeline::profile};
@@ -19,9 +20,9 @@ pub async fn follow(
 ) -> Result<HttpResponse, WebError> {
     let target = profile(&state, &rid.0, &name).await?;
     if target.id == who.user.id {
-        who.visitor.flash("You cannot follow yourself");
+        who.visitor.flash(FollowError::SelfFollow.to_string());
     } else {
-        state.upstream.follows.follow(&rid.0, who.user.id, target.id).await?;
+        state.upstream.follows.follow(&rid.0, Follow { follower: who.user.id, followee: target.id }).await?;
         who.visitor.flash(format!("You are now following \"{}\"", target.username));
     }
     Ok(back(&req, &target.username))
@@ -36,7 +37,7 @@ pub async fn unfollow(
     req: HttpRequest,
 ) -> Result<HttpResponse, WebError> {
     let target = profile(&state, &rid.0, &name).await?;
-    state.upstream.follows.unfollow(&rid.0, who.user.id, target.id).await?;
+    state.upstream.follows.unfollow(&rid.0, Follow { follower: who.user.id, followee: target.id }).await?;
     who.visitor.flash(format!("You are no longer following \"{}\"", target.username));
     Ok(back(&req, &target.username))
 }

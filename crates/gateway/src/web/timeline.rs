@@ -13,8 +13,9 @@ use actix_web::{http::StatusCode, web, HttpResponse};
 use minitwit_api::{
     client::ClientError,
     domain::{DomainError, MessageText, Username},
+    follow::Follow,
     message::{Cursor, MessagePage, PageQuery, AUTHORS_MAX},
-    user::User,
+    user::{User, UserError},
 };
 use minitwit_kit::server::RequestId;
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,7 @@ async fn with_authors(
     state: &AppState,
     rid: &str,
     page: &MessagePage,
-) -> Result<Vec<MessageView>, ClientError> {
+) -> Result<Vec<MessageView>, ClientError<UserError>> {
     let mut ids: Vec<i64> = page.messages.iter().map(|m| m.author_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -144,9 +145,13 @@ pub async fn user(
     let viewer = visitor.user.as_ref().map(|u| u.id);
     let following = async {
         match viewer {
-            Some(me) if me != profile.id => {
-                Some(state.upstream.follows.is_following(&rid.0, me, profile.id).await)
-            }
+            Some(me) if me != profile.id => Some(
+                state
+                    .upstream
+                    .follows
+                    .is_following(&rid.0, Follow { follower: me, followee: profile.id })
+                    .await,
+            ),
             _ => None,
         }
     };
@@ -188,7 +193,7 @@ pub async fn add_message(
 ) -> Result<HttpResponse, WebError> {
     match MessageText::parse(&form.text) {
         Ok(text) => {
-            state.upstream.messages.post(&rid.0, who.user.id, text.as_str()).await?;
+            state.upstream.messages.post(&rid.0, who.user.id, &text).await?;
             who.visitor.flash("Your message was recorded");
         }
         Err(DomainError::TextEmpty) => {}

@@ -221,6 +221,21 @@ async fn login_errors_then_login_and_logout() {
     assert_eq!(b.get("/").await.status(), 302);
 }
 
+/// No database stores a NUL: the domain types refuse it on every path, so a form with
+/// one is a form error, never "service unavailable" (issue 12, finding 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_in_forms_are_form_errors_not_unavailable() {
+    let sys = spawn_system().await;
+    let b = Browser::new(&sys);
+    b.sign_up("nul").await;
+    b.post_message("a\0b").await.status(200).has("The message may not contain NUL characters");
+    b.post_message("tab\tand\nnewline").await.status(200).has("Your message was recorded");
+    let anonymous = Browser::new(&sys);
+    anonymous.login("a\0b", "default").await.status(422).has("<strong>Error:</strong> Invalid username");
+    anonymous.login("nul", "a\0b").await.status(422).has("<strong>Error:</strong> Invalid password");
+    anonymous.register("a\0b").await.status(422).has("The username may not contain");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookies_are_http_only_and_lax_and_secure_when_asked() {
     async fn cookie(sys: &TestSystem) -> String {
