@@ -1,4 +1,5 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
+# `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
 .PHONY: build run test lint bench test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
@@ -8,7 +9,7 @@ run: build
 	scripts/run-local.sh
 
 test:
-	scripts/test.sh
+	scripts/test.sh $(CRATE)
 
 test-browser:
 	cargo build --bins

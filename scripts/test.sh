@@ -2,8 +2,52 @@
 # `make test`: every test of the project, against real PostgreSQL and SQLite and a real
 # browser. Finds or starts PostgreSQL (scripts/postgres.sh), runs the Rust suites, then
 # the end-to-end scripts that drive the built binaries.
+#
+# `make test CRATE=NAME` (scripts/test.sh NAME): only that crate's Rust tests, with the
+# same PostgreSQL set-up; nothing else is built or run. NAME is a directory of crates/
+# or its package name (`kit` or `minitwit-kit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Each crate as "directory package" (the first `name =` of crates/*/Cargo.toml).
+crates() {
+  local toml
+  for toml in crates/*/Cargo.toml; do
+    echo "$(basename "$(dirname "$toml")") $(sed -n 's/^name = "\(.*\)"$/\1/p' "$toml" | head -n 1)"
+  done
+}
+
+# The crates for a person: `dir`, or `dir (package)` where the two differ.
+crate_names() {
+  crates | awk '{ print "  " $1 ($1 == $2 ? "" : " (" $2 ")") }'
+}
+
+package=""
+if [ $# -gt 1 ]; then
+  echo "usage: scripts/test.sh [CRATE]  (make test CRATE=NAME: one crate at a time); crates:" >&2
+  crate_names >&2
+  exit 2
+elif [ $# -eq 1 ] && [ -n "$1" ]; then
+  package=$(crates | awk -v name="$1" '$1 == name || $2 == name { print $2 }')
+  [ -n "$package" ] || {
+    echo "no crate named '$1'; one of (directory or package name):" >&2
+    crate_names >&2
+    exit 2
+  }
+fi
+
+if [ -n "$package" ]; then
+  # shellcheck source=scripts/postgres.sh
+  . scripts/postgres.sh
+  trap minitwit_pg_stop EXIT
+  minitwit_pg_start
+  # --all-features: the features the whole-workspace run unifies for it (kit's `db`
+  # and `testing`), so the same tests run.
+  echo "== Rust unit and black-box tests of $package (both databases)"
+  cargo test -p "$package" --all-targets --all-features
+  echo "== all tests of $package passed"
+  exit 0
+fi
 
 # The end-to-end scripts drive the system with these; a fresh Debian may lack them.
 need=()

@@ -2,7 +2,8 @@
 # Tests of the deploy scripts (deploy/scripts/*.sh, deploy/provision/ssh-allow-sync.sh)
 # without a swarm: a fake `docker` on PATH replays recorded `docker service
 # inspect` states (tests/deploy/fake-docker.sh, tests/deploy/lib.sh), a local HTTP
-# server stands in for the site (smoke.sh), fake ufw and curl for the host.
+# server stands in for the site (smoke.sh), fake ufw and curl for the host; and
+# `make test CRATE=` (scripts/test.sh) against a fake cargo.
 # Needs bash, jq, curl and python3. Run by scripts/test.sh with the other tests/*.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,7 +14,7 @@ pub fn init(service: &'static str, settings: &LogSettings) -> (Logger, slog_asyn
         LogFormat::Json => {
             let json = slog_json::Json::new(std::io::stdout())
                 .add_key_value(o!(
-                    "time" => slog::PushFnValue(|_, ser| ser.emit(chrono_now())),
+                    "time" => slog::PushFnValue(|_, ser| ser.emit(rfc3339_now())),
                     "level" => slog::FnValue(|r| r.level().as_short_str()),
                     "msg" => slog::PushFnValue(|r, ser| ser.emit(r.msg())),
                 ))
@@ -48,33 +48,10 @@ fn parse_level(level: &str) -> Level {
     }
 }
 
-fn chrono_now() -> String {
-    // RFC 3339 in UTC with milliseconds, without pulling in a date crate.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The `time` of a JSON line: RFC 3339 in UTC with milliseconds,
+/// `2024-01-01T00:00:00.000Z`.
+fn rfc3339_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
@@ -82,10 +59,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        let t = rfc3339_now();
+        assert_eq!(t.len(), "2024-01-01T00:00:00.000Z".len(), "{t}");
+        assert!(chrono::DateTime::parse_from_rfc3339(&t).is_ok(), "{t}");
+        assert_eq!((&t[10..11], &t[19..20], &t[23..]), ("T", ".", "Z"), "{t}");
     }
 
     #[test]

@@ -54,10 +54,6 @@ impl Metrics {
         m
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     fn register<C: prometheus::core::Collector + 'static>(&self, c: C) {
         self.registry.register(Box::new(c)).expect("metric registered once");
     }

@@ -3,6 +3,10 @@
 //! 127.0.0.1:5432), or a new SQLite file in a temporary directory. Both are removed
 //! when the value is dropped. [`TestDatabase::pending`] names one that cannot be opened
 //! until the test calls [`TestDatabase::create`] (services starting without theirs).
+//!
+//! Also what the services' black-box tests share beyond the database: the settings they
+//! start a service with, [`service_test_app!`] (a service's `TestApp` and `spawn_app`),
+//! the HTTP client and the assertions on answers.
 
 use diesel::{connection::SimpleConnection, Connection, PgConnection};
 
@@ -122,6 +126,104 @@ macro_rules! both_backends {
                     super::$name($crate::testing::Backend::Sqlite).await
                 }
             )*
+        }
+    };
+}
+
+/// The settings every service's black-box tests start it with (the services' own
+/// tests and the gateway's): listen on `port` (0: any free one), use `db`, and keep the
+/// pool small, since many services run at once in one test binary.
+pub fn use_test_database(
+    http: &mut crate::settings::HttpSettings,
+    database: &mut crate::settings::DatabaseSettings,
+    db: &TestDatabase,
+    port: u16,
+) {
+    http.port = port;
+    database.url = db.url.clone().into();
+    database.pool_size = 4;
+}
+
+/// Runs a service that its `build` returned on the test's runtime; a client for it.
+pub fn run_service(running: anyhow::Result<crate::server::Running>) -> TestClient {
+    let running = running.expect("service starts");
+    let http = TestClient::new(running.port);
+    tokio::spawn(running.server);
+    http
+}
+
+/// Declares, in a service's `tests/api/helpers.rs`, what the three services' black-box
+/// tests share, for the service crate `$service` (its `Settings` and `build`):
+///
+/// - `TestApp`: the service started in-process and its [`TestDatabase`]; it derefs to
+///   its [`TestClient`], and the helper module adds the service's own route helpers;
+/// - `settings(db)`: the service's defaults with [`use_test_database`] on any free
+///   port, then `$adjust` if given (user-service makes password hashing cheap);
+/// - `spawn_app(backend)`, `spawn_app_with(backend, adjust)`: started on a fresh
+///   database, and ready; `spawn_app_on(db)`: started on `db` without waiting for it to
+///   be ready; `start(&settings)`: one more instance, not waited for.
+///
+/// A macro rather than a generic type: each service adds its methods to its `TestApp`,
+/// and Rust allows that only on a type its own crate declares.
+#[macro_export]
+macro_rules! service_test_app {
+    ($service:ident) => {
+        $crate::service_test_app!($service, |_| {});
+    };
+    ($service:ident, $adjust:expr) => {
+        pub struct TestApp {
+            pub http: $crate::testing::TestClient,
+            pub db: $crate::testing::TestDatabase,
+        }
+
+        impl ::std::ops::Deref for TestApp {
+            type Target = $crate::testing::TestClient;
+
+            fn deref(&self) -> &$crate::testing::TestClient {
+                &self.http
+            }
+        }
+
+        #[allow(dead_code)]
+        pub fn settings(db: &$crate::testing::TestDatabase) -> $service::Settings {
+            let mut s = $service::Settings::default();
+            $crate::testing::use_test_database(&mut s.http, &mut s.database, db, 0);
+            let adjust: fn(&mut $service::Settings) = $adjust;
+            adjust(&mut s);
+            s
+        }
+
+        #[allow(dead_code)]
+        pub async fn spawn_app(backend: $crate::testing::Backend) -> TestApp {
+            spawn_app_with(backend, |_| {}).await
+        }
+
+        /// Starts the service with settings adjusted by `adjust`, and waits until it
+        /// is ready.
+        #[allow(dead_code)]
+        pub async fn spawn_app_with(
+            backend: $crate::testing::Backend,
+            adjust: impl FnOnce(&mut $service::Settings),
+        ) -> TestApp {
+            let db = $crate::testing::TestDatabase::new(backend);
+            let mut s = settings(&db);
+            adjust(&mut s);
+            let http = start(&s);
+            http.wait_ready().await;
+            TestApp { http, db }
+        }
+
+        /// Starts the service on `db` without waiting for it to be ready.
+        #[allow(dead_code)]
+        pub fn spawn_app_on(db: $crate::testing::TestDatabase) -> TestApp {
+            TestApp { http: start(&settings(&db)), db }
+        }
+
+        /// Builds and starts one more instance with `settings` (not waiting for it to
+        /// be ready).
+        #[allow(dead_code)]
+        pub fn start(settings: &$service::Settings) -> $crate::testing::TestClient {
+            $crate::testing::run_service($service::build(settings, $crate::logging::discard()))
         }
     };
 }

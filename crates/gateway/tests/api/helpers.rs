@@ -8,7 +8,7 @@ use gateway::Settings;
 use minitwit_kit::{
     logging,
     server::Running,
-    testing::{wait_ready, Backend, TestDatabase},
+    testing::{use_test_database, wait_ready, Backend, TestDatabase},
 };
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::{Response, StatusCode};
@@ -98,26 +98,21 @@ impl ServiceUnderTest {
 
 fn start_user(db: &TestDatabase, port: u16) -> Running {
     let mut s = user_service::Settings::default();
-    s.http.port = port;
-    s.database.url = db.url.clone().into();
-    s.database.pool_size = 4;
+    use_test_database(&mut s.http, &mut s.database, db, port);
+    // As in user-service's tests/api/helpers.rs (which the gateway's tests cannot use).
     s.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
     user_service::build(&s, logging::discard()).expect("user-service starts")
 }
 
 fn start_message(db: &TestDatabase, port: u16) -> Running {
     let mut s = message_service::Settings::default();
-    s.http.port = port;
-    s.database.url = db.url.clone().into();
-    s.database.pool_size = 4;
+    use_test_database(&mut s.http, &mut s.database, db, port);
     message_service::build(&s, logging::discard()).expect("message-service starts")
 }
 
 fn start_follow(db: &TestDatabase, port: u16) -> Running {
     let mut s = follow_service::Settings::default();
-    s.http.port = port;
-    s.database.url = db.url.clone().into();
-    s.database.pool_size = 4;
+    use_test_database(&mut s.http, &mut s.database, db, port);
     follow_service::build(&s, logging::discard()).expect("follow-service starts")
 }
 

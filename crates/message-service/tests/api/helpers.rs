@@ -1,66 +1,13 @@
-//! Starts the real service in-process on a free port with a fresh database.
+//! Starts the real service in-process on a free port with a fresh database
+//! ([`minitwit_kit::service_test_app!`]), and a helper per route.
 
 use diesel::connection::SimpleConnection;
-use message_service::Settings;
 use minitwit_api::message::{Message, MessagePage};
-use std::ops::Deref;
-
 pub use minitwit_kit::testing::assert_error;
-use minitwit_kit::{
-    db::Db,
-    metrics::Metrics,
-    on_backend,
-    testing::{Backend, TestClient, TestDatabase},
-    ApiError,
-};
+use minitwit_kit::{db::Db, metrics::Metrics, on_backend, ApiError};
 use serde_json::{json, Value};
 
-pub struct TestApp {
-    pub http: TestClient,
-    pub db: TestDatabase,
-}
-
-impl Deref for TestApp {
-    type Target = TestClient;
-
-    fn deref(&self) -> &TestClient {
-        &self.http
-    }
-}
-
-pub fn settings(db: &TestDatabase) -> Settings {
-    let mut s = Settings::default();
-    s.http.port = 0;
-    s.database.url = db.url.clone().into();
-    s.database.pool_size = 4;
-    s
-}
-
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |_| {}).await
-}
-
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDatabase::new(backend);
-    let mut s = settings(&db);
-    adjust(&mut s);
-    let http = start(&s);
-    http.wait_ready().await;
-    TestApp { http, db }
-}
-
-/// Starts the service on `db` without waiting for it to be ready.
-pub fn spawn_app_on(db: TestDatabase) -> TestApp {
-    TestApp { http: start(&settings(&db)), db }
-}
-
-/// Builds and starts one more instance with `settings` (not waiting for it to be ready).
-pub fn start(settings: &Settings) -> TestClient {
-    let running = message_service::build(settings, minitwit_kit::logging::discard()).expect("service starts");
-    let http = TestClient::new(running.port);
-    tokio::spawn(running.server);
-    http
-}
+minitwit_kit::service_test_app!(message_service);
 
 impl TestApp {
     pub async fn flag(&self, id: i64, flagged: bool) -> reqwest::Response {

@@ -1,52 +1,19 @@
-//! Starts the real service in-process on a free port with a fresh database.
-
-use std::ops::Deref;
+//! Starts the real service in-process on a free port with a fresh database
+//! ([`minitwit_kit::service_test_app!`]), and a helper per route.
 
 pub use minitwit_kit::testing::assert_error;
-use minitwit_kit::testing::{Backend, TestClient, TestDatabase};
+use minitwit_kit::testing::{TestClient, TestDatabase};
 use serde_json::{json, Value};
-use user_service::{Argon2Settings, Settings};
+use user_service::Argon2Settings;
 
-pub struct TestApp {
-    pub http: TestClient,
-    pub db: TestDatabase,
-}
-
-impl Deref for TestApp {
-    type Target = TestClient;
-
-    fn deref(&self) -> &TestClient {
-        &self.http
-    }
-}
-
-pub fn settings(db: &TestDatabase) -> Settings {
-    let mut s = Settings::default();
-    s.http.port = 0;
-    s.database.url = db.url.clone().into();
-    s.database.pool_size = 4;
-    s.argon2 = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
-    s
-}
-
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    let app = spawn_app_on(TestDatabase::new(backend));
-    app.wait_ready().await;
-    app
-}
-
-/// Starts the service on `db` without waiting for it to be ready.
-pub fn spawn_app_on(db: TestDatabase) -> TestApp {
-    TestApp { http: start_on(&db), db }
-}
+// Password hashing as cheap as argon2 allows: tests register many users.
+minitwit_kit::service_test_app!(user_service, |s| {
+    s.argon2 = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 }
+});
 
 /// Starts one more instance on `db`, without waiting for it to be ready.
 pub fn start_on(db: &TestDatabase) -> TestClient {
-    let running =
-        user_service::build(&settings(db), minitwit_kit::logging::discard()).expect("service starts");
-    let http = TestClient::new(running.port);
-    tokio::spawn(running.server);
-    http
+    start(&settings(db))
 }
 
 impl TestApp {
