@@ -28,11 +28,11 @@ pub async fn login_form(visitor: Visitor) -> Result<HttpResponse, WebError> {
     if visitor.user.is_some() {
         return Ok(redirect(StatusCode::FOUND, "/"));
     }
-    Page::new("login.html")
+    Ok(Page::new("login.html")
         .with("current", "login")
         .with("username", "")
         .with("error", &None::<&str>)
-        .render(&visitor)
+        .render(&visitor)?)
 }
 
 /// `POST /login`
@@ -62,12 +62,12 @@ pub async fn login(
         },
     };
     let error = refusal.to_string();
-    Page::new("login.html")
+    Ok(Page::new("login.html")
         .status(FORM_ERROR)
         .with("current", "login")
         .with("username", &form.username)
         .with("error", &error)
-        .render(&visitor)
+        .render(&visitor)?)
 }
 
 /// The form's name and password, or the original's answer when no account can have
@@ -116,7 +116,7 @@ pub async fn register_form(state: web::Data<AppState>, visitor: Visitor) -> Resu
     if visitor.user.is_some() {
         return Ok(redirect(StatusCode::FOUND, "/"));
     }
-    register_page(&state, &RegisterForm::default(), None).render(&visitor)
+    Ok(register_page(&state, &RegisterForm::default(), None).render(&visitor)?)
 }
 
 /// The form's error, in the original's order: username, email, password, repeated
@@ -164,7 +164,7 @@ pub async fn register(
             },
         },
     };
-    register_page(&state, &form, Some(&error)).status(FORM_ERROR).render(&visitor)
+    Ok(register_page(&state, &form, Some(&error)).status(FORM_ERROR).render(&visitor)?)
 }
 
 /// `GET /logout` (the legacy link) and `POST /logout` (the page's button).

@@ -6,7 +6,6 @@ use actix_web::{
     HttpResponse, ResponseError,
 };
 use minitwit_api::{client::ClientError, error::ServiceError};
-use tera::Context;
 
 use super::render;
 
@@ -107,18 +106,17 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (title, message, link_url, link_text) = self.page();
-        let mut ctx = Context::new();
-        ctx.insert("style_url", render::STYLE_URL.as_str());
-        ctx.insert("viewer", &None::<()>);
-        ctx.insert("flashes", &Vec::<String>::new());
-        ctx.insert("error_page", &true);
-        ctx.insert("current", "");
-        ctx.insert("status", &status.as_u16());
-        ctx.insert("title", title);
-        ctx.insert("message", &message);
-        ctx.insert("link_url", link_url);
-        ctx.insert("link_text", link_text);
-        let mut res = render::html(status, "error.html", &ctx).unwrap_or_else(|_| {
+        // Error pages show no one as signed in and take no flash messages: they must
+        // render even when the session cannot be read.
+        let page = render::Page::new("error.html")
+            .status(status)
+            .with("error_page", &true)
+            .with("status", &status.as_u16())
+            .with("title", title)
+            .with("message", &message)
+            .with("link_url", link_url)
+            .with("link_text", link_text);
+        let mut res = page.render_for(None, &[]).unwrap_or_else(|_| {
             HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message)
         });
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use super::{error::WebError, session::Visitor};
+use super::session::{SessionUser, Visitor};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
@@ -92,14 +92,25 @@ impl Page {
         self
     }
 
-    pub fn render(mut self, visitor: &Visitor) -> Result<HttpResponse, WebError> {
+    /// The page for `visitor` (who is signed in, and their flash messages).
+    pub fn render(self, visitor: &Visitor) -> anyhow::Result<HttpResponse> {
+        self.render_for(visitor.user.as_ref(), &visitor.take_flashes())
+    }
+
+    /// The page with what every page shows: who is signed in (`viewer`), the flash
+    /// messages, the stylesheet, the current menu entry (none unless set).
+    pub fn render_for(
+        mut self,
+        viewer: Option<&SessionUser>,
+        flashes: &[String],
+    ) -> anyhow::Result<HttpResponse> {
         if !self.ctx.contains_key("current") {
             self.ctx.insert("current", "");
         }
-        self.ctx.insert("viewer", &visitor.user);
-        self.ctx.insert("flashes", &visitor.take_flashes());
+        self.ctx.insert("viewer", &viewer);
+        self.ctx.insert("flashes", flashes);
         self.ctx.insert("style_url", STYLE_URL.as_str());
-        Ok(html(self.status, self.template, &self.ctx)?)
+        html(self.status, self.template, &self.ctx)
     }
 }
 

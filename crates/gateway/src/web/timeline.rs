@@ -96,12 +96,12 @@ pub async fn mine(
     authors.push(me.id);
     let page = state.upstream.messages.by_authors(&rid.0, &authors, &query).await?;
     let messages = with_authors(&state, &rid.0, &page).await?;
-    pagination(Page::new("timeline.html"), &page, &params, "/")
+    Ok(pagination(Page::new("timeline.html"), &page, &params, "/")
         .with("title", "My Timeline")
         .with("kind", "mine")
         .with("current", "mine")
         .with("messages", &messages)
-        .render(&visitor)
+        .render(&visitor)?)
 }
 
 /// `GET /public`: everyone's messages.
@@ -114,12 +114,12 @@ pub async fn public(
     let query = params.query(&state)?;
     let page = state.upstream.messages.public(&rid.0, &query).await?;
     let messages = with_authors(&state, &rid.0, &page).await?;
-    pagination(Page::new("timeline.html"), &page, &params, "/public")
+    Ok(pagination(Page::new("timeline.html"), &page, &params, "/public")
         .with("title", "Public Timeline")
         .with("kind", "public")
         .with("current", "public")
         .with("messages", &messages)
-        .render(&visitor)
+        .render(&visitor)?)
 }
 
 /// The user called `name`, or a 404 page.
@@ -169,13 +169,13 @@ pub async fn user(
     };
     let messages: Vec<MessageView> = page.messages.iter().map(|m| MessageView::new(m, &profile)).collect();
     let url = user_url(&profile.username);
-    pagination(Page::new("timeline.html"), &page, &params, &url)
+    Ok(pagination(Page::new("timeline.html"), &page, &params, &url)
         .with("title", &format!("{}'s Timeline", profile.username))
         .with("kind", "user")
         .with("profile", &Profile { username: profile.username.clone(), url })
         .with("follow", follow)
         .with("messages", &messages)
-        .render(&visitor)
+        .render(&visitor)?)
 }
 
 #[derive(Debug, Deserialize)]
