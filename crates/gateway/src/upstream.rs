@@ -4,16 +4,23 @@
 //! failed harmlessly (within a budget per service, see [`minitwit_api::retry`]), and
 //! caches of what never changes (a user's id, name and email), so a simulator write
 //! costs one internal call, not three.
+//!
+//! Handlers call the services through [`Upstream::for_request`]: a view that carries
+//! the request's id into every call and keeps the user caches right by itself (a user
+//! registered or signed in is remembered), so no handler has to remember either.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use minitwit_api::{
     client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
     connections::Connections,
+    domain::MessageText,
+    follow::{Follow, FollowError},
+    message::{Message, MessageError, MessagePage, PageQuery},
     retry::{outcome, Retries, RetryBudget, RetryObserver},
-    user::{User, UserError},
+    user::{Credentials, NewUser, User, UserError},
 };
-use minitwit_kit::metrics::Metrics;
+use minitwit_kit::{metrics::Metrics, server::RequestId};
 use prometheus::IntCounterVec;
 use quick_cache::sync::Cache;
 
@@ -21,9 +28,10 @@ use crate::settings::{CacheSettings, ServicesSettings};
 
 #[derive(Clone)]
 pub struct Upstream {
-    pub users: UserClient,
+    users: UserClient,
+    /// Also used by the `latest` recorder ([`crate::latest`]).
     pub messages: MessageClient,
-    pub follows: FollowClient,
+    follows: FollowClient,
     by_name: Arc<Cache<String, Arc<User>>>,
     by_id: Arc<Cache<i64, Arc<User>>>,
     cache_requests: IntCounterVec,
@@ -101,7 +109,7 @@ impl Upstream {
 
     /// The user called `username`, or `None` if there is none. Only found users are
     /// cached: a name may be registered later.
-    pub async fn user_by_name(
+    async fn user_by_name(
         &self,
         rid: &str,
         username: &str,
@@ -123,7 +131,7 @@ impl Upstream {
     }
 
     /// The users among `ids`, from the cache where possible and one batch call for the rest.
-    pub async fn users_by_ids(
+    async fn users_by_ids(
         &self,
         rid: &str,
         ids: &[i64],
@@ -153,7 +161,7 @@ impl Upstream {
     }
 
     /// Remembers a user the gateway just registered or logged in.
-    pub fn learn(&self, user: User) -> Arc<User> {
+    fn learn(&self, user: User) -> Arc<User> {
         let user = Arc::new(user);
         self.remember(user.clone());
         user
@@ -174,6 +182,88 @@ impl Upstream {
         } else {
             Err(down.join("; "))
         }
+    }
+}
+
+impl Upstream {
+    /// The services as one request sees them: every call carries its id.
+    pub fn for_request<'a>(&'a self, rid: &'a RequestId) -> Calls<'a> {
+        Calls { upstream: self, rid: &rid.0 }
+    }
+}
+
+/// The services for one request ([`Upstream::for_request`]).
+#[derive(Clone, Copy)]
+pub struct Calls<'a> {
+    upstream: &'a Upstream,
+    rid: &'a str,
+}
+
+impl Calls<'_> {
+    /// Registers and remembers the new user.
+    pub async fn register(&self, new: &NewUser) -> Result<Arc<User>, ClientError<UserError>> {
+        let user = self.upstream.users.register(self.rid, new).await?;
+        Ok(self.upstream.learn(user))
+    }
+
+    /// Checks the credentials and remembers the user.
+    pub async fn login(&self, credentials: &Credentials) -> Result<Arc<User>, ClientError<UserError>> {
+        let user = self.upstream.users.login(self.rid, credentials).await?;
+        Ok(self.upstream.learn(user))
+    }
+
+    /// The user called `username`, or `None` if there is none (cached once found).
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<Arc<User>>, ClientError<UserError>> {
+        self.upstream.user_by_name(self.rid, username).await
+    }
+
+    /// The users among `ids` (cached where possible, one batch call for the rest).
+    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, Arc<User>>, ClientError<UserError>> {
+        self.upstream.users_by_ids(self.rid, ids).await
+    }
+
+    pub async fn post(
+        &self,
+        author_id: i64,
+        text: &MessageText,
+    ) -> Result<Message, ClientError<MessageError>> {
+        self.upstream.messages.post(self.rid, author_id, text).await
+    }
+
+    pub async fn public(&self, page: &PageQuery) -> Result<MessagePage, ClientError<MessageError>> {
+        self.upstream.messages.public(self.rid, page).await
+    }
+
+    pub async fn by_author(
+        &self,
+        author_id: i64,
+        page: &PageQuery,
+    ) -> Result<MessagePage, ClientError<MessageError>> {
+        self.upstream.messages.by_author(self.rid, author_id, page).await
+    }
+
+    pub async fn by_authors(
+        &self,
+        author_ids: &[i64],
+        page: &PageQuery,
+    ) -> Result<MessagePage, ClientError<MessageError>> {
+        self.upstream.messages.by_authors(self.rid, author_ids, page).await
+    }
+
+    pub async fn follow(&self, pair: Follow) -> Result<(), ClientError<FollowError>> {
+        self.upstream.follows.follow(self.rid, pair).await
+    }
+
+    pub async fn unfollow(&self, pair: Follow) -> Result<(), ClientError<FollowError>> {
+        self.upstream.follows.unfollow(self.rid, pair).await
+    }
+
+    pub async fn is_following(&self, pair: Follow) -> Result<bool, ClientError<FollowError>> {
+        self.upstream.follows.is_following(self.rid, pair).await
+    }
+
+    pub async fn followees(&self, follower: i64, limit: u32) -> Result<Vec<i64>, ClientError<FollowError>> {
+        self.upstream.follows.followees(self.rid, follower, limit).await
     }
 }
 

@@ -64,9 +64,8 @@ pub async fn register(
         let email = Email::parse(body.string("email")?.unwrap_or_default()).map_err(invalid)?;
         let password = Password::parse(body.string("pwd")?.unwrap_or_default()).map_err(invalid)?;
         let new = NewUser { username, email, password };
-        match sim.state.upstream.users.register(&rid.0, &new).await {
+        match sim.state.upstream.for_request(&rid).register(&new).await {
             Ok(user) => {
-                let user = sim.state.upstream.learn(user);
                 req.extensions_mut().insert(ActingUser(user.id));
                 Ok(no_content())
             }
@@ -83,7 +82,7 @@ pub async fn register(
 pub async fn public(sim: web::Data<Sim>, req: HttpRequest, rid: RequestId) -> Result<HttpResponse, SimError> {
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
-        let messages = sim.state.upstream.messages.public(&rid.0, &first(no)).await?.messages;
+        let messages = sim.state.upstream.for_request(&rid).public(&first(no)).await?.messages;
         let authors = sim.users(&rid, messages.iter().map(|m| m.author_id)).await?;
         let messages: Vec<SimMessage> = messages
             .into_iter()
@@ -106,7 +105,7 @@ pub async fn user_messages(
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
         let user = sim.path_user(&req, &rid).await?;
-        let messages = sim.state.upstream.messages.by_author(&rid.0, user.id, &first(no)).await?.messages;
+        let messages = sim.state.upstream.for_request(&rid).by_author(user.id, &first(no)).await?.messages;
         let messages: Vec<SimMessage> = messages
             .into_iter()
             .map(|m| SimMessage { content: m.text, pub_date: m.pub_date, user: user.username.clone() })
@@ -129,7 +128,7 @@ pub async fn post_message(
         let content = body.string("content")?.unwrap_or_default();
         let user = sim.known(&req, &rid, name).await?;
         let text = MessageText::parse(content).map_err(invalid)?;
-        sim.state.upstream.messages.post(&rid.0, user.id, &text).await?;
+        sim.state.upstream.for_request(&rid).post(user.id, &text).await?;
         Ok(no_content())
     })
     .await
@@ -144,7 +143,7 @@ pub async fn follows(
     sim.serve(&req, &rid, Auth::Required, async {
         let no = query::no(req.query_string(), sim.state.settings.sim.max_no)?;
         let user = sim.path_user(&req, &rid).await?;
-        let followees = sim.state.upstream.follows.followees(&rid.0, user.id, no).await?;
+        let followees = sim.state.upstream.for_request(&rid).followees(user.id, no).await?;
         let users = sim.users(&rid, followees.iter().copied()).await?;
         let names: Vec<&str> =
             followees.iter().filter_map(|id| users.get(id).map(|u| u.username.as_str())).collect();
@@ -182,16 +181,16 @@ pub async fn follow(
         let (user, target) = tokio::join!(sim.known(&req, &rid, name), sim.by_name(&rid, target_name));
         let user = user?;
         let target = target?.ok_or_else(|| SimError::not_found("The user to (un)follow does not exist"))?;
-        let follows = &sim.state.upstream.follows;
+        let calls = sim.state.upstream.for_request(&rid);
         match action {
             FollowAction::Follow(_) if user.id == target.id => {
                 return Err(SimError::bad_request(FollowError::SelfFollow.to_string()));
             }
             FollowAction::Follow(_) => {
-                follows.follow(&rid.0, Follow { follower: user.id, followee: target.id }).await?
+                calls.follow(Follow { follower: user.id, followee: target.id }).await?
             }
             FollowAction::Unfollow(_) => {
-                follows.unfollow(&rid.0, Follow { follower: user.id, followee: target.id }).await?
+                calls.unfollow(Follow { follower: user.id, followee: target.id }).await?
             }
         }
         Ok(no_content())
@@ -210,7 +209,7 @@ impl Sim {
     /// The user called `name`, or `None` (no such user, or a name no user can have).
     async fn by_name(&self, rid: &RequestId, name: &str) -> Result<Option<Arc<User>>, SimError> {
         match Username::parse(name) {
-            Ok(name) => Ok(self.state.upstream.user_by_name(&rid.0, name.as_str()).await?),
+            Ok(name) => Ok(self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?),
             Err(_) => Ok(None),
         }
     }
@@ -218,7 +217,7 @@ impl Sim {
     /// The user named by the path, a 404 when there is none; noted as the acting user.
     async fn known(&self, req: &HttpRequest, rid: &RequestId, name: PathUser) -> Result<Arc<User>, SimError> {
         let user = match name {
-            PathUser::Name(name) => self.state.upstream.user_by_name(&rid.0, name.as_str()).await?,
+            PathUser::Name(name) => self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?,
             PathUser::Impossible(_) => None,
         };
         let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;
@@ -241,9 +240,8 @@ impl Sim {
         let mut ids: Vec<i64> = ids.collect();
         ids.sort_unstable();
         ids.dedup();
-        let upstream = &self.state.upstream;
-        let chunks =
-            try_join_all(ids.chunks(BATCH_MAX).map(|chunk| upstream.users_by_ids(&rid.0, chunk))).await?;
+        let calls = self.state.upstream.for_request(rid);
+        let chunks = try_join_all(ids.chunks(BATCH_MAX).map(|chunk| calls.users_by_ids(chunk))).await?;
         Ok(chunks.into_iter().flatten().collect())
     }
 }

@@ -48,11 +48,10 @@ pub async fn login(
     let form = form.into_inner();
     let refusal = match credentials(&state, &rid, &form).await? {
         Err(refusal) => refusal,
-        Ok(credentials) => match state.upstream.users.login(&rid.0, &credentials).await {
+        Ok(credentials) => match state.upstream.for_request(&rid).login(&credentials).await {
             Ok(user) => {
                 visitor.sign_in(&user);
                 visitor.flash("You were logged in");
-                state.upstream.learn(user);
                 return Ok(redirect(StatusCode::SEE_OTHER, "/"));
             }
             Err(e) => match e.refusal() {
@@ -82,7 +81,7 @@ async fn credentials(
     };
     match Password::parse(&form.password) {
         Ok(password) => Ok(Ok(Credentials { username, password })),
-        Err(_) => match state.upstream.user_by_name(&rid.0, username.as_str()).await? {
+        Err(_) => match state.upstream.for_request(rid).user_by_name(username.as_str()).await? {
             Some(_) => Ok(Err(UserError::WrongPassword)),
             None => Ok(Err(UserError::NoSuchUser)),
         },
@@ -152,9 +151,8 @@ pub async fn register(
     let form = form.into_inner();
     let error = match validate(&form, state.settings.web.password_policy) {
         Err(error) => error,
-        Ok(new) => match state.upstream.users.register(&rid.0, &new).await {
-            Ok(user) => {
-                state.upstream.learn(user);
+        Ok(new) => match state.upstream.for_request(&rid).register(&new).await {
+            Ok(_) => {
                 visitor.flash("You were successfully registered and can login now");
                 return Ok(redirect(StatusCode::SEE_OTHER, "/login"));
             }

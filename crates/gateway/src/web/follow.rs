@@ -18,11 +18,12 @@ pub async fn follow(
     name: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, WebError> {
-    let target = profile(&state, &rid.0, &name).await?;
+    let calls = state.upstream.for_request(&rid);
+    let target = profile(calls, &name).await?;
     if target.id == who.user.id {
         who.visitor.flash(FollowError::SelfFollow.to_string());
     } else {
-        state.upstream.follows.follow(&rid.0, Follow { follower: who.user.id, followee: target.id }).await?;
+        calls.follow(Follow { follower: who.user.id, followee: target.id }).await?;
         who.visitor.flash(format!("You are now following \"{}\"", target.username));
     }
     Ok(back(&req, &target.username))
@@ -36,8 +37,9 @@ pub async fn unfollow(
     name: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, WebError> {
-    let target = profile(&state, &rid.0, &name).await?;
-    state.upstream.follows.unfollow(&rid.0, Follow { follower: who.user.id, followee: target.id }).await?;
+    let calls = state.upstream.for_request(&rid);
+    let target = profile(calls, &name).await?;
+    calls.unfollow(Follow { follower: who.user.id, followee: target.id }).await?;
     who.visitor.flash(format!("You are no longer following \"{}\"", target.username));
     Ok(back(&req, &target.username))
 }

@@ -26,7 +26,7 @@ use super::{
     render::{user_url, MessageView, Page},
     session::{SignedIn, Visitor},
 };
-use crate::AppState;
+use crate::{upstream::Calls, AppState};
 
 /// At most this many followees feed "My Timeline" (message-service takes
 /// [`AUTHORS_MAX`] authors, and one of them is the visitor).
@@ -65,14 +65,13 @@ fn pagination(page: Page, messages: &MessagePage, params: &PageParams, path: &st
 
 /// The messages of `page` with their authors, fetched in one batch (mostly cached).
 async fn with_authors(
-    state: &AppState,
-    rid: &str,
+    calls: Calls<'_>,
     page: &MessagePage,
 ) -> Result<Vec<MessageView>, ClientError<UserError>> {
     let mut ids: Vec<i64> = page.messages.iter().map(|m| m.author_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let authors = state.upstream.users_by_ids(rid, &ids).await?;
+    let authors = calls.users_by_ids(&ids).await?;
     Ok(page
         .messages
         .iter()
@@ -92,10 +91,11 @@ pub async fn mine(
         return Ok(redirect(StatusCode::FOUND, "/public"));
     };
     let query = params.query(&state)?;
-    let mut authors = state.upstream.follows.followees(&rid.0, me.id, FOLLOWEES_MAX).await?;
+    let calls = state.upstream.for_request(&rid);
+    let mut authors = calls.followees(me.id, FOLLOWEES_MAX).await?;
     authors.push(me.id);
-    let page = state.upstream.messages.by_authors(&rid.0, &authors, &query).await?;
-    let messages = with_authors(&state, &rid.0, &page).await?;
+    let page = calls.by_authors(&authors, &query).await?;
+    let messages = with_authors(calls, &page).await?;
     Ok(pagination(Page::new("timeline.html"), &page, &params, "/")
         .with("title", "My Timeline")
         .with("kind", "mine")
@@ -112,8 +112,9 @@ pub async fn public(
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, WebError> {
     let query = params.query(&state)?;
-    let page = state.upstream.messages.public(&rid.0, &query).await?;
-    let messages = with_authors(&state, &rid.0, &page).await?;
+    let calls = state.upstream.for_request(&rid);
+    let page = calls.public(&query).await?;
+    let messages = with_authors(calls, &page).await?;
     Ok(pagination(Page::new("timeline.html"), &page, &params, "/public")
         .with("title", "Public Timeline")
         .with("kind", "public")
@@ -123,13 +124,13 @@ pub async fn public(
 }
 
 /// The user called `name`, or a 404 page.
-pub async fn profile(state: &AppState, rid: &str, name: &str) -> Result<std::sync::Arc<User>, WebError> {
+pub async fn profile(calls: Calls<'_>, name: &str) -> Result<std::sync::Arc<User>, WebError> {
     let not_found = || WebError::NotFound(format!("There is no user called \"{name}\"."));
     // Names no one can have (reserved, malformed) need no call.
     if Username::parse(name).is_err() {
         return Err(not_found());
     }
-    state.upstream.user_by_name(rid, name).await?.ok_or_else(not_found)
+    calls.user_by_name(name).await?.ok_or_else(not_found)
 }
 
 /// `GET /<username>`: one user's messages, and whether the visitor follows them.
@@ -141,22 +142,18 @@ pub async fn user(
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, WebError> {
     let query = params.query(&state)?;
-    let profile = profile(&state, &rid.0, &name).await?;
+    let calls = state.upstream.for_request(&rid);
+    let profile = profile(calls, &name).await?;
     let viewer = visitor.user.as_ref().map(|u| u.id);
     let following = async {
         match viewer {
-            Some(me) if me != profile.id => Some(
-                state
-                    .upstream
-                    .follows
-                    .is_following(&rid.0, Follow { follower: me, followee: profile.id })
-                    .await,
-            ),
+            Some(me) if me != profile.id => {
+                Some(calls.is_following(Follow { follower: me, followee: profile.id }).await)
+            }
             _ => None,
         }
     };
-    let (page, following) =
-        tokio::join!(state.upstream.messages.by_author(&rid.0, profile.id, &query), following);
+    let (page, following) = tokio::join!(calls.by_author(profile.id, &query), following);
     let page = page?;
     let follow = match (viewer, following) {
         (None, _) => "anonymous",
@@ -193,7 +190,7 @@ pub async fn add_message(
 ) -> Result<HttpResponse, WebError> {
     match MessageText::parse(&form.text) {
         Ok(text) => {
-            state.upstream.messages.post(&rid.0, who.user.id, &text).await?;
+            state.upstream.for_request(&rid).post(who.user.id, &text).await?;
             who.visitor.flash("Your message was recorded");
         }
         Err(DomainError::TextEmpty) => {}
