@@ -9,7 +9,6 @@ pub use minitwit_kit::testing::assert_error;
 use minitwit_kit::{
     db::Db,
     metrics::Metrics,
-    on_backend,
     testing::{Backend, TestClient, TestDatabase},
     ApiError,
 };
@@ -112,7 +111,7 @@ impl TestApp {
         })
         .await
         .unwrap();
-        db.run(move |c| on_backend!(c, |c| c.batch_execute(&sql)).map_err(ApiError::from)).await.unwrap();
+        db.run(move |c| c.batch_execute(&sql).map_err(ApiError::from)).await.unwrap();
     }
 }
 
