@@ -1,14 +1,20 @@
 //! A service's database: PostgreSQL or SQLite, chosen by the URL, behind one r2d2 pool.
 //!
 //! Queries are plain `fn(&mut DbConnection) -> Result<T, ApiError>` run off the event
-//! loop by [`Db::run`]. [`on_backend!`](crate::on_backend) runs the same diesel
-//! expression on whichever connection it is, so one query serves both databases.
+//! loop by [`Db::run`]. [`DbConnection`] is diesel's `MultiConnection`: a query written
+//! once runs on whichever database it is. What diesel's multi-backend cannot express
+//! (upserts, hand-written SQL for one database) matches on the variant instead, in the
+//! query module that needs it, saying why.
 //!
 //! A service does not wait for its database to start ([`Db::start`]): it serves at once,
 //! `/ready` says 503 and every query answers `503 database_unavailable` (`Retry-After:
 //! 1`) at once, while a background thread connects and migrates, retrying with a bounded
 //! exponential backoff. In a swarm a restarting PostgreSQL then makes the services
 //! unready for a while instead of failing their tasks and rolling a release back.
+//!
+//! A pooled connection is not checked before it is lent (no `SELECT 1` per request): a
+//! dead one is found by the query that uses it, which answers 503, and the pool then
+//! drops it ([`Manager::has_broken`]) and opens a fresh one for the next request.
 
 use std::{
     sync::{
@@ -18,46 +24,54 @@ use std::{
     time::{Duration, Instant},
 };
 
-use diesel::{connection::SimpleConnection, Connection, PgConnection, SqliteConnection};
+use diesel::{
+    connection::{Instrumentation, InstrumentationEvent, SimpleConnection},
+    query_dsl::methods::ExecuteDsl,
+    r2d2::R2D2Connection,
+    result::DatabaseErrorKind,
+    Connection, PgConnection, QueryResult, SqliteConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use futures::future::BoxFuture;
 use prometheus::Histogram;
 use secrecy::ExposeSecret;
 
-use crate::{metrics::Metrics, server::Readiness, settings::DatabaseSettings, ApiError};
+use crate::{
+    metrics::Metrics,
+    server::Readiness,
+    settings::{DatabaseSettings, DatabaseUrl, DATABASE_URL_KEY},
+    ApiError,
+};
 
-/// One connection to a service's database.
+/// One connection to a service's database, on either backend. Diesel's derive makes it a
+/// `Connection` of its own (with a `MultiBackend`), so a query is written once; match on
+/// the variant only for what one backend does differently.
+#[derive(diesel::MultiConnection)]
 pub enum DbConnection {
     Pg(PgConnection),
     Sqlite(SqliteConnection),
 }
 
-/// Runs `$body` with `$c` bound to the concrete connection, on either backend.
-#[macro_export]
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Pg($c) => $body,
-            $crate::db::DbConnection::Sqlite($c) => $body,
+impl DbConnection {
+    /// Executes `statement` on the inner connection: the one escape hatch for a statement
+    /// both databases run but diesel's `MultiBackend` cannot build, which is `ON CONFLICT`
+    /// (its `OnConflictClause` is `DoesNotSupportOnConflictClause`). The statement is
+    /// still written once, with diesel's DSL.
+    pub fn execute_on_backend<Q>(&mut self, statement: Q) -> QueryResult<usize>
+    where
+        Q: ExecuteDsl<PgConnection> + ExecuteDsl<SqliteConnection>,
+    {
+        match self {
+            DbConnection::Pg(c) => ExecuteDsl::<PgConnection>::execute(statement, c),
+            DbConnection::Sqlite(c) => ExecuteDsl::<SqliteConnection>::execute(statement, c),
         }
-    };
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
     Sqlite,
-}
-
-impl Backend {
-    /// `postgres://` and `postgresql://` are PostgreSQL; anything else is a SQLite file.
-    pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,41 +84,99 @@ pub enum ConnectError {
     Directory(#[from] std::io::Error),
 }
 
+/// A pooled connection, and whether a query on it found the server gone.
+pub struct PooledConnection {
+    conn: DbConnection,
+    lost: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for PooledConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// Watches every query of one PostgreSQL connection and remembers when one failed
+/// because the connection is closed. Diesel's own `is_broken` misses a failure while
+/// preparing a statement (its transaction state is only updated after a prepared
+/// statement runs), and libpq's status is not exposed; diesel reports every failed
+/// query, prepare included, to the connection's instrumentation.
+struct WatchForLoss(Arc<AtomicBool>);
+
+impl Instrumentation for WatchForLoss {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event {
+            if matches!(
+                e,
+                diesel::result::Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _
+                )
+            ) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What a [`Manager`] opens: the checked URL.
+#[derive(Clone)]
+enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
 /// Opens connections and sets them up: statement timeout on PostgreSQL; WAL, a busy
 /// timeout and foreign keys on SQLite.
 #[derive(Clone)]
 pub struct Manager {
-    url: String,
-    backend: Backend,
+    target: Target,
     statement_timeout_ms: u64,
 }
 
 impl Manager {
-    fn new(settings: &DatabaseSettings) -> Self {
-        let url = settings.url.expose_secret().to_string();
-        let backend = Backend::of(&url);
-        Self { url, backend, statement_timeout_ms: settings.statement_timeout_ms }
+    /// Fails on a URL that names no database we know, naming the setting.
+    fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.expose_secret();
+        let target = match DatabaseUrl::parse(url) {
+            Ok(DatabaseUrl::Postgres(url)) => Target::Postgres(url.to_string()),
+            Ok(DatabaseUrl::Sqlite(path)) => Target::Sqlite(path.to_string()),
+            Err(e) => anyhow::bail!("setting {DATABASE_URL_KEY}: {e}"),
+        };
+        Ok(Self { target, statement_timeout_ms: settings.statement_timeout_ms })
     }
 
-    fn sqlite_path(&self) -> &str {
-        self.url.strip_prefix("sqlite://").unwrap_or(&self.url)
+    fn backend(&self) -> Backend {
+        match self.target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
     }
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = PooledConnection;
     type Error = ConnectError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectError> {
+    fn connect(&self) -> Result<PooledConnection, ConnectError> {
         let timeout = self.statement_timeout_ms;
-        match self.backend {
-            Backend::Postgres => {
-                let mut c = PgConnection::establish(&self.url)?;
+        let lost = Arc::new(AtomicBool::new(false));
+        let conn = match &self.target {
+            Target::Postgres(url) => {
+                let mut c = PgConnection::establish(url)?;
                 c.batch_execute(&format!("SET statement_timeout = {timeout}"))?;
-                Ok(DbConnection::Pg(c))
+                c.set_instrumentation(WatchForLoss(lost.clone()));
+                DbConnection::Pg(c)
             }
-            Backend::Sqlite => {
-                let path = self.sqlite_path();
+            Target::Sqlite(path) => {
                 if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
                 }
@@ -113,18 +185,23 @@ impl r2d2::ManageConnection for Manager {
                     "PRAGMA busy_timeout = {timeout}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
                 ))?;
-                Ok(DbConnection::Sqlite(c))
+                DbConnection::Sqlite(c)
             }
-        }
+        };
+        Ok(PooledConnection { conn, lost })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        on_backend!(conn, |c| c.batch_execute("SELECT 1"))?;
-        Ok(())
+    /// Only for r2d2's optional check on checkout, which the pool leaves off.
+    fn is_valid(&self, conn: &mut PooledConnection) -> Result<(), ConnectError> {
+        Ok(conn.conn.ping()?)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked, without a query, when a connection comes back to the pool: true once a
+    /// query on it failed because the connection is closed ([`WatchForLoss`]), or when
+    /// a transaction was left open or broken. The pool then drops it and opens another
+    /// in the background.
+    fn has_broken(&self, conn: &mut PooledConnection) -> bool {
+        std::thread::panicking() || conn.lost.load(Ordering::Relaxed) || conn.conn.is_broken()
     }
 }
 
@@ -134,7 +211,6 @@ pub type Pool = r2d2::Pool<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    backend: Backend,
     wait: Histogram,
     status: Arc<Status>,
 }
@@ -177,12 +253,12 @@ impl Db {
         migrations: &Migrations,
         metrics: &Metrics,
     ) -> anyhow::Result<Self> {
-        let manager = Manager::new(settings);
-        let backend = manager.backend;
+        let manager = Manager::new(settings)?;
+        let backend = manager.backend();
         let pool = Self::pool_builder(settings)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
-        let db = Self::with_pool(pool, backend, settings, metrics);
+        let db = Self::with_pool(pool, settings, metrics);
         db.migrate(migrations)?;
         db.status.ready.store(true, Ordering::Release);
         Ok(db)
@@ -200,11 +276,11 @@ impl Db {
         metrics: &Metrics,
         logger: &slog::Logger,
     ) -> anyhow::Result<Self> {
-        let manager = Manager::new(settings);
-        let backend = manager.backend;
+        let manager = Manager::new(settings)?;
+        let backend = manager.backend();
         // Opens no connection here: the pool fills itself in the background.
         let pool = Self::pool_builder(settings).build_unchecked(manager.clone());
-        let db = Self::with_pool(pool, backend, settings, metrics);
+        let db = Self::with_pool(pool, settings, metrics);
         let status = Arc::downgrade(&db.status);
         let logger = logger.new(slog::o!("backend" => format!("{backend:?}")));
         std::thread::Builder::new()
@@ -215,15 +291,16 @@ impl Db {
 
     fn pool_builder(settings: &DatabaseSettings) -> r2d2::Builder<Manager> {
         r2d2::Pool::builder()
+            // No `SELECT 1` before each query: see `Manager::has_broken`.
+            .test_on_check_out(false)
             .max_size(settings.pool_size)
             .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
     }
 
     /// The `Db` around `pool`, not ready yet, with its gauges registered.
-    fn with_pool(pool: Pool, backend: Backend, settings: &DatabaseSettings, metrics: &Metrics) -> Self {
+    fn with_pool(pool: Pool, settings: &DatabaseSettings, metrics: &Metrics) -> Self {
         let db = Self {
             pool,
-            backend,
             wait: metrics
                 .histogram("db_pool_wait_seconds", "Time a request waited for a database connection"),
             status: Arc::default(),
@@ -259,10 +336,6 @@ impl Db {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// Runs the pending migrations. On PostgreSQL an advisory lock keeps replicas that
     /// start together from migrating at once.
     pub fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
@@ -272,7 +345,7 @@ impl Db {
     /// Reverts every migration (for the migration tests).
     pub fn revert_all(&self, migrations: &Migrations) -> anyhow::Result<()> {
         let mut conn = self.pool.get()?;
-        match &mut *conn {
+        match &mut **conn {
             DbConnection::Pg(c) => c.revert_all_migrations((migrations.postgres)()).map(drop),
             DbConnection::Sqlite(c) => c.revert_all_migrations((migrations.sqlite)()).map(drop),
         }
@@ -379,7 +452,7 @@ impl Readiness for Db {
         }
         let db = self.clone();
         Box::pin(async move {
-            db.run(|conn| on_backend!(conn, |c| c.batch_execute("SELECT 1")).map_err(ApiError::from))
+            db.run(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::from))
                 .await
                 .map_err(|e| e.to_string())
         })
@@ -391,11 +464,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backend_follows_the_url() {
-        assert_eq!(Backend::of("postgres://u@h/db"), Backend::Postgres);
-        assert_eq!(Backend::of("postgresql://u@h/db"), Backend::Postgres);
-        assert_eq!(Backend::of("data/users.db"), Backend::Sqlite);
-        assert_eq!(Backend::of("sqlite://data/users.db"), Backend::Sqlite);
+    fn the_url_picks_the_backend() {
+        let backend = |url: &str| Manager::new(&DatabaseSettings::at(url)).map(|m| m.backend()).ok();
+        assert_eq!(backend("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(backend("postgresql://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(backend("data/users.db"), Some(Backend::Sqlite));
+        assert_eq!(backend("sqlite://data/users"), Some(Backend::Sqlite));
+    }
+
+    #[test]
+    fn an_unknown_url_is_an_error_naming_the_setting() {
+        for url in ["mysql://u@h/db", "data/users", "postgre://u@h/db"] {
+            let e = Manager::new(&DatabaseSettings::at(url)).err().expect("refused").to_string();
+            assert!(e.contains(DATABASE_URL_KEY), "{e}");
+        }
     }
 
     #[test]

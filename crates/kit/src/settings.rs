@@ -79,8 +79,9 @@ impl Default for LogSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
-    /// `postgres://user:password@host:5432/db`, or a SQLite file path
-    /// (`data/users.db`, `sqlite://data/users.db`).
+    /// `postgres://user:password@host:5432/db` (or `postgresql://`), or a SQLite file:
+    /// `sqlite://<path>` or a path ending in `.db` (`data/users.db`). Anything else is a
+    /// start-up error ([`DatabaseUrl::parse`]), never a new SQLite file by surprise.
     #[serde(serialize_with = "expose")]
     pub url: SecretString,
     pub pool_size: u32,
@@ -93,6 +94,46 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     pub fn at(url: &str) -> Self {
         Self { url: url.into(), ..Self::default() }
+    }
+}
+
+/// The settings key of [`DatabaseSettings::url`] in a service's settings; its environment
+/// variable is `<PREFIX>_DATABASE__URL`.
+pub const DATABASE_URL_KEY: &str = "database.url";
+
+/// Which database a URL names, and what to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl<'a> {
+    /// The whole URL, for libpq.
+    Postgres(&'a str),
+    /// The path of the SQLite file.
+    Sqlite(&'a str),
+}
+
+impl<'a> DatabaseUrl<'a> {
+    /// `postgres://` and `postgresql://` are PostgreSQL; `sqlite://<path>` and a plain path
+    /// ending in `.db` are SQLite files. Anything else is an error that says what is
+    /// accepted; it quotes the scheme, not the URL (which may hold a password).
+    pub fn parse(url: &'a str) -> Result<Self, String> {
+        const ACCEPTED: &str =
+            "use postgres://user:password@host/db, postgresql://..., sqlite://<path> or a path ending in .db";
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return if path.is_empty() {
+                Err(format!("sqlite:// names no file: {ACCEPTED}"))
+            } else {
+                Ok(Self::Sqlite(path))
+            };
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(format!("unknown scheme {scheme}://: {ACCEPTED}"));
+        }
+        if url.ends_with(".db") {
+            return Ok(Self::Sqlite(url));
+        }
+        Err(format!("{url:?} is neither a URL nor a path ending in .db: {ACCEPTED}"))
     }
 }
 
@@ -162,7 +203,13 @@ where
         builder = builder.set_override(key, value.trim_end_matches(['\n', '\r']).to_string())?;
     }
 
-    Ok(builder.build()?.try_deserialize()?)
+    let config = builder.build()?;
+    // Checked here, not when the database is opened, so that the error names the variable.
+    if let Ok(url) = config.get_string(DATABASE_URL_KEY) {
+        DatabaseUrl::parse(&url)
+            .map_err(|e| anyhow::anyhow!("{prefix}_DATABASE__URL (setting {DATABASE_URL_KEY}): {e}"))?;
+    }
+    Ok(config.try_deserialize()?)
 }
 
 #[cfg(test)]
@@ -218,6 +265,36 @@ mod tests {
         let r: anyhow::Result<Sample> =
             load_from("T", &[], env(&[("T_DATABASE__URL_FILE", "/nonexistent/secret")]));
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn database_urls_name_their_backend() {
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres("postgres://u@h/db")));
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db"),
+            Ok(DatabaseUrl::Postgres("postgresql://u@h/db"))
+        );
+        assert_eq!(DatabaseUrl::parse("data/users.db"), Ok(DatabaseUrl::Sqlite("data/users.db")));
+        assert_eq!(DatabaseUrl::parse("sqlite://data/users"), Ok(DatabaseUrl::Sqlite("data/users")));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite("/tmp/x.db")));
+    }
+
+    #[test]
+    fn other_database_urls_are_refused_without_their_password() {
+        let e = DatabaseUrl::parse("mysql://root:hunter2@db/users").unwrap_err();
+        assert!(e.contains("unknown scheme mysql://"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        for url in ["postgre://u@h/db", "data/users", "data/users.sqlite", "", "sqlite://"] {
+            assert!(DatabaseUrl::parse(url).is_err(), "{url:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_bad_database_url_is_a_load_error_naming_the_variable() {
+        let e = load_from::<Sample>("T", &[], env(&[("T_DATABASE__URL", "mysql://u:pw@h/db")])).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("T_DATABASE__URL") && e.contains("database.url"), "{e}");
+        assert!(!e.contains("pw@"), "{e}");
     }
 
     #[test]

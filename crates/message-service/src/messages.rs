@@ -14,7 +14,7 @@ use minitwit_api::{
     domain::MessageText,
     message::{Cursor, Message},
 };
-use minitwit_kit::{db::DbConnection, on_backend, ApiError};
+use minitwit_kit::{db::DbConnection, ApiError};
 
 use crate::{keyset::OlderThan, schema::messages};
 
@@ -50,22 +50,24 @@ pub fn insert(
         messages::text.eq(text.as_str()),
         messages::pub_date.eq(pub_date),
     );
-    let row = on_backend!(conn, |c| diesel::insert_into(messages::table)
+    let row = diesel::insert_into(messages::table)
         .values(row)
-        .returning(MessageRow::as_returning())
-        .get_result(c))?;
+        // Columns, not `MessageRow::as_returning()`: a `SelectBy` is built for one
+        // backend and diesel's MultiBackend passes RETURNING to each backend's own.
+        .returning((messages::id, messages::author_id, messages::text, messages::pub_date, messages::flagged))
+        .get_result::<MessageRow>(conn)?;
     Ok(row.into())
 }
 
 /// The public timeline; served by `messages_public_idx`.
 pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec<Message>, ApiError> {
-    let rows = on_backend!(conn, |c| messages::table
+    let rows = messages::table
         .filter(not(messages::flagged))
         .filter(OlderThan::new(before))
         .order((messages::pub_date.desc(), messages::id.desc()))
         .limit(limit)
         .select(MessageRow::as_select())
-        .load(c))?;
+        .load(conn)?;
     Ok(messages(rows))
 }
 
@@ -76,14 +78,14 @@ pub fn by_author(
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
-    let rows = on_backend!(conn, |c| messages::table
+    let rows = messages::table
         .filter(messages::author_id.eq(author_id))
         .filter(not(messages::flagged))
         .filter(OlderThan::new(before))
         .order((messages::pub_date.desc(), messages::id.desc()))
         .limit(limit)
         .select(MessageRow::as_select())
-        .load(c))?;
+        .load(conn)?;
     Ok(messages(rows))
 }
 
@@ -164,15 +166,14 @@ impl QueryFragment<Pg> for AuthorsTimeline {
 /// Sets or clears the flag of message `id`; false when there is no such message.
 /// Idempotent: setting the flag it already has still finds the row.
 pub fn set_flag(conn: &mut DbConnection, id: i64, flagged: bool) -> Result<bool, ApiError> {
-    let changed = on_backend!(conn, |c| diesel::update(messages::table.find(id))
-        .set(messages::flagged.eq(flagged))
-        .execute(c))?;
+    let changed =
+        diesel::update(messages::table.find(id)).set(messages::flagged.eq(flagged)).execute(conn)?;
     Ok(changed == 1)
 }
 
 /// The exact number of messages, flagged ones included.
 pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {
-    Ok(on_backend!(conn, |c| messages::table.count().get_result(c))?)
+    Ok(messages::table.count().get_result(conn)?)
 }
 
 /// Below this estimate the exact count is cheap enough for the gauge.

@@ -5,7 +5,7 @@ use minitwit_api::{
     domain::{Email, Username},
     user::{User, UserError},
 };
-use minitwit_kit::{db::DbConnection, on_backend, ApiError};
+use minitwit_kit::{db::DbConnection, ApiError};
 
 use crate::schema::users;
 
@@ -39,10 +39,12 @@ pub fn insert(
 ) -> Result<User, ApiError> {
     let row =
         (users::username.eq(username.as_str()), users::email.eq(email.as_str()), users::pw_hash.eq(pw_hash));
-    let inserted = on_backend!(conn, |c| diesel::insert_into(users::table)
+    let inserted = diesel::insert_into(users::table)
         .values(row)
-        .returning(UserRow::as_returning())
-        .get_result(c));
+        // Columns, not `UserRow::as_returning()`: a `SelectBy` is built for one backend
+        // and diesel's MultiBackend passes RETURNING to each backend's own.
+        .returning((users::id, users::username, users::email))
+        .get_result::<UserRow>(conn);
     match inserted {
         Ok(row) => Ok(row.into()),
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
@@ -53,37 +55,34 @@ pub fn insert(
 }
 
 pub fn by_name(conn: &mut DbConnection, username: &str) -> Result<Option<User>, ApiError> {
-    let row = on_backend!(conn, |c| users::table
+    let row = users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .first(c)
-        .optional())?;
+        .first(conn)
+        .optional()?;
     Ok(row.map(User::from))
 }
 
 pub fn account(conn: &mut DbConnection, username: &str) -> Result<Option<Account>, ApiError> {
-    let row = on_backend!(conn, |c| users::table
+    let row = users::table
         .filter(users::username.eq(username))
         .select((UserRow::as_select(), users::pw_hash))
-        .first::<(UserRow, String)>(c)
-        .optional())?;
+        .first::<(UserRow, String)>(conn)
+        .optional()?;
     Ok(row.map(|(user, pw_hash)| Account { user: user.into(), pw_hash }))
 }
 
 pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, ApiError> {
-    let row = on_backend!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+    let row = users::table.find(id).select(UserRow::as_select()).first(conn).optional()?;
     Ok(row.map(User::from))
 }
 
 /// The users among `ids` that exist, in one query.
 pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<User>, ApiError> {
-    let rows = on_backend!(conn, |c| users::table
-        .filter(users::id.eq_any(ids))
-        .select(UserRow::as_select())
-        .load(c))?;
+    let rows = users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn)?;
     Ok(rows.into_iter().map(User::from).collect())
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {
-    Ok(on_backend!(conn, |c| users::table.count().get_result(c))?)
+    Ok(users::table.count().get_result(conn)?)
 }

@@ -5,7 +5,6 @@ use minitwit_kit::{
     both_backends,
     db::Db,
     metrics::Metrics,
-    on_backend,
     testing::{revert_and_migrate, Backend},
     ApiError,
 };
@@ -31,7 +30,7 @@ async fn the_database_refuses_self_follows_and_duplicates(backend: Backend) {
     let db = Db::connect(&s.database, &follow_service::MIGRATIONS, &Metrics::new("t")).unwrap();
     let run = |sql: &'static str| {
         let db = db.clone();
-        async move { db.run(move |c| on_backend!(c, |c| c.batch_execute(sql)).map_err(ApiError::from)).await }
+        async move { db.run(move |c| c.batch_execute(sql).map_err(ApiError::from)).await }
     };
     run("INSERT INTO follows (follower_id, followee_id) VALUES (1, 2)").await.unwrap();
     let duplicate = run("INSERT INTO follows (follower_id, followee_id) VALUES (1, 2)").await.unwrap_err();
@@ -40,10 +39,10 @@ async fn the_database_refuses_self_follows_and_duplicates(backend: Backend) {
     assert_eq!(itself.code, "constraint", "{itself}");
     let created: i64 = db
         .run(|c| {
-            on_backend!(c, |c| diesel::sql_query("SELECT created_at AS n FROM follows")
+            diesel::sql_query("SELECT created_at AS n FROM follows")
                 .get_result::<Row>(c)
-                .map(|r| r.n))
-            .map_err(ApiError::from)
+                .map(|r| r.n)
+                .map_err(ApiError::from)
         })
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 use diesel::connection::SimpleConnection;
 use minitwit_api::message::{Message, MessagePage};
 pub use minitwit_kit::testing::assert_error;
-use minitwit_kit::{db::Db, metrics::Metrics, on_backend, ApiError};
+use minitwit_kit::{db::Db, metrics::Metrics, ApiError};
 use serde_json::{json, Value};
 
 minitwit_kit::service_test_app!(message_service);
@@ -59,7 +59,7 @@ impl TestApp {
         })
         .await
         .unwrap();
-        db.run(move |c| on_backend!(c, |c| c.batch_execute(&sql)).map_err(ApiError::from)).await.unwrap();
+        db.run(move |c| c.batch_execute(&sql).map_err(ApiError::from)).await.unwrap();
     }
 }
 

@@ -1,5 +1,6 @@
 //! Black-box tests of user-service over HTTP, each on PostgreSQL and on SQLite.
 
+mod database;
 mod helpers;
 mod lookup;
 mod migrations;
