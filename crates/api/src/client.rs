@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     connections::{Connections, RoundRobin},
-    domain::MessageText,
+    domain::{IdempotencyKey, MessageText},
     error::ServiceError,
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
@@ -299,15 +299,17 @@ impl UserClient {
 }
 
 impl MessageClient {
-    /// Not sent again after an ambiguous failure: it could post the message twice.
+    /// Posts under `key`: sent again after an ambiguous failure, the service answers
+    /// the message the first send stored instead of storing it twice.
     pub async fn post(
         &self,
         rid: &str,
         author_id: i64,
         text: &MessageText,
+        key: &IdempotencyKey,
     ) -> Result<Message, ClientError<MessageError>> {
-        let body = NewMessage { author_id, text: text.clone() };
-        self.0.json(self.0.request(Method::POST, "/messages", rid).json(&body), Idempotent::No).await
+        let body = NewMessage { author_id, text: text.clone(), idempotency_key: Some(key.clone()) };
+        self.0.json(self.0.request(Method::POST, "/messages", rid).json(&body), Idempotent::Yes).await
     }
 
     pub async fn public(
@@ -533,6 +535,16 @@ mod tests {
         MessageText::parse(raw).unwrap()
     }
 
+    fn ann() -> NewUser {
+        NewUser {
+            username: crate::domain::Username::parse("ann").unwrap(),
+            email: crate::domain::Email::parse("ann@example.com").unwrap(),
+            password: crate::domain::Password::parse("pw").unwrap(),
+        }
+    }
+
+    const MESSAGE: &str = r#"{"id": 1, "author_id": 7, "text": "once", "pub_date": 1, "flagged": false}"#;
+
     const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
 
     #[tokio::test]
@@ -547,11 +559,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_new_message_cut_off_before_its_answer_is_not_sent_again() {
-        let (url, connections) = scripted_server(vec![None, Some("{}")]);
+    async fn a_new_user_cut_off_before_its_answer_is_not_sent_again() {
+        let (url, connections) = scripted_server(vec![None, Some(USER)]);
         let (retries, seen) = retries(10, 3);
-        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        let err = client.post("t", 7, &text("once")).await.unwrap_err();
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.register("t", &ann()).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert!(err.to_string().contains("connection closed before message completed"), "{err}");
         assert_eq!(connections.load(Ordering::SeqCst), 1, "sent once");
@@ -559,24 +571,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_connection_is_retried_once_even_for_a_new_message() {
+    async fn a_keyed_message_cut_off_before_its_answer_is_sent_again_with_its_key() {
+        let (url, connections) = scripted_server(vec![None, Some(MESSAGE)]);
+        let (retries, seen) = retries(10, 3);
+        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let message = client.post("t", 7, &text("once"), &key).await.unwrap();
+        assert_eq!(message.id, 1);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_once_even_for_a_new_user() {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (retries, seen) = retries(10, 3);
         let url = format!("http://127.0.0.1:{port}");
-        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.register("t", &ann()).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"]);
     }
 
     #[tokio::test]
-    async fn a_connect_that_times_out_is_retried_even_for_a_new_message() {
+    async fn a_connect_that_times_out_is_retried_even_for_a_new_user() {
         let unanswered = Unanswered::start().await;
         let (retries, seen) = retries(10, 3);
         let client =
-            MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
+            UserClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
         let start = Instant::now();
-        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
+        let err = client.register("t", &ann()).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["failed"], "retried once: {err}");
         assert!(start.elapsed() < Duration::from_secs(2), "two connect time-outs, not the call's");
@@ -588,8 +612,8 @@ mod tests {
         // The call's 200 ms are spent when its connect times out (CONNECT_TIMEOUT).
         let (retries, seen) = retries_within(Duration::from_millis(200), 10, 3);
         let client =
-            MessageClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
-        let err = client.post("t", 7, &text("never sent")).await.unwrap_err();
+            UserClient::new(http_client(Duration::from_secs(5)), &unanswered.url).with_retries(retries);
+        let err = client.register("t", &ann()).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert_eq!(*seen.lock().unwrap(), ["no_time_left"], "{err}");
     }

@@ -23,6 +23,7 @@ pub enum DomainError {
     TextEmpty,
     TextTooLong,
     TextInvalid,
+    KeyInvalid,
 }
 
 impl DomainError {
@@ -31,6 +32,7 @@ impl DomainError {
     pub const EMAIL: &'static [Self] = &[Self::EmailInvalid, Self::EmailTooLong];
     pub const PASSWORD: &'static [Self] = &[Self::PasswordEmpty, Self::PasswordTooLong];
     pub const TEXT: &'static [Self] = &[Self::TextEmpty, Self::TextTooLong, Self::TextInvalid];
+    pub const KEY: &'static [Self] = &[Self::KeyInvalid];
     pub const ALL: &'static [Self] = &[
         Self::UsernameEmpty,
         Self::UsernameTooLong,
@@ -42,6 +44,7 @@ impl DomainError {
         Self::TextEmpty,
         Self::TextTooLong,
         Self::TextInvalid,
+        Self::KeyInvalid,
     ];
 
     pub fn code(self) -> &'static str {
@@ -50,6 +53,7 @@ impl DomainError {
             Self::EmailInvalid | Self::EmailTooLong => "invalid_email",
             Self::PasswordEmpty | Self::PasswordTooLong => "invalid_password",
             Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => "invalid_text",
+            Self::KeyInvalid => "invalid_idempotency_key",
         }
     }
 
@@ -73,6 +77,7 @@ impl fmt::Display for DomainError {
             Self::TextEmpty => "The message is empty",
             Self::TextTooLong => "The message is too long (at most 1000 characters)",
             Self::TextInvalid => "The message may not contain NUL characters",
+            Self::KeyInvalid => "An idempotency key is 1 to 128 visible ASCII characters",
         })
     }
 }
@@ -83,6 +88,7 @@ pub const USERNAME_MAX_CHARS: usize = 64;
 pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PASSWORD_MAX_BYTES: usize = 1024;
 pub const TEXT_MAX_CHARS: usize = 1000;
+pub const KEY_MAX_CHARS: usize = 128;
 
 /// Names the gateway's own pages use at the top level of the site; a user with one of
 /// these names could never reach their timeline.
@@ -229,6 +235,27 @@ impl MessageText {
     }
 }
 
+/// What makes a write safe to send again: a write repeated with the same key (by the
+/// same author) has the effect of the first one. 1 to 128 visible ASCII characters, as
+/// an `Idempotency-Key` header or a request id is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let visible = raw.bytes().all(|b| b.is_ascii_graphic());
+        if raw.is_empty() || raw.len() > KEY_MAX_CHARS || !visible {
+            return Err(DomainError::KeyInvalid);
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `TryFrom<String>` (for serde) and `From<T> for String` for each domain type.
 macro_rules! string_conversions {
     ($($ty:ident),*) => {$(
@@ -248,7 +275,7 @@ macro_rules! string_conversions {
     )*};
 }
 
-string_conversions!(Username, Email, Password, MessageText);
+string_conversions!(Username, Email, Password, MessageText, IdempotencyKey);
 
 #[cfg(test)]
 mod tests {
@@ -306,6 +333,16 @@ mod tests {
         assert_eq!(MessageText::parse(&"ø".repeat(1001)), Err(DomainError::TextTooLong));
         assert_eq!(MessageText::parse("a\0b"), Err(DomainError::TextInvalid));
         assert_eq!(MessageText::parse("line\n\tline").unwrap().as_str(), "line\n\tline");
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_visible_ascii() {
+        assert!(IdempotencyKey::parse("3f2c9a0e-1b7d-4c55-9f1e-2a6b8c0d4e11").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(128)).is_ok());
+        for bad in ["", " ", "a b", "ø", "a\0"] {
+            assert_eq!(IdempotencyKey::parse(bad), Err(DomainError::KeyInvalid), "{bad:?}");
+        }
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(129)), Err(DomainError::KeyInvalid));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! | route | body / query | answer |
 //! | --- | --- | --- |
-//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 400 `invalid_text`, `invalid_author` |
+//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 200 the stored [`Message`] when its author posted with the key before; 400 `invalid_text`, `invalid_author`, `invalid_idempotency_key`; 422 `idempotency_key_reused` |
 //! | `GET /messages` | [`PageQuery`] | 200 [`MessagePage`] (public timeline) |
 //! | `GET /messages/by-author/{author_id}` | [`PageQuery`] | 200 [`MessagePage`] |
 //! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline"); 400 `too_many_authors` |
@@ -23,7 +23,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, MessageText},
+    domain::{DomainError, IdempotencyKey, MessageText},
     error::ServiceError,
 };
 
@@ -39,6 +39,9 @@ pub enum MessageError {
     TooManyAuthors,
     #[error("there is no such message")]
     NoSuchMessage,
+    /// The author posted another text with this key before.
+    #[error("The idempotency key was used for another message")]
+    KeyReused,
     #[error(transparent)]
     Invalid(#[from] DomainError),
 }
@@ -48,9 +51,11 @@ impl ServiceError for MessageError {
         Self::Invalid(DomainError::TextEmpty),
         Self::Invalid(DomainError::TextTooLong),
         Self::Invalid(DomainError::TextInvalid),
+        Self::Invalid(DomainError::KeyInvalid),
         Self::InvalidAuthor,
         Self::TooManyAuthors,
         Self::NoSuchMessage,
+        Self::KeyReused,
     ];
 
     fn code(&self) -> &'static str {
@@ -58,6 +63,7 @@ impl ServiceError for MessageError {
             Self::InvalidAuthor => "invalid_author",
             Self::TooManyAuthors => "too_many_authors",
             Self::NoSuchMessage => "no_such_message",
+            Self::KeyReused => "idempotency_key_reused",
             Self::Invalid(e) => e.code(),
         }
     }
@@ -65,6 +71,7 @@ impl ServiceError for MessageError {
     fn status(&self) -> u16 {
         match self {
             Self::NoSuchMessage => 404,
+            Self::KeyReused => 422,
             Self::InvalidAuthor | Self::TooManyAuthors | Self::Invalid(_) => 400,
         }
     }
@@ -74,6 +81,10 @@ impl ServiceError for MessageError {
 pub struct NewMessage {
     pub author_id: i64,
     pub text: MessageText,
+    /// With a key, posting again is safe: the service stores one message per author
+    /// and key ([`IdempotencyKey`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

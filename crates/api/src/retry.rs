@@ -5,8 +5,8 @@
 //! service never saw it. A call that failed after the request may have reached it (the
 //! connection closed or was reset before the whole answer came) is retried only when
 //! sending it twice does what sending it once does ([`Idempotent::Yes`]: reads,
-//! follow/unfollow, setting a flag or `latest`); never a new message or a new user. A
-//! call that timed out after connecting is not retried (its time is spent); one whose
+//! follow/unfollow, setting a flag or `latest`, a new message under its idempotency
+//! key); never a new user. A call that timed out after connecting is not retried (its time is spent); one whose
 //! connect timed out never reached the service and is.
 //!
 //! The retry goes out at once, on a new connection (a client without idle

@@ -14,7 +14,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use minitwit_api::{
     client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
     connections::Connections,
-    domain::MessageText,
+    domain::{DomainError, IdempotencyKey, MessageText},
     follow::{Follow, FollowError},
     message::{Message, MessageError, MessagePage, PageQuery},
     retry::{outcome, Retries, RetryBudget, RetryObserver},
@@ -222,12 +222,14 @@ impl Calls<'_> {
         self.upstream.users_by_ids(self.rid, ids).await
     }
 
+    /// Posts under `key` ([`idempotency_key`]): a retry cannot post it twice.
     pub async fn post(
         &self,
         author_id: i64,
         text: &MessageText,
+        key: &IdempotencyKey,
     ) -> Result<Message, ClientError<MessageError>> {
-        self.upstream.messages.post(self.rid, author_id, text).await
+        self.upstream.messages.post(self.rid, author_id, text, key).await
     }
 
     pub async fn public(&self, page: &PageQuery) -> Result<MessagePage, ClientError<MessageError>> {
@@ -264,6 +266,16 @@ impl Calls<'_> {
 
     pub async fn followees(&self, follower: i64, limit: u32) -> Result<Vec<i64>, ClientError<FollowError>> {
         self.upstream.follows.followees(self.rid, follower, limit).await
+    }
+}
+
+/// The key a new message is posted under: the client's `Idempotency-Key` header, so
+/// its own retries post once, or else one made for this request, so the gateway's
+/// retries to message-service do. A header that is no key is the client's error.
+pub fn idempotency_key(req: &actix_web::HttpRequest) -> Result<IdempotencyKey, DomainError> {
+    match req.headers().get("idempotency-key") {
+        Some(value) => IdempotencyKey::parse(value.to_str().map_err(|_| DomainError::KeyInvalid)?),
+        None => IdempotencyKey::parse(&uuid::Uuid::new_v4().simple().to_string()),
     }
 }
 

@@ -11,8 +11,8 @@ use diesel::{
     sql_types::{Array, BigInt, Bool, Text},
 };
 use minitwit_api::{
-    domain::MessageText,
-    message::{Cursor, Message},
+    domain::{IdempotencyKey, MessageText},
+    message::{Cursor, Message, MessageError},
 };
 use minitwit_kit::{db::DbConnection, ApiError};
 
@@ -38,25 +38,55 @@ fn messages(rows: Vec<MessageRow>) -> Vec<Message> {
     rows.into_iter().map(Message::from).collect()
 }
 
-/// Inserts a message, one statement: it is there whole or not at all.
+/// What [`insert`] did.
+pub enum Posted {
+    New(Message),
+    /// The author posted this text with this key before: the message stored then.
+    Again(Message),
+}
+
+/// Inserts a message, one statement: it is there whole or not at all. Under a key, once
+/// per author and key: the unique index `messages_idempotency_idx` settles concurrent
+/// posts, and the loser answers the winner's message.
 pub fn insert(
     conn: &mut DbConnection,
     author_id: i64,
     text: &MessageText,
     pub_date: i64,
-) -> Result<Message, ApiError> {
+    key: Option<&IdempotencyKey>,
+) -> Result<Posted, ApiError> {
     let row = (
         messages::author_id.eq(author_id),
         messages::text.eq(text.as_str()),
         messages::pub_date.eq(pub_date),
+        messages::idempotency_key.eq(key.map(IdempotencyKey::as_str)),
     );
-    let row = diesel::insert_into(messages::table)
+    let inserted = diesel::insert_into(messages::table)
         .values(row)
         // Columns, not `MessageRow::as_returning()`: a `SelectBy` is built for one
         // backend and diesel's MultiBackend passes RETURNING to each backend's own.
         .returning((messages::id, messages::author_id, messages::text, messages::pub_date, messages::flagged))
-        .get_result::<MessageRow>(conn)?;
-    Ok(row.into())
+        .get_result::<MessageRow>(conn);
+    match (inserted, key) {
+        (Ok(row), _) => Ok(Posted::New(row.into())),
+        (
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)),
+            Some(key),
+        ) => {
+            let stored: Message = messages::table
+                .filter(messages::author_id.eq(author_id))
+                .filter(messages::idempotency_key.eq(key.as_str()))
+                .select(MessageRow::as_select())
+                .first::<MessageRow>(conn)?
+                .into();
+            if stored.text == text.as_str() {
+                Ok(Posted::Again(stored))
+            } else {
+                Err(MessageError::KeyReused.into())
+            }
+        }
+        (Err(e), _) => Err(e.into()),
+    }
 }
 
 /// The public timeline; served by `messages_public_idx`.

@@ -87,15 +87,21 @@ async fn post(
     state: web::Data<State>,
     body: web::Json<NewMessage>,
 ) -> Result<HttpResponse, ApiError> {
-    let NewMessage { author_id, text } = body.into_inner();
+    let NewMessage { author_id, text, idempotency_key } = body.into_inner();
     if author_id < 1 {
         return Err(MessageError::InvalidAuthor.into());
     }
     req.extensions_mut().insert(ActingUser(author_id));
-    let message = state.db.run(move |c| messages::insert(c, author_id, &text, now())).await?;
-    state.posted.inc();
-    state.total.inc();
-    Ok(HttpResponse::Created().json(message))
+    let posted =
+        state.db.run(move |c| messages::insert(c, author_id, &text, now(), idempotency_key.as_ref())).await?;
+    match posted {
+        messages::Posted::New(message) => {
+            state.posted.inc();
+            state.total.inc();
+            Ok(HttpResponse::Created().json(message))
+        }
+        messages::Posted::Again(message) => Ok(HttpResponse::Ok().json(message)),
+    }
 }
 
 async fn public(state: web::Data<State>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {

@@ -7,6 +7,7 @@ diesel::table! {
         text -> Text,
         pub_date -> BigInt,
         flagged -> Bool,
+        idempotency_key -> Nullable<Text>,
     }
 }
 

@@ -15,6 +15,8 @@ use minitwit_kit::{server::ActingUser, RequestId};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::upstream::idempotency_key;
+
 use super::{
     body::{self, Object},
     query::{self, PathUser},
@@ -128,7 +130,8 @@ pub async fn post_message(
         let content = body.string("content")?.unwrap_or_default();
         let user = sim.known(&req, &rid, name).await?;
         let text = MessageText::parse(content).map_err(invalid)?;
-        sim.state.upstream.for_request(&rid).post(user.id, &text).await?;
+        let key = idempotency_key(&req).map_err(invalid)?;
+        sim.state.upstream.for_request(&rid).post(user.id, &text, &key).await?;
         Ok(no_content())
     })
     .await

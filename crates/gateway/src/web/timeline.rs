@@ -9,7 +9,7 @@
 //!
 //! 30 messages a page (settings), newest first; `?before=<cursor>` pages back.
 
-use actix_web::{http::StatusCode, web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use minitwit_api::{
     client::ClientError,
     domain::{DomainError, MessageText, Username},
@@ -26,7 +26,10 @@ use super::{
     render::{user_url, MessageView, Page},
     session::{SignedIn, Visitor},
 };
-use crate::{upstream::Calls, AppState};
+use crate::{
+    upstream::{idempotency_key, Calls},
+    AppState,
+};
 
 /// At most this many followees feed "My Timeline" (message-service takes
 /// [`AUTHORS_MAX`] authors, and one of them is the visitor).
@@ -186,11 +189,12 @@ pub async fn add_message(
     state: web::Data<AppState>,
     who: SignedIn,
     rid: RequestId,
+    req: HttpRequest,
     form: web::Form<NewMessageForm>,
 ) -> Result<HttpResponse, WebError> {
-    match MessageText::parse(&form.text) {
-        Ok(text) => {
-            state.upstream.for_request(&rid).post(who.user.id, &text).await?;
+    match MessageText::parse(&form.text).and_then(|text| Ok((text, idempotency_key(&req)?))) {
+        Ok((text, key)) => {
+            state.upstream.for_request(&rid).post(who.user.id, &text, &key).await?;
             who.visitor.flash("Your message was recorded");
         }
         Err(DomainError::TextEmpty) => {}

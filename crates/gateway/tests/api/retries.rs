@@ -1,5 +1,6 @@
-//! Calls whose answer was lost: the gateway sends a read or a follow once more, on a new
-//! connection, and never a new message (it could be posted twice).
+//! Calls whose answer was lost: the gateway sends a read, a follow or a new message
+//! (under its idempotency key) once more, on a new connection, and never a new user
+//! (a second registration would answer "taken").
 //!
 //! A [`CuttingProxy`] in front of one service passes the first connection's request on,
 //! waits until the service starts answering (so the request took effect) and then
@@ -52,24 +53,36 @@ async fn a_read_whose_answer_was_cut_off_is_sent_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_message_whose_answer_was_cut_off_is_not_sent_again() {
+async fn a_new_message_whose_answer_was_cut_off_is_sent_again_and_posted_once() {
     let (sys, proxy) = system_with_cut(|s| &mut s.message_url).await;
     register(&sys, "alice").await;
 
-    let res = post(&sys, "/msgs/alice", &json!({"content": "exactly once"})).await;
-    assert_eq!(res.status(), 503, "the gateway cannot know whether it was posted");
-    assert_eq!(proxy.connections(), 1, "not sent again");
+    // The first send took effect; the retry carries the same idempotency key, so
+    // message-service answers the stored message instead of posting it again.
+    no_content(post(&sys, "/msgs/alice", &json!({"content": "exactly once"})).await).await;
+    assert_eq!(proxy.connections(), 2, "the cut connection and the retry's");
+    assert_eq!(sys.retries("message-service", "ok").await, 1.0);
 
-    // It was posted (the service answered), once.
     let res = get(&sys, "/msgs/alice").await;
     assert_eq!(res.status(), 200);
     let messages = res.json::<Value>().await.unwrap();
     let texts: Vec<&str> =
         messages.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(texts, ["exactly once"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_whose_answer_was_cut_off_is_not_sent_again() {
+    let (sys, proxy) = system_with_cut(|s| &mut s.user_url).await;
+    let body = json!({"username": "alice", "email": "alice@example.com", "pwd": "pw"});
+    let res = post(&sys, "/register", &body).await;
+    assert_eq!(res.status(), 503, "the gateway cannot know whether alice was registered");
+    assert_eq!(proxy.connections(), 1, "not sent again");
     for outcome in ["ok", "failed", "budget_exhausted", "no_time_left"] {
-        assert_eq!(sys.retries("message-service", outcome).await, 0.0, "{outcome}");
+        assert_eq!(sys.retries("user-service", outcome).await, 0.0, "{outcome}");
     }
+    // She was registered (the service answered), once.
+    assert_eq!(get(&sys, "/msgs/alice").await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -702,3 +702,32 @@ async fn a_generated_scenario_replays_with_zero_errors() {
         assert_eq!(got, expected);
     }
 }
+
+/// A client that sends its tweet again with the same `Idempotency-Key` (its answer was
+/// lost) tweets once; without the header every post is a new tweet, as the contract
+/// says. A header that is no key is a 400 and posts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tweet_repeated_with_its_idempotency_key_is_one_tweet() {
+    let sys = spawn_system().await;
+    register(&sys, "alice").await;
+    let keyed = |key: &'static str| {
+        sys.client
+            .post(sys.url("/msgs/alice"))
+            .header("Authorization", SIM_AUTH)
+            .header("Idempotency-Key", key)
+            .json(&json!({"content": "just once"}))
+            .send()
+    };
+    no_content(keyed("tweet-1").await.unwrap()).await;
+    no_content(keyed("tweet-1").await.unwrap()).await;
+    assert_eq!(contents(&sys, "/msgs/alice").await, ["just once"]);
+    error_is(
+        keyed("not a key").await.unwrap(),
+        400,
+        "An idempotency key is 1 to 128 visible ASCII characters",
+    )
+    .await;
+    tweet(&sys, "alice", "just once").await;
+    tweet(&sys, "alice", "just once").await;
+    assert_eq!(contents(&sys, "/msgs/alice").await, ["just once"; 3]);
+}

@@ -3,6 +3,7 @@
 mod bad_input;
 mod flag;
 mod helpers;
+mod idempotency;
 mod latest;
 mod migrations;
 mod operations;
