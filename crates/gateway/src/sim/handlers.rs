@@ -1,15 +1,12 @@
 //! The simulator routes. Each runs its work through [`Sim::serve`] (allow-list,
 //! `latest`, authorization) and answers errors as [`SimError`].
 
-use std::{collections::HashMap, sync::Arc};
-
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use futures::future::try_join_all;
 use minitwit_api::{
     domain::{DomainError, Email, MessageText, Password, Username},
     follow::{Follow, FollowError},
     message::PageQuery,
-    user::{NewUser, User, UserError, BATCH_MAX},
+    user::{NewUser, UserError},
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 use serde::Serialize;
@@ -17,11 +14,7 @@ use serde_json::json;
 
 use crate::upstream::idempotency_key;
 
-use super::{
-    body::{self, Object},
-    query::{self, PathUser},
-    Auth, Sim, SimError,
-};
+use super::{query, Auth, Sim, SimError};
 
 /// One message as the simulator sees it.
 #[derive(Serialize)]
@@ -199,52 +192,4 @@ pub async fn follow(
         Ok(no_content())
     })
     .await
-}
-
-impl Sim {
-    /// A JSON object body: 415, 413 and 400 in the simulator's shape.
-    async fn json_body(&self, req: &HttpRequest, payload: web::Payload) -> Result<Object, SimError> {
-        body::require_json(req)?;
-        let bytes = body::read(req, payload, self.state.settings.http.body_limit_bytes).await?;
-        Object::parse(&bytes)
-    }
-
-    /// The user called `name`, or `None` (no such user, or a name no user can have).
-    async fn by_name(&self, rid: &RequestId, name: &str) -> Result<Option<Arc<User>>, SimError> {
-        match Username::parse(name) {
-            Ok(name) => Ok(self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// The user named by the path, a 404 when there is none; noted as the acting user.
-    async fn known(&self, req: &HttpRequest, rid: &RequestId, name: PathUser) -> Result<Arc<User>, SimError> {
-        let user = match name {
-            PathUser::Name(name) => self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?,
-            PathUser::Impossible(_) => None,
-        };
-        let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;
-        req.extensions_mut().insert(ActingUser(user.id));
-        Ok(user)
-    }
-
-    async fn path_user(&self, req: &HttpRequest, rid: &RequestId) -> Result<Arc<User>, SimError> {
-        let name = query::path_user(req.uri().path())?;
-        self.known(req, rid, name).await
-    }
-
-    /// The users among `ids`: cached ones, the rest in batch calls (concurrent when
-    /// there are more than a batch holds).
-    async fn users(
-        &self,
-        rid: &RequestId,
-        ids: impl Iterator<Item = i64>,
-    ) -> Result<HashMap<i64, Arc<User>>, SimError> {
-        let mut ids: Vec<i64> = ids.collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let calls = self.state.upstream.for_request(rid);
-        let chunks = try_join_all(ids.chunks(BATCH_MAX).map(|chunk| calls.users_by_ids(chunk))).await?;
-        Ok(chunks.into_iter().flatten().collect())
-    }
 }

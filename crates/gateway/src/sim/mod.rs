@@ -28,14 +28,22 @@ mod error;
 mod handlers;
 mod query;
 
-use std::future::Future;
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use actix_web::{
     guard::{self, GuardContext},
     http::{header::CONTENT_TYPE, StatusCode},
-    web, HttpRequest, HttpResponse,
+    web, HttpMessage, HttpRequest, HttpResponse,
 };
-use minitwit_kit::RequestId;
+use futures::future::try_join_all;
+use minitwit_api::{
+    domain::Username,
+    user::{User, BATCH_MAX},
+};
+use minitwit_kit::{server::ActingUser, RequestId};
+
+use body::Object;
+use query::PathUser;
 
 pub use auth::AllowList;
 pub use error::SimError;
@@ -150,6 +158,52 @@ impl Sim {
             .with_cause(e));
         }
         answer
+    }
+
+    /// A JSON object body: 415, 413 and 400 in the simulator's shape.
+    async fn json_body(&self, req: &HttpRequest, payload: web::Payload) -> Result<Object, SimError> {
+        body::require_json(req)?;
+        let bytes = body::read(req, payload, self.state.settings.http.body_limit_bytes).await?;
+        Object::parse(&bytes)
+    }
+
+    /// The user called `name`, or `None` (no such user, or a name no user can have).
+    async fn by_name(&self, rid: &RequestId, name: &str) -> Result<Option<Arc<User>>, SimError> {
+        match Username::parse(name) {
+            Ok(name) => Ok(self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The user named by the path, a 404 when there is none; noted as the acting user.
+    async fn known(&self, req: &HttpRequest, rid: &RequestId, name: PathUser) -> Result<Arc<User>, SimError> {
+        let user = match name {
+            PathUser::Name(name) => self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?,
+            PathUser::Impossible(_) => None,
+        };
+        let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;
+        req.extensions_mut().insert(ActingUser(user.id));
+        Ok(user)
+    }
+
+    async fn path_user(&self, req: &HttpRequest, rid: &RequestId) -> Result<Arc<User>, SimError> {
+        let name = query::path_user(req.uri().path())?;
+        self.known(req, rid, name).await
+    }
+
+    /// The users among `ids`: cached ones, the rest in batch calls (concurrent when
+    /// there are more than a batch holds).
+    async fn users(
+        &self,
+        rid: &RequestId,
+        ids: impl Iterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<User>>, SimError> {
+        let mut ids: Vec<i64> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let calls = self.state.upstream.for_request(rid);
+        let chunks = try_join_all(ids.chunks(BATCH_MAX).map(|chunk| calls.users_by_ids(chunk))).await?;
+        Ok(chunks.into_iter().flatten().collect())
     }
 }
 
