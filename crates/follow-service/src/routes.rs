@@ -66,7 +66,7 @@ async fn follow(
     if follower == followee {
         return Err(FollowError::SelfFollow.into());
     }
-    let inserted = state.db.run(move |c| follows::follow(c, follower, followee)).await?;
+    let inserted = state.db.run_idempotent(move |c| follows::follow(c, follower, followee)).await?;
     state.followed.inc_by(inserted as u64);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -77,7 +77,7 @@ async fn unfollow(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (follower, followee) = pair(&req, path)?;
-    let deleted = state.db.run(move |c| follows::unfollow(c, follower, followee)).await?;
+    let deleted = state.db.run_idempotent(move |c| follows::unfollow(c, follower, followee)).await?;
     state.unfollowed.inc_by(deleted as u64);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -92,7 +92,7 @@ async fn followees(
     let followees = if limit == 0 {
         Vec::new()
     } else {
-        state.db.run(move |c| follows::followees(c, follower, limit)).await?
+        state.db.run_idempotent(move |c| follows::followees(c, follower, limit)).await?
     };
     Ok(HttpResponse::Ok().json(Followees { followees }))
 }
@@ -103,11 +103,11 @@ async fn is_following(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (follower, followee) = pair(&req, path)?;
-    let following = state.db.run(move |c| follows::is_following(c, follower, followee)).await?;
+    let following = state.db.run_idempotent(move |c| follows::is_following(c, follower, followee)).await?;
     Ok(HttpResponse::Ok().json(Following { following }))
 }
 
 async fn count(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    let count = state.db.run(follows::count).await?;
+    let count = state.db.run_idempotent(follows::count).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }

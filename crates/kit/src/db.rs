@@ -211,6 +211,9 @@ pub type Pool = r2d2::Pool<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// Opens a connection outside the pool, for a query retried after its pooled
+    /// connection turned out to be dead ([`Db::run_idempotent`]).
+    manager: Manager,
     wait: Histogram,
     status: Arc<Status>,
 }
@@ -256,9 +259,9 @@ impl Db {
         let manager = Manager::new(settings)?;
         let backend = manager.backend();
         let pool = Self::pool_builder(settings)
-            .build(manager)
+            .build(manager.clone())
             .map_err(|e| anyhow::anyhow!("cannot connect to the {backend:?} database: {e}"))?;
-        let db = Self::with_pool(pool, settings, metrics);
+        let db = Self::with_pool(pool, manager, settings, metrics);
         db.migrate(migrations)?;
         db.status.ready.store(true, Ordering::Release);
         Ok(db)
@@ -280,7 +283,7 @@ impl Db {
         let backend = manager.backend();
         // Opens no connection here: the pool fills itself in the background.
         let pool = Self::pool_builder(settings).build_unchecked(manager.clone());
-        let db = Self::with_pool(pool, settings, metrics);
+        let db = Self::with_pool(pool, manager.clone(), settings, metrics);
         let status = Arc::downgrade(&db.status);
         let logger = logger.new(slog::o!("backend" => format!("{backend:?}")));
         std::thread::Builder::new()
@@ -298,9 +301,10 @@ impl Db {
     }
 
     /// The `Db` around `pool`, not ready yet, with its gauges registered.
-    fn with_pool(pool: Pool, settings: &DatabaseSettings, metrics: &Metrics) -> Self {
+    fn with_pool(pool: Pool, manager: Manager, settings: &DatabaseSettings, metrics: &Metrics) -> Self {
         let db = Self {
             pool,
+            manager,
             wait: metrics
                 .histogram("db_pool_wait_seconds", "Time a request waited for a database connection"),
             status: Arc::default(),
@@ -352,25 +356,60 @@ impl Db {
         .map_err(|e| anyhow::anyhow!("reverting migrations failed: {e}"))
     }
 
-    /// Runs `query` on a pooled connection on the blocking thread pool.
+    /// Runs `query` on a pooled connection on the blocking thread pool, once: for
+    /// writes that must not happen twice (a new user, a message without a key).
     pub async fn run<T, F>(&self, query: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        if !self.is_ready() {
-            let why = anyhow::anyhow!(self.not_ready_reason());
-            return Err(ApiError::database_unavailable("the database is not reachable yet", why));
-        }
+        self.ready_or_unavailable()?;
         let pool = self.pool.clone();
         let wait = self.wait.clone();
         actix_web::web::block(move || {
-            let start = Instant::now();
-            let mut conn = pool.get()?;
-            wait.observe(start.elapsed().as_secs_f64());
+            let mut conn = checkout(&pool, &wait)?;
             query(&mut conn)
         })
         .await?
+    }
+
+    /// Runs `query` like [`Db::run`], and once more on a new connection (opened outside
+    /// the pool: its other idle connections may be dead too) when its connection turned
+    /// out to be dead ([`WatchForLoss`]): after a database restart every pooled
+    /// connection is, and without this each would fail one request. Only
+    /// for queries that may run twice with the effect of once: reads and idempotent
+    /// writes (follow, unfollow, a flag, `latest`, a message under its key).
+    pub async fn run_idempotent<T, F>(&self, query: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.ready_or_unavailable()?;
+        let pool = self.pool.clone();
+        let wait = self.wait.clone();
+        let manager = self.manager.clone();
+        actix_web::web::block(move || {
+            let mut conn = checkout(&pool, &wait)?;
+            match query(&mut conn) {
+                Err(_) if conn.lost.load(Ordering::Relaxed) => {
+                    // Back to the pool, which drops it (`has_broken`).
+                    drop(conn);
+                    let mut fresh = r2d2::ManageConnection::connect(&manager)
+                        .map_err(|e| ApiError::database_unavailable("the database is not reachable", e))?;
+                    query(&mut fresh)
+                }
+                result => result,
+            }
+        })
+        .await?
+    }
+
+    fn ready_or_unavailable(&self) -> Result<(), ApiError> {
+        if self.is_ready() {
+            return Ok(());
+        }
+        let why = anyhow::anyhow!(self.not_ready_reason());
+        Err(ApiError::database_unavailable("the database is not reachable yet", why))
     }
 }
 
@@ -394,6 +433,14 @@ impl Db {
             }
         });
     }
+}
+
+/// A connection from `pool`, its wait observed in `wait`.
+fn checkout(pool: &Pool, wait: &Histogram) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+    let start = Instant::now();
+    let conn = pool.get()?;
+    wait.observe(start.elapsed().as_secs_f64());
+    Ok(conn)
 }
 
 /// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps

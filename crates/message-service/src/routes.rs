@@ -51,14 +51,14 @@ impl State {
         query: F,
     ) -> Result<HttpResponse, ApiError>
     where
-        F: FnOnce(&mut DbConnection, Cursor, i64) -> Result<Vec<Message>, ApiError> + Send + 'static,
+        F: Fn(&mut DbConnection, Cursor, i64) -> Result<Vec<Message>, ApiError> + Send + 'static,
     {
         let limit = keyset::limit(limit, self.max_limit);
         let rows = if limit == 0 {
             Vec::new()
         } else {
             let before = before.unwrap_or(keyset::NEWEST);
-            self.db.run(move |c| query(c, before, i64::from(limit))).await?
+            self.db.run_idempotent(move |c| query(c, before, i64::from(limit))).await?
         };
         Ok(HttpResponse::Ok().json(keyset::page(rows, limit)))
     }
@@ -92,8 +92,14 @@ async fn post(
         return Err(MessageError::InvalidAuthor.into());
     }
     req.extensions_mut().insert(ActingUser(author_id));
-    let posted =
-        state.db.run(move |c| messages::insert(c, author_id, &text, now(), idempotency_key.as_ref())).await?;
+    // Under a key a post may run twice with the effect of once; without one it may not.
+    let posted = match idempotency_key {
+        Some(key) => {
+            let date = now();
+            state.db.run_idempotent(move |c| messages::insert(c, author_id, &text, date, Some(&key))).await?
+        }
+        None => state.db.run(move |c| messages::insert(c, author_id, &text, now(), None)).await?,
+    };
     match posted {
         messages::Posted::New(message) => {
             state.posted.inc();
@@ -130,12 +136,14 @@ async fn by_authors(
     author_ids.sort_unstable();
     author_ids.dedup();
     state
-        .page(limit, before, move |c, before, limit| messages::by_authors(c, author_ids, before, limit))
+        .page(limit, before, move |c, before, limit| {
+            messages::by_authors(c, author_ids.clone(), before, limit)
+        })
         .await
 }
 
 async fn set_flag(state: web::Data<State>, id: i64, flagged: bool) -> Result<HttpResponse, ApiError> {
-    if state.db.run(move |c| messages::set_flag(c, id, flagged)).await? {
+    if state.db.run_idempotent(move |c| messages::set_flag(c, id, flagged)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(MessageError::NoSuchMessage.into())
@@ -151,17 +159,17 @@ async fn unflag(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpRes
 }
 
 async fn count(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    let count = state.db.run(messages::count).await?;
+    let count = state.db.run_idempotent(messages::count).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
 
 async fn get_latest(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    let latest = state.db.run(latest::get).await?;
+    let latest = state.db.run_idempotent(latest::get).await?;
     Ok(HttpResponse::Ok().json(Latest { latest }))
 }
 
 async fn put_latest(state: web::Data<State>, body: web::Json<Latest>) -> Result<HttpResponse, ApiError> {
     let value = body.into_inner().latest;
-    state.db.run(move |c| latest::set(c, value)).await?;
+    state.db.run_idempotent(move |c| latest::set(c, value)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -57,7 +57,7 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
     }
     // A taken name is refused before the costly hash (the insert still settles races).
     let name = username.as_str().to_string();
-    if state.db.run(move |c| users::by_name(c, &name)).await?.is_some() {
+    if state.db.run_idempotent(move |c| users::by_name(c, &name)).await?.is_some() {
         return Err(UserError::UsernameTaken.into());
     }
     let hash = state.hasher.hash_blocking(password).await.map_err(ApiError::internal)?;
@@ -70,7 +70,8 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
 async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     let name = username.into_inner();
-    let account = state.db.run(move |c| users::account(c, &name)).await?.ok_or_else(no_such_user)?;
+    let account =
+        state.db.run_idempotent(move |c| users::account(c, &name)).await?.ok_or_else(no_such_user)?;
     let matches =
         state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
     if !matches {
@@ -81,13 +82,14 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
 
 async fn by_name(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let username = path.into_inner();
-    let user = state.db.run(move |c| users::by_name(c, &username)).await?.ok_or_else(no_such_user)?;
+    let user =
+        state.db.run_idempotent(move |c| users::by_name(c, &username)).await?.ok_or_else(no_such_user)?;
     Ok(HttpResponse::Ok().json(user))
 }
 
 async fn by_id(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let user = state.db.run(move |c| users::by_id(c, id)).await?.ok_or_else(no_such_user)?;
+    let user = state.db.run_idempotent(move |c| users::by_id(c, id)).await?.ok_or_else(no_such_user)?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -98,11 +100,11 @@ async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<Http
     }
     ids.sort_unstable();
     ids.dedup();
-    let users = state.db.run(move |c| users::by_ids(c, &ids)).await?;
+    let users = state.db.run_idempotent(move |c| users::by_ids(c, &ids)).await?;
     Ok(HttpResponse::Ok().json(users))
 }
 
 async fn count(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
-    let count = state.db.run(users::count).await?;
+    let count = state.db.run_idempotent(users::count).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
 }
