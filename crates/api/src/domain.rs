@@ -27,12 +27,6 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub const USERNAME: &'static [Self] =
-        &[Self::UsernameEmpty, Self::UsernameTooLong, Self::UsernameInvalid];
-    pub const EMAIL: &'static [Self] = &[Self::EmailInvalid, Self::EmailTooLong];
-    pub const PASSWORD: &'static [Self] = &[Self::PasswordEmpty, Self::PasswordTooLong];
-    pub const TEXT: &'static [Self] = &[Self::TextEmpty, Self::TextTooLong, Self::TextInvalid];
-    pub const KEY: &'static [Self] = &[Self::KeyInvalid];
     pub const ALL: &'static [Self] = &[
         Self::UsernameEmpty,
         Self::UsernameTooLong,

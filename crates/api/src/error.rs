@@ -47,17 +47,6 @@ pub trait ServiceError: std::error::Error + Copy + PartialEq + Send + Sync + Siz
     }
 }
 
-/// Every (status, code) pair of a service's refusals, each once, in table order.
-pub fn codes<E: ServiceError>() -> Vec<(u16, &'static str)> {
-    let mut codes: Vec<(u16, &'static str)> = Vec::new();
-    for e in E::ALL {
-        if !codes.contains(&(e.status(), e.code())) {
-            codes.push((e.status(), e.code()));
-        }
-    }
-    codes
-}
-
 /// What any route of any service may answer, whatever the route's own refusals: the
 /// request could not be read, or the service could not do its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +134,17 @@ impl Common {
 mod tests {
     use super::*;
     use crate::{domain::DomainError, follow::FollowError, message::MessageError, user::UserError};
+
+    /// Every (status, code) pair of a service's refusals, each once, in table order.
+    fn codes<E: ServiceError>() -> Vec<(u16, &'static str)> {
+        let mut codes: Vec<(u16, &'static str)> = Vec::new();
+        for e in E::ALL {
+            if !codes.contains(&(e.status(), e.code())) {
+                codes.push((e.status(), e.code()));
+            }
+        }
+        codes
+    }
 
     fn round_trips<E: ServiceError + std::fmt::Debug>() {
         for e in E::ALL {
