@@ -93,12 +93,12 @@ async fn post(
     }
     req.extensions_mut().insert(ActingUser(author_id));
     // Under a key a post may run twice with the effect of once; without one it may not.
+    let date = now();
     let posted = match idempotency_key {
         Some(key) => {
-            let date = now();
             state.db.run_idempotent(move |c| messages::insert(c, author_id, &text, date, Some(&key))).await?
         }
-        None => state.db.run(move |c| messages::insert(c, author_id, &text, now(), None)).await?,
+        None => state.db.run(move |c| messages::insert(c, author_id, &text, date, None)).await?,
     };
     match posted {
         messages::Posted::New(message) => {
