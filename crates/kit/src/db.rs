@@ -363,14 +363,11 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.ready_or_unavailable()?;
-        let pool = self.pool.clone();
-        let wait = self.wait.clone();
-        actix_web::web::block(move || {
-            let mut conn = checkout(&pool, &wait)?;
+        self.blocking(move |db| {
+            let mut conn = db.checkout()?;
             query(&mut conn)
         })
-        .await?
+        .await
     }
 
     /// Runs `query` like [`Db::run`], and once more on a new connection (opened outside
@@ -384,32 +381,43 @@ impl Db {
         F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.ready_or_unavailable()?;
-        let pool = self.pool.clone();
-        let wait = self.wait.clone();
-        let manager = self.manager.clone();
-        actix_web::web::block(move || {
-            let mut conn = checkout(&pool, &wait)?;
+        self.blocking(move |db| {
+            let mut conn = db.checkout()?;
             match query(&mut conn) {
                 Err(_) if conn.lost.load(Ordering::Relaxed) => {
                     // Back to the pool, which drops it (`has_broken`).
                     drop(conn);
-                    let mut fresh = r2d2::ManageConnection::connect(&manager)
+                    let mut fresh = r2d2::ManageConnection::connect(&db.manager)
                         .map_err(|e| ApiError::database_unavailable("the database is not reachable", e))?;
                     query(&mut fresh)
                 }
                 result => result,
             }
         })
-        .await?
+        .await
     }
 
-    fn ready_or_unavailable(&self) -> Result<(), ApiError> {
-        if self.is_ready() {
-            return Ok(());
+    /// Runs `work` on the blocking thread pool once the database is ready; at once
+    /// `503 database_unavailable` while it is not.
+    async fn blocking<T, W>(&self, work: W) -> Result<T, ApiError>
+    where
+        W: FnOnce(&Db) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if !self.is_ready() {
+            let why = anyhow::anyhow!(self.not_ready_reason());
+            return Err(ApiError::database_unavailable("the database is not reachable yet", why));
         }
-        let why = anyhow::anyhow!(self.not_ready_reason());
-        Err(ApiError::database_unavailable("the database is not reachable yet", why))
+        let db = self.clone();
+        actix_web::web::block(move || work(&db)).await?
+    }
+
+    /// A connection from the pool, its wait observed.
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+        let start = Instant::now();
+        let conn = self.pool.get()?;
+        self.wait.observe(start.elapsed().as_secs_f64());
+        Ok(conn)
     }
 }
 
@@ -433,14 +441,6 @@ impl Db {
             }
         });
     }
-}
-
-/// A connection from `pool`, its wait observed in `wait`.
-fn checkout(pool: &Pool, wait: &Histogram) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
-    let start = Instant::now();
-    let conn = pool.get()?;
-    wait.observe(start.elapsed().as_secs_f64());
-    Ok(conn)
 }
 
 /// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps
