@@ -26,27 +26,40 @@ fn terminate_backends_of(name: &str) -> i64 {
     .n
 }
 
-/// No check before each query: the connection whose server process was killed fails at
-/// most the one request that uses it (503, never 500; a read is even retried, see the
-/// next test), the pool drops it, and the next request gets a fresh connection. Once for a statement the connection had not prepared yet,
-/// once for one it had.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_connection_fails_one_request_and_is_replaced() {
+/// The service on a fresh PostgreSQL database with a pool of `size`, ready and
+/// having answered once (so its pool holds a connection).
+async fn start_on_postgres_with_pool(size: u32) -> (TestDatabase, TestClient) {
     let db = TestDatabase::new(Backend::Postgres);
     let mut s = settings(&db);
-    s.database.pool_size = 1;
+    s.database.pool_size = size;
     let running = user_service::build(&s, minitwit_kit::logging::discard()).expect("service starts");
     let app = TestClient::new(running.port);
     tokio::spawn(running.server);
     app.wait_ready().await;
     assert_eq!(app.get("/users/count").await.status(), 200);
+    (db, app)
+}
 
+/// Kills every server process of database `name` and gives the kills time to land;
+/// how many there were.
+async fn kill_pool(name: &str) -> i64 {
+    let name = name.to_string();
+    let killed = tokio::task::spawn_blocking(move || terminate_backends_of(&name)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    killed
+}
+
+/// No check before each query: the connection whose server process was killed fails at
+/// most the one request that uses it (503, never 500; a read is even retried, see the
+/// next test), the pool drops it, and the next request gets a fresh connection. Once
+/// for a statement the connection had not prepared yet, once for one it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_fails_one_request_and_is_replaced() {
+    let (db, app) = start_on_postgres_with_pool(1).await;
     let name = db.url.rsplit('/').next().expect("a database name").to_string();
     for (path, ok) in [("/users/by-name/nobody", 404), ("/users/count", 200)] {
-        let db_name = name.clone();
-        let killed = tokio::task::spawn_blocking(move || terminate_backends_of(&db_name)).await.unwrap();
+        let killed = kill_pool(&name).await;
         assert_eq!(killed, 1, "the pool holds one connection");
-        tokio::time::sleep(Duration::from_millis(200)).await;
         for i in 0..10 {
             let res = app.get(path).await;
             if res.status() == ok {
@@ -63,21 +76,11 @@ async fn a_killed_connection_fails_one_request_and_is_replaced() {
 /// the first read fails, for a statement not yet prepared and for one already prepared.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_on_a_killed_connection_is_answered_on_a_fresh_one() {
-    let db = TestDatabase::new(Backend::Postgres);
-    let mut s = settings(&db);
-    s.database.pool_size = 2;
-    let running = user_service::build(&s, minitwit_kit::logging::discard()).expect("service starts");
-    let app = TestClient::new(running.port);
-    tokio::spawn(running.server);
-    app.wait_ready().await;
-    assert_eq!(app.get("/users/count").await.status(), 200);
-
+    let (db, app) = start_on_postgres_with_pool(2).await;
     let name = db.url.rsplit('/').next().expect("a database name").to_string();
     for (path, ok) in [("/users/by-name/nobody", 404), ("/users/count", 200), ("/users/7", 404)] {
-        let db_name = name.clone();
-        let killed = tokio::task::spawn_blocking(move || terminate_backends_of(&db_name)).await.unwrap();
+        let killed = kill_pool(&name).await;
         assert!(killed >= 1, "the pool holds a connection");
-        tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(app.get(path).await.status(), ok, "{path}: the first read after the kill");
     }
 }
