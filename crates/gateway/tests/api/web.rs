@@ -194,6 +194,8 @@ async fn login_errors_then_login_and_logout() {
     b.login("", "default").await.status(422).has("<strong>Error:</strong> Invalid username");
     b.login("user1", "wrong").await.status(422).has("<strong>Error:</strong> Invalid password");
     b.login("user1", "").await.status(422).has("<strong>Error:</strong> Invalid password");
+    // An empty password tells an unknown user first, as the original did.
+    b.login("nobody", "").await.status(422).has("<strong>Error:</strong> Invalid username");
     // Not signed in: my timeline is the public one.
     let res = b.get("/").await;
     assert_eq!(res.status(), 302);
