@@ -44,7 +44,22 @@ failed=0
 # result NAME OK|FAIL FIGURES
 result() {
     results+=("$(printf '%-4s %-46s %s' "$2" "$1" "$3")")
-    if [ "$2" = OK ]; then log "check $1: $3"; else log "check $1 FAILED: $3"; failed=1; fi
+    if [ "$2" = OK ]; then log "check $1: $3"; else log "check $1 FAILED: $3"; failed=1; keep_logs "$1"; fi
+    check_started="$(date +%s)"
+}
+
+# keep_logs NAME: a failed check's service logs, since the check began, go to
+# $out/logs/ (down.sh removes the tasks, and with them their logs), and the answers
+# of 500 and above that the app services logged (with their causes) to the output.
+keep_logs() {
+    local dir="$out/logs/${1%% *}" s
+    mkdir -p "$dir"
+    for s in nginx gateway user-service message-service follow-service postgres; do
+        docker service logs --raw --timestamps --since "$check_started" "${STACK}_$s" \
+            >"$dir/$s.log" 2>&1 || true
+    done
+    log "check $1: logs in $dir; the failed answers the services logged:"
+    cat "$dir"/gateway.log "$dir"/*-service.log | grep '"status":5' | head -n 20 >&2 || true
 }
 
 # load NAME SECONDS [args]: steady simulator load in the background, summary to
@@ -91,6 +106,7 @@ psql_in() { # psql_in DATABASE SQL
 mkdir -p "$SWARM_STATE"
 rm -rf "$out"
 mkdir -p "$out"
+check_started="$(date +%s)"
 
 # --- 1. first deploy ----------------------------------------------------------------
 "$here/up.sh"
