@@ -10,14 +10,15 @@
 //! nginx passes a client's own `Forwarded` through untouched.
 
 use std::{
+    future::{ready, Ready},
     net::{IpAddr, SocketAddr},
     str::FromStr,
 };
 
-use actix_web::{http::header::AUTHORIZATION, HttpRequest};
+use actix_web::{dev::Payload, http::header::AUTHORIZATION, FromRequest, HttpRequest};
 use secrecy::ExposeSecret;
 
-use super::error::SimError;
+use super::{error::SimError, Sim};
 use crate::settings::SimSettings;
 
 /// One entry of the allow-list: an address or a network, IPv4 or IPv6.
@@ -133,9 +134,27 @@ fn parse_client(raw: &str) -> Option<IpAddr> {
         .or_else(|| IpAddr::from_str(raw.strip_prefix('[')?.strip_suffix(']')?).ok())
 }
 
+/// A request whose `Authorization` header is the configured one: routes that require
+/// it name this extractor first; without it the answer is 403.
+#[derive(Debug)]
+pub struct Authorized;
+
+impl FromRequest for Authorized {
+    type Error = SimError;
+    type Future = Ready<Result<Self, SimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            Sim::of(req)
+                .and_then(|sim| check_authorization(req, &sim.state.settings.sim))
+                .map(|()| Authorized),
+        )
+    }
+}
+
 /// Refuses the request (403) unless its `Authorization` header is exactly the
 /// configured value. The comparison takes the same time wherever the first difference is.
-pub fn check_authorization(req: &HttpRequest, sim: &SimSettings) -> Result<(), SimError> {
+fn check_authorization(req: &HttpRequest, sim: &SimSettings) -> Result<(), SimError> {
     let expected = sim.authorization.expose_secret().as_bytes();
     let given = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     match given {

@@ -1,19 +1,44 @@
-//! Request bodies, read by hand so that every failure answers in the simulator's error
-//! shape: a Content-Type other than JSON is a 415, a body over the limit a 413,
-//! malformed JSON, a non-object and fields of the wrong type a 400.
+//! Request bodies, as the [`SimJson`] extractor, read by hand so that every failure
+//! answers in the simulator's error shape: a Content-Type other than JSON is a 415, a
+//! body over the limit a 413, malformed JSON, a non-object and fields of the wrong type
+//! a 400.
 
 use actix_web::{
+    dev::Payload,
     http::{header::CONTENT_TYPE, StatusCode},
-    web, HttpRequest,
+    FromRequest, HttpRequest,
 };
-use futures::StreamExt;
-use serde_json::{Map, Value};
+use futures::{future::LocalBoxFuture, StreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use super::error::SimError;
+use super::{error::SimError, Sim};
+
+/// A JSON object body read into `T`, whose fields are all `Option`s: a field that is
+/// absent or `null` is `None` (the handler decides what a missing field means, in the
+/// contract's order), one of the wrong type is a 400. Unknown fields are ignored, and
+/// of a repeated key the last counts.
+#[derive(Debug)]
+pub struct SimJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for SimJson<T> {
+    type Error = SimError;
+    type Future = LocalBoxFuture<'static, Result<Self, SimError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit =
+            require_json(req).and_then(|()| Sim::of(req)).map(|sim| sim.state.settings.http.body_limit_bytes);
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let body = read(&req, payload, limit?).await?;
+            parse(&body).map(SimJson)
+        })
+    }
+}
 
 /// Refuses (415) a request whose Content-Type is not `application/json` (parameters
 /// such as `charset` allowed).
-pub fn require_json(req: &HttpRequest) -> Result<(), SimError> {
+fn require_json(req: &HttpRequest) -> Result<(), SimError> {
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("application/json") {
@@ -33,7 +58,7 @@ fn too_large(limit: usize) -> SimError {
 
 /// Reads the whole body, refusing (413) one larger than `limit` bytes, by its
 /// Content-Length before reading or by counting while reading.
-pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, SimError> {
+async fn read(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Vec<u8>, SimError> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -53,26 +78,14 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) ->
     Ok(body)
 }
 
-/// A JSON object body.
-#[derive(Debug)]
-pub struct Object(Map<String, Value>);
-
-impl Object {
-    pub fn parse(body: &[u8]) -> Result<Self, SimError> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Object(map)),
-            Ok(_) => Err(SimError::bad_request("The body must be a JSON object")),
-            Err(e) => Err(SimError::bad_request(format!("The body is not valid JSON: {e}"))),
-        }
-    }
-
-    /// A string field: `None` when absent or `null`, a 400 when of another type.
-    pub fn string(&self, key: &str) -> Result<Option<&str>, SimError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(SimError::bad_request(format!("The field {key:?} must be a string"))),
-        }
+/// A JSON object read into `T`. Parsed as a `Value` first: a repeated key is then the
+/// last one's value, not an error.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, SimError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(object @ Value::Object(_)) => serde_json::from_value(object)
+            .map_err(|e| SimError::bad_request(format!("A field of the body has the wrong type: {e}"))),
+        Ok(_) => Err(SimError::bad_request("The body must be a JSON object")),
+        Err(e) => Err(SimError::bad_request(format!("The body is not valid JSON: {e}"))),
     }
 }
 
@@ -80,20 +93,26 @@ impl Object {
 mod tests {
     use super::*;
 
+    #[derive(Debug, serde::Deserialize)]
+    struct Fields {
+        a: Option<String>,
+        n: Option<String>,
+        missing: Option<String>,
+    }
+
     #[test]
-    fn objects_give_string_fields_and_refuse_other_types() {
-        let o = Object::parse(br#"{"a": "x", "n": null, "i": 5, "l": ["x"]}"#).unwrap();
-        assert_eq!(o.string("a").unwrap(), Some("x"));
-        assert_eq!(o.string("n").unwrap(), None);
-        assert_eq!(o.string("missing").unwrap(), None);
-        assert_eq!(o.string("i").unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(o.string("l").unwrap_err().status, StatusCode::BAD_REQUEST);
+    fn objects_give_optional_string_fields_and_refuse_other_types() {
+        let f: Fields = parse(br#"{"a": "x", "n": null, "other": 5, "a": "y"}"#).unwrap();
+        assert_eq!((f.a.as_deref(), f.n, f.missing), (Some("y"), None, None));
+        for wrong in [&br#"{"a": 5}"#[..], br#"{"a": ["x"]}"#, br#"{"a": {}}"#, br#"{"a": true}"#] {
+            assert_eq!(parse::<Fields>(wrong).unwrap_err().status, StatusCode::BAD_REQUEST);
+        }
     }
 
     #[test]
     fn non_objects_and_malformed_json_are_400() {
         for bad in [&b"[]"[..], b"\"x\"", b"3", b"null", b"{", b"", b"{\"a\": }", b"\xff"] {
-            assert_eq!(Object::parse(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
+            assert_eq!(parse::<Fields>(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
         }
     }
 

@@ -14,7 +14,13 @@
 //! refused address records nothing). Then its `latest` query parameter, if it is an
 //! integer, is recorded concurrently with the request's own work, the `Authorization`
 //! check included, so a request refused with 403 still records it; the answer waits
-//! for both, and is a 503 when the value could not be stored.
+//! for both, and is a 503 when the value could not be stored. Both are the middleware
+//! [`rules`] around every simulator resource, so no handler can forget them.
+//!
+//! A handler names what its contract line needs as extractors, each answering its own
+//! error before the handler runs: [`Authorized`] (403), [`No`] and [`PathUser`] (400),
+//! and last, since only it waits for the network, the body [`SimJson`] (415, 413, 400).
+//! What needs a service (the user behind a name: 404) is the handler's.
 //!
 //! Every error, 404 and 405 included, is `{"status": N, "error_msg": "..."}`. Choices
 //! where the contract is silent: a `POST /fllws` body with both `follow` and `unfollow`
@@ -28,12 +34,15 @@ mod error;
 mod handlers;
 mod query;
 
-use std::{collections::HashMap, future::Future, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
     guard::{self, GuardContext},
-    http::{header::CONTENT_TYPE, StatusCode},
-    web, HttpMessage, HttpRequest, HttpResponse,
+    http::{header::CONTENT_TYPE, Method, StatusCode},
+    middleware::{from_fn, Next},
+    web, FromRequest, HttpMessage, HttpRequest, HttpResponse,
 };
 use futures::future::try_join_all;
 use minitwit_api::{
@@ -42,8 +51,9 @@ use minitwit_api::{
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 
-use body::Object;
-use query::PathUser;
+use auth::Authorized;
+use body::SimJson;
+use query::{No, PathUser};
 
 pub use auth::AllowList;
 pub use error::SimError;
@@ -54,13 +64,6 @@ use crate::{settings::SimSettings, AppState};
 pub struct Sim {
     state: AppState,
     allow: AllowList,
-}
-
-/// Whether a route needs the `Authorization` header.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Auth {
-    Required,
-    Open,
 }
 
 /// Checks the simulator settings, so a bad allow-list stops the gateway at start-up.
@@ -79,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         AllowList::Only(Vec::new())
     });
     let sim = web::Data::new(Sim { state, allow });
-    let resource = |path: &str| web::resource(path).app_data(sim.clone());
+    let resource = |path: &str| web::resource(path).app_data(sim.clone()).wrap(from_fn(rules));
     cfg.service(
         resource("/latest").route(web::get().to(handlers::latest)).default_service(web::to(not_allowed)),
     )
@@ -123,48 +126,48 @@ async fn not_allowed() -> Result<HttpResponse, SimError> {
     Err(SimError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"))
 }
 
-impl Sim {
-    /// Runs `work` under the simulator's rules: the allow-list, then the `latest`
-    /// recording concurrently with the `Authorization` check and `work`.
-    async fn serve<W>(
-        &self,
-        req: &HttpRequest,
-        rid: &RequestId,
-        auth: Auth,
-        work: W,
-    ) -> Result<HttpResponse, SimError>
-    where
-        W: Future<Output = Result<HttpResponse, SimError>>,
-    {
-        self.allow.check(req)?;
-        let record = async {
-            match query::latest(req.query_string()) {
-                Some(value) => self.state.latest.record(&rid.0, value).await,
-                None => Ok(()),
-            }
-        };
-        let work = async {
-            if auth == Auth::Required {
-                auth::check_authorization(req, &self.state.settings.sim)?;
-            }
-            work.await
-        };
-        let (recorded, answer) = tokio::join!(record, work);
-        if let Err(e) = recorded {
-            return Err(SimError::new(
+/// The rules of every simulator request, around its route: the allow-list, then
+/// `latest` recorded (by every route but `GET /latest`) concurrently with the route's
+/// own work, which includes its `Authorization` check.
+async fn rules(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let sim = match Sim::of(req.request()).and_then(|sim| sim.allow.check(req.request()).map(|()| sim)) {
+        Ok(sim) => sim.clone(),
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
+    let get_latest = req.method() == Method::GET && req.match_pattern().as_deref() == Some("/latest");
+    let latest = if get_latest { None } else { query::latest(req.query_string()) };
+    let rid = RequestId::extract(req.request()).into_inner()?;
+    let http = req.request().clone();
+    let record = async {
+        match latest {
+            Some(value) => sim.state.latest.record(&rid.0, value).await,
+            None => Ok(()),
+        }
+    };
+    let (recorded, res) = tokio::join!(record, next.call(req));
+    match recorded {
+        Ok(()) => res.map(ServiceResponse::map_into_left_body),
+        Err(e) => {
+            let e = SimError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The latest value could not be recorded, please try again",
             )
-            .with_cause(e));
+            .with_cause(e);
+            Ok(ServiceResponse::from_err(e, http).map_into_right_body())
         }
-        answer
     }
+}
 
-    /// A JSON object body: 415, 413 and 400 in the simulator's shape.
-    async fn json_body(&self, req: &HttpRequest, payload: web::Payload) -> Result<Object, SimError> {
-        body::require_json(req)?;
-        let bytes = body::read(req, payload, self.state.settings.http.body_limit_bytes).await?;
-        Object::parse(&bytes)
+impl Sim {
+    /// The simulator state of a request to one of its routes (each carries it).
+    fn of(req: &HttpRequest) -> Result<&web::Data<Sim>, SimError> {
+        req.app_data::<web::Data<Sim>>().ok_or_else(|| {
+            SimError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+                .with_cause("a simulator route without the simulator's state")
+        })
     }
 
     /// The user called `name`, or `None` (no such user, or a name no user can have).
@@ -184,11 +187,6 @@ impl Sim {
         let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;
         req.extensions_mut().insert(ActingUser(user.id));
         Ok(user)
-    }
-
-    async fn path_user(&self, req: &HttpRequest, rid: &RequestId) -> Result<Arc<User>, SimError> {
-        let name = query::path_user(req.uri().path())?;
-        self.known(req, rid, name).await
     }
 
     /// The users among `ids`: cached ones, the rest in batch calls (concurrent when

@@ -1,12 +1,18 @@
 //! Input from the URL: the `latest` and `no` query parameters and the username path
-//! segment, parsed from the raw request so that every odd case is ours to answer.
+//! segment, parsed from the raw request so that every odd case is ours to answer. `no`
+//! and the username are extractors ([`No`], [`PathUser`]): a handler names them as
+//! arguments, and a bad one is answered before the handler runs.
 
-use std::borrow::Cow;
+use std::{
+    borrow::Cow,
+    future::{ready, Ready},
+};
 
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use minitwit_api::domain::Username;
 use percent_encoding::percent_decode_str;
 
-use super::error::SimError;
+use super::{error::SimError, Sim};
 
 /// The default number of items of a list.
 pub const DEFAULT_NO: u32 = 100;
@@ -48,6 +54,19 @@ pub fn no(query: &str, max: u32) -> Result<u32, SimError> {
     Ok(digits.parse::<u64>().map_or(max, |n| n.min(u64::from(max)) as u32))
 }
 
+/// The `no` query parameter ([`no`]), capped by the operators' `sim.max_no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct No(pub u32);
+
+impl FromRequest for No {
+    type Error = SimError;
+    type Future = Ready<Result<Self, SimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Sim::of(req).and_then(|sim| no(req.query_string(), sim.state.settings.sim.max_no)).map(No))
+    }
+}
+
 /// What a username path segment can be.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathUser {
@@ -73,6 +92,16 @@ pub fn path_user(raw_path: &str) -> Result<PathUser, SimError> {
         Ok(username) if !username.is_reserved() => PathUser::Name(username),
         _ => PathUser::Impossible(name.into_owned()),
     })
+}
+
+/// The username of the path's last segment ([`path_user`]).
+impl FromRequest for PathUser {
+    type Error = SimError;
+    type Future = Ready<Result<Self, SimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(path_user(req.uri().path()))
+    }
 }
 
 #[cfg(test)]

@@ -151,9 +151,23 @@ async fn latest_is_overwritten_recorded_when_refused_and_ignored_when_not_an_int
     // An error answer records it too; GET /latest itself ignores a latest parameter.
     error(get(&sys, "/msgs/nobody?latest=11").await, 404).await;
     error(get(&sys, "/msgs?no=x&latest=12").await, 400).await;
+    // So do a body that is not JSON and a method the route does not have.
+    let res = sys
+        .client
+        .post(sys.url("/msgs/alice?latest=13"))
+        .header("Authorization", SIM_AUTH)
+        .header("Content-Type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    error(res, 415).await;
+    assert_eq!(latest(&sys).await, 13);
+    let res = sys.client.delete(sys.url("/msgs/alice?latest=14")).send().await.unwrap();
+    error(res, 405).await;
     assert_eq!(
         ok_json(sys.client.get(sys.url("/latest?latest=99")).send().await.unwrap()).await,
-        json!({"latest": 12})
+        json!({"latest": 14})
     );
 }
 
