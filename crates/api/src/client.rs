@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     connections::{Connections, RoundRobin},
-    domain::{IdempotencyKey, MessageText},
+    domain::{IdempotencyKey, MessageId, MessageText, UserId},
     error::ServiceError,
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
@@ -280,11 +280,11 @@ impl UserClient {
         self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await
     }
 
-    pub async fn by_id(&self, rid: &str, id: i64) -> Result<User, ClientError<UserError>> {
+    pub async fn by_id(&self, rid: &str, id: UserId) -> Result<User, ClientError<UserError>> {
         self.0.json(self.0.request(Method::GET, &format!("/users/{id}"), rid), Idempotent::Yes).await
     }
 
-    pub async fn batch(&self, rid: &str, ids: &[i64]) -> Result<Vec<User>, ClientError<UserError>> {
+    pub async fn batch(&self, rid: &str, ids: &[UserId]) -> Result<Vec<User>, ClientError<UserError>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -304,7 +304,7 @@ impl MessageClient {
     pub async fn post(
         &self,
         rid: &str,
-        author_id: i64,
+        author_id: UserId,
         text: &MessageText,
         key: &IdempotencyKey,
     ) -> Result<Message, ClientError<MessageError>> {
@@ -323,7 +323,7 @@ impl MessageClient {
     pub async fn by_author(
         &self,
         rid: &str,
-        author_id: i64,
+        author_id: UserId,
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError<MessageError>> {
         let path = format!("/messages/by-author/{author_id}");
@@ -333,7 +333,7 @@ impl MessageClient {
     pub async fn by_authors(
         &self,
         rid: &str,
-        author_ids: &[i64],
+        author_ids: &[UserId],
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError<MessageError>> {
         let body = AuthorsQuery { author_ids: author_ids.to_vec(), limit: page.limit, before: page.before };
@@ -342,7 +342,12 @@ impl MessageClient {
             .await
     }
 
-    pub async fn set_flag(&self, rid: &str, id: i64, flagged: bool) -> Result<(), ClientError<MessageError>> {
+    pub async fn set_flag(
+        &self,
+        rid: &str,
+        id: MessageId,
+        flagged: bool,
+    ) -> Result<(), ClientError<MessageError>> {
         let method = if flagged { Method::PUT } else { Method::DELETE };
         self.0.empty(self.0.request(method, &format!("/messages/{id}/flag"), rid), Idempotent::Yes).await
     }
@@ -404,9 +409,9 @@ impl FollowClient {
     pub async fn followees(
         &self,
         rid: &str,
-        follower: i64,
+        follower: UserId,
         limit: u32,
-    ) -> Result<Vec<i64>, ClientError<FollowError>> {
+    ) -> Result<Vec<UserId>, ClientError<FollowError>> {
         let req =
             self.0.request(Method::GET, &format!("/follows/{follower}"), rid).query(&[("limit", limit)]);
         let f: Followees = self.0.json(req, Idempotent::Yes).await?;
@@ -552,7 +557,7 @@ mod tests {
         let (url, connections) = scripted_server(vec![None, Some(USER)]);
         let (retries, seen) = retries(10, 3);
         let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        let user = client.by_id("t", 7).await.unwrap();
+        let user = client.by_id("t", UserId::stored(7)).await.unwrap();
         assert_eq!(user.username, "ann");
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["ok"]);
@@ -576,8 +581,8 @@ mod tests {
         let (retries, seen) = retries(10, 3);
         let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
         let key = IdempotencyKey::parse("k-1").unwrap();
-        let message = client.post("t", 7, &text("once"), &key).await.unwrap();
-        assert_eq!(message.id, 1);
+        let message = client.post("t", UserId::stored(7), &text("once"), &key).await.unwrap();
+        assert_eq!(message.id, MessageId::stored(1));
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["ok"]);
     }
@@ -623,7 +628,7 @@ mod tests {
         let (url, connections) = scripted_server(vec![None, Some(USER)]);
         let (retries, seen) = retries(0, 0);
         let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
-        assert!(client.by_id("t", 7).await.unwrap_err().is_unavailable());
+        assert!(client.by_id("t", UserId::stored(7)).await.unwrap_err().is_unavailable());
         assert_eq!(connections.load(Ordering::SeqCst), 1);
         assert_eq!(*seen.lock().unwrap(), ["budget_exhausted"]);
     }
@@ -632,7 +637,7 @@ mod tests {
     async fn an_unreachable_service_is_unavailable_quickly() {
         let client = UserClient::new(http_client(Duration::from_millis(300)), "http://127.0.0.1:1");
         let start = Instant::now();
-        let err = client.by_id("t", 1).await.unwrap_err();
+        let err = client.by_id("t", UserId::stored(1)).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
         assert!(start.elapsed() < Duration::from_secs(2));
     }

@@ -24,6 +24,7 @@ pub enum DomainError {
     TextTooLong,
     TextInvalid,
     KeyInvalid,
+    IdInvalid,
 }
 
 impl DomainError {
@@ -39,6 +40,7 @@ impl DomainError {
         Self::TextTooLong,
         Self::TextInvalid,
         Self::KeyInvalid,
+        Self::IdInvalid,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +50,7 @@ impl DomainError {
             Self::PasswordEmpty | Self::PasswordTooLong => "invalid_password",
             Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => "invalid_text",
             Self::KeyInvalid => "invalid_idempotency_key",
+            Self::IdInvalid => "invalid_id",
         }
     }
 
@@ -72,6 +75,7 @@ impl fmt::Display for DomainError {
             Self::TextTooLong => "The message is too long (at most 1000 characters)",
             Self::TextInvalid => "The message may not contain NUL characters",
             Self::KeyInvalid => "An idempotency key is 1 to 128 visible ASCII characters",
+            Self::IdInvalid => "Ids are positive integers",
         })
     }
 }
@@ -271,9 +275,82 @@ macro_rules! string_conversions {
 
 string_conversions!(Username, Email, Password, MessageText, IdempotencyKey);
 
+/// The ids of users and messages: positive integers, as their databases number them.
+/// Each is its own type, so a user id cannot be passed where a message id belongs; on
+/// the wire and in URLs both are plain numbers, and one that is not positive is refused
+/// as it is read ([`DomainError::IdInvalid`], `invalid_id`).
+macro_rules! ids {
+    ($($(#[$doc:meta])* $ty:ident),*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "i64", into = "i64")]
+        pub struct $ty(i64);
+
+        impl $ty {
+            pub fn parse(raw: i64) -> Result<Self, DomainError> {
+                if raw > 0 {
+                    Ok(Self(raw))
+                } else {
+                    Err(DomainError::IdInvalid)
+                }
+            }
+
+            /// An id as the owning service's database issued it (a serial column,
+            /// always positive); anything else goes through `parse`.
+            pub const fn stored(raw: i64) -> Self {
+                Self(raw)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl TryFrom<i64> for $ty {
+            type Error = DomainError;
+
+            fn try_from(raw: i64) -> Result<Self, DomainError> {
+                Self::parse(raw)
+            }
+        }
+
+        impl From<$ty> for i64 {
+            fn from(id: $ty) -> i64 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+ids!(
+    /// A user's id, issued by user-service.
+    UserId,
+    /// A message's id, issued by message-service.
+    MessageId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_positive_numbers_on_the_wire() {
+        assert_eq!(UserId::parse(1).unwrap().get(), 1);
+        assert_eq!(UserId::parse(0), Err(DomainError::IdInvalid));
+        assert_eq!(MessageId::parse(-5), Err(DomainError::IdInvalid));
+        let id: UserId = serde_json::from_str("42").unwrap();
+        assert_eq!((id, serde_json::to_string(&id).unwrap()), (UserId::stored(42), "42".to_string()));
+        let err = serde_json::from_str::<MessageId>("0").unwrap_err();
+        assert_eq!(DomainError::reported_in(&err.to_string()), Some(DomainError::IdInvalid), "{err}");
+        assert!(serde_json::from_str::<UserId>("\"7\"").is_err());
+        assert_eq!(UserId::stored(7).to_string(), "7");
+    }
 
     #[test]
     fn usernames_with_spaces_and_unicode_are_valid() {

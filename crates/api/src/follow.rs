@@ -13,7 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ServiceError;
+use crate::{
+    domain::{DomainError, UserId},
+    error::ServiceError,
+};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 
@@ -22,17 +25,17 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub enum FollowError {
     #[error("You cannot follow yourself")]
     SelfFollow,
-    #[error("user ids are positive integers")]
-    InvalidId,
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
 }
 
 impl ServiceError for FollowError {
-    const ALL: &'static [Self] = &[Self::SelfFollow, Self::InvalidId];
+    const ALL: &'static [Self] = &[Self::SelfFollow, Self::Invalid(DomainError::IdInvalid)];
 
     fn code(&self) -> &'static str {
         match self {
             Self::SelfFollow => "self_follow",
-            Self::InvalidId => "invalid_id",
+            Self::Invalid(e) => e.code(),
         }
     }
 
@@ -45,8 +48,8 @@ impl ServiceError for FollowError {
 /// unnoticed at a call site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Follow {
-    pub follower: i64,
-    pub followee: i64,
+    pub follower: UserId,
+    pub followee: UserId,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -56,7 +59,7 @@ pub struct LimitQuery {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Followees {
-    pub followees: Vec<i64>,
+    pub followees: Vec<UserId>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

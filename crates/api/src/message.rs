@@ -5,12 +5,12 @@
 //!
 //! | route | body / query | answer |
 //! | --- | --- | --- |
-//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 200 the stored [`Message`] when its author posted with the key before; 400 `invalid_text`, `invalid_author`, `invalid_idempotency_key`; 422 `idempotency_key_reused` |
+//! | `POST /messages` | [`NewMessage`] | 201 [`Message`]; 200 the stored [`Message`] when its author posted with the key before; 400 `invalid_text`, `invalid_id`, `invalid_idempotency_key`; 422 `idempotency_key_reused` |
 //! | `GET /messages` | [`PageQuery`] | 200 [`MessagePage`] (public timeline) |
-//! | `GET /messages/by-author/{author_id}` | [`PageQuery`] | 200 [`MessagePage`] |
-//! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline"); 400 `too_many_authors` |
-//! | `PUT /messages/{id}/flag` | | 204; 404 `no_such_message` |
-//! | `DELETE /messages/{id}/flag` | | 204; 404 `no_such_message` |
+//! | `GET /messages/by-author/{author_id}` | [`PageQuery`] | 200 [`MessagePage`]; 400 `invalid_id` |
+//! | `POST /messages/by-authors` | [`AuthorsQuery`] | 200 [`MessagePage`] ("my timeline"); 400 `invalid_id`, `too_many_authors` |
+//! | `PUT /messages/{id}/flag` | | 204; 400 `invalid_id`; 404 `no_such_message` |
+//! | `DELETE /messages/{id}/flag` | | 204; 400 `invalid_id`; 404 `no_such_message` |
 //! | `GET /messages/count` | | 200 [`Count`](crate::Count) |
 //! | `GET /latest` | | 200 [`Latest`] (`-1` before any) |
 //! | `PUT /latest` | [`Latest`] | 204 |
@@ -23,7 +23,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, IdempotencyKey, MessageText},
+    domain::{DomainError, IdempotencyKey, MessageId, MessageText, UserId},
     error::ServiceError,
 };
 
@@ -33,8 +33,6 @@ pub const AUTHORS_MAX: usize = 5000;
 /// What message-service refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
-    #[error("author_id must be a user id (at least 1)")]
-    InvalidAuthor,
     #[error("at most {AUTHORS_MAX} author ids")]
     TooManyAuthors,
     #[error("there is no such message")]
@@ -52,7 +50,7 @@ impl ServiceError for MessageError {
         Self::Invalid(DomainError::TextTooLong),
         Self::Invalid(DomainError::TextInvalid),
         Self::Invalid(DomainError::KeyInvalid),
-        Self::InvalidAuthor,
+        Self::Invalid(DomainError::IdInvalid),
         Self::TooManyAuthors,
         Self::NoSuchMessage,
         Self::KeyReused,
@@ -60,7 +58,6 @@ impl ServiceError for MessageError {
 
     fn code(&self) -> &'static str {
         match self {
-            Self::InvalidAuthor => "invalid_author",
             Self::TooManyAuthors => "too_many_authors",
             Self::NoSuchMessage => "no_such_message",
             Self::KeyReused => "idempotency_key_reused",
@@ -72,14 +69,14 @@ impl ServiceError for MessageError {
         match self {
             Self::NoSuchMessage => 404,
             Self::KeyReused => 422,
-            Self::InvalidAuthor | Self::TooManyAuthors | Self::Invalid(_) => 400,
+            Self::TooManyAuthors | Self::Invalid(_) => 400,
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewMessage {
-    pub author_id: i64,
+    pub author_id: UserId,
     pub text: MessageText,
     /// With a key, posting again is safe: the service stores one message per author
     /// and key ([`IdempotencyKey`]).
@@ -89,8 +86,8 @@ pub struct NewMessage {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Message {
-    pub id: i64,
-    pub author_id: i64,
+    pub id: MessageId,
+    pub author_id: UserId,
     pub text: String,
     /// Unix time in seconds.
     pub pub_date: i64,
@@ -99,7 +96,7 @@ pub struct Message {
 
 impl Message {
     pub fn cursor(&self) -> Cursor {
-        Cursor { pub_date: self.pub_date, id: self.id }
+        Cursor { pub_date: self.pub_date, id: self.id.get() }
     }
 }
 
@@ -149,7 +146,7 @@ pub struct PageQuery {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorsQuery {
-    pub author_ids: Vec<i64>,
+    pub author_ids: Vec<UserId>,
     pub limit: Option<u32>,
     pub before: Option<Cursor>,
 }

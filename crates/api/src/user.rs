@@ -5,8 +5,8 @@
 //! | `POST /users` | [`NewUser`] | 201 [`User`]; 400 `invalid_username`, `invalid_email`, `invalid_password`; 409 `username_taken` |
 //! | `POST /users/login` | [`Credentials`] | 200 [`User`]; 400 `invalid_username`, `invalid_password`; 404 `no_such_user`; 401 `wrong_password` |
 //! | `GET /users/by-name/{username}` | | 200 [`User`]; 404 `no_such_user` |
-//! | `GET /users/{id}` | | 200 [`User`]; 404 `no_such_user` |
-//! | `POST /users/batch` | [`UserIds`] (at most 1000) | 200 `[User]` (unknown ids left out); 400 `too_many_ids` |
+//! | `GET /users/{id}` | | 200 [`User`]; 400 `invalid_id`; 404 `no_such_user` |
+//! | `POST /users/batch` | [`UserIds`] (at most 1000) | 200 `[User]` (unknown ids left out); 400 `invalid_id`, `too_many_ids` |
 //! | `GET /users/count` | | 200 [`Count`](crate::Count) |
 //!
 //! Refusals are [`UserError`]s; any route may also answer a [common
@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, Email, Password, Username},
+    domain::{DomainError, Email, Password, UserId, Username},
     error::ServiceError,
 };
 
@@ -46,6 +46,7 @@ impl ServiceError for UserError {
         Self::Invalid(DomainError::EmailTooLong),
         Self::Invalid(DomainError::PasswordEmpty),
         Self::Invalid(DomainError::PasswordTooLong),
+        Self::Invalid(DomainError::IdInvalid),
         Self::UsernameTaken,
         Self::NoSuchUser,
         Self::WrongPassword,
@@ -93,12 +94,12 @@ impl std::fmt::Debug for Credentials {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub email: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserIds {
-    pub ids: Vec<i64>,
+    pub ids: Vec<UserId>,
 }

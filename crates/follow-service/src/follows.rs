@@ -6,15 +6,18 @@ use diesel::{
     prelude::*,
     result::{DatabaseErrorKind, Error as DieselError},
 };
-use minitwit_api::follow::FollowError;
+use minitwit_api::{
+    domain::UserId,
+    follow::{Follow, FollowError},
+};
 use minitwit_kit::{db::DbConnection, ApiError};
 
 use crate::schema::follows;
 
 /// Adds the pair unless it is there; the primary key decides concurrent inserts.
 /// Returns the number of rows inserted (0 or 1).
-pub fn follow(conn: &mut DbConnection, follower: i64, followee: i64) -> Result<usize, ApiError> {
-    let row = (follows::follower_id.eq(follower), follows::followee_id.eq(followee));
+pub fn follow(conn: &mut DbConnection, Follow { follower, followee }: Follow) -> Result<usize, ApiError> {
+    let row = (follows::follower_id.eq(follower.get()), follows::followee_id.eq(followee.get()));
     // ON CONFLICT: not in diesel's MultiBackend, so run on the backend's own connection.
     let inserted =
         conn.execute_on_backend(diesel::insert_into(follows::table).values(row).on_conflict_do_nothing());
@@ -29,22 +32,28 @@ pub fn follow(conn: &mut DbConnection, follower: i64, followee: i64) -> Result<u
 }
 
 /// Removes the pair if it is there. Returns the number of rows deleted (0 or 1).
-pub fn unfollow(conn: &mut DbConnection, follower: i64, followee: i64) -> Result<usize, ApiError> {
-    Ok(diesel::delete(follows::table.find((follower, followee))).execute(conn)?)
+pub fn unfollow(conn: &mut DbConnection, pair: Follow) -> Result<usize, ApiError> {
+    Ok(diesel::delete(follows::table.find(key(pair))).execute(conn)?)
 }
 
 /// Whom `follower` follows, by followee id, at most `limit`: a range of the primary key.
-pub fn followees(conn: &mut DbConnection, follower: i64, limit: u32) -> Result<Vec<i64>, ApiError> {
-    Ok(follows::table
-        .filter(follows::follower_id.eq(follower))
+pub fn followees(conn: &mut DbConnection, follower: UserId, limit: u32) -> Result<Vec<UserId>, ApiError> {
+    let ids = follows::table
+        .filter(follows::follower_id.eq(follower.get()))
         .order(follows::followee_id.asc())
         .limit(i64::from(limit))
         .select(follows::followee_id)
-        .load::<i64>(conn)?)
+        .load::<i64>(conn)?;
+    Ok(ids.into_iter().map(UserId::stored).collect())
 }
 
-pub fn is_following(conn: &mut DbConnection, follower: i64, followee: i64) -> Result<bool, ApiError> {
-    Ok(diesel::select(exists(follows::table.find((follower, followee)))).get_result::<bool>(conn)?)
+pub fn is_following(conn: &mut DbConnection, pair: Follow) -> Result<bool, ApiError> {
+    Ok(diesel::select(exists(follows::table.find(key(pair)))).get_result::<bool>(conn)?)
+}
+
+/// The table's primary key for `pair`.
+fn key(Follow { follower, followee }: Follow) -> (i64, i64) {
+    (follower.get(), followee.get())
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {

@@ -2,7 +2,8 @@
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use minitwit_api::{
-    follow::{FollowError, Followees, Following, LimitQuery, DEFAULT_LIMIT},
+    domain::UserId,
+    follow::{Follow, FollowError, Followees, Following, LimitQuery, DEFAULT_LIMIT},
     Count,
 };
 use minitwit_kit::{db::Db, metrics::Metrics, server::ActingUser, ApiError};
@@ -41,32 +42,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .route("/follows/{follower}/{followee}", web::get().to(is_following));
 }
 
-/// User ids are positive; the service keeps no users table, so any positive id is fine.
-fn user_id(id: i64) -> Result<i64, ApiError> {
-    if id > 0 {
-        Ok(id)
-    } else {
-        Err(FollowError::InvalidId.into())
-    }
-}
-
-fn pair(req: &HttpRequest, path: web::Path<(i64, i64)>) -> Result<(i64, i64), ApiError> {
+/// The pair of the path, its ids checked as they are read (`invalid_id`); the follower
+/// is the acting user.
+fn pair(req: &HttpRequest, path: web::Path<(UserId, UserId)>) -> Follow {
     let (follower, followee) = path.into_inner();
-    let pair = (user_id(follower)?, user_id(followee)?);
-    req.extensions_mut().insert(ActingUser(pair.0));
-    Ok(pair)
+    req.extensions_mut().insert(ActingUser(follower));
+    Follow { follower, followee }
 }
 
 async fn follow(
     state: web::Data<State>,
     req: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(UserId, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (follower, followee) = pair(&req, path)?;
-    if follower == followee {
+    let pair = pair(&req, path);
+    if pair.follower == pair.followee {
         return Err(FollowError::SelfFollow.into());
     }
-    let inserted = state.db.run_idempotent(move |c| follows::follow(c, follower, followee)).await?;
+    let inserted = state.db.run_idempotent(move |c| follows::follow(c, pair)).await?;
     state.followed.inc_by(inserted as u64);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -74,20 +67,20 @@ async fn follow(
 async fn unfollow(
     state: web::Data<State>,
     req: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(UserId, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (follower, followee) = pair(&req, path)?;
-    let deleted = state.db.run_idempotent(move |c| follows::unfollow(c, follower, followee)).await?;
+    let pair = pair(&req, path);
+    let deleted = state.db.run_idempotent(move |c| follows::unfollow(c, pair)).await?;
     state.unfollowed.inc_by(deleted as u64);
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn followees(
     state: web::Data<State>,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     query: web::Query<LimitQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let follower = user_id(path.into_inner())?;
+    let follower = path.into_inner();
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(state.max_limit);
     let followees = if limit == 0 {
         Vec::new()
@@ -100,10 +93,10 @@ async fn followees(
 async fn is_following(
     state: web::Data<State>,
     req: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(UserId, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (follower, followee) = pair(&req, path)?;
-    let following = state.db.run_idempotent(move |c| follows::is_following(c, follower, followee)).await?;
+    let pair = pair(&req, path);
+    let following = state.db.run_idempotent(move |c| follows::is_following(c, pair)).await?;
     Ok(HttpResponse::Ok().json(Following { following }))
 }
 

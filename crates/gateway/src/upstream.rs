@@ -14,7 +14,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use minitwit_api::{
     client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
     connections::Connections,
-    domain::{DomainError, IdempotencyKey, MessageText},
+    domain::{DomainError, IdempotencyKey, MessageText, UserId},
     follow::{Follow, FollowError},
     message::{Message, MessageError, MessagePage, PageQuery},
     retry::{outcome, Retries, RetryBudget, RetryObserver},
@@ -33,7 +33,7 @@ pub struct Upstream {
     pub messages: MessageClient,
     follows: FollowClient,
     by_name: Arc<Cache<String, Arc<User>>>,
-    by_id: Arc<Cache<i64, Arc<User>>>,
+    by_id: Arc<Cache<UserId, Arc<User>>>,
     cache_requests: IntCounterVec,
 }
 
@@ -134,8 +134,8 @@ impl Upstream {
     async fn users_by_ids(
         &self,
         rid: &str,
-        ids: &[i64],
-    ) -> Result<HashMap<i64, Arc<User>>, ClientError<UserError>> {
+        ids: &[UserId],
+    ) -> Result<HashMap<UserId, Arc<User>>, ClientError<UserError>> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
@@ -218,14 +218,17 @@ impl Calls<'_> {
     }
 
     /// The users among `ids` (cached where possible, one batch call for the rest).
-    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, Arc<User>>, ClientError<UserError>> {
+    pub async fn users_by_ids(
+        &self,
+        ids: &[UserId],
+    ) -> Result<HashMap<UserId, Arc<User>>, ClientError<UserError>> {
         self.upstream.users_by_ids(self.rid, ids).await
     }
 
     /// Posts under `key` ([`idempotency_key`]): a retry cannot post it twice.
     pub async fn post(
         &self,
-        author_id: i64,
+        author_id: UserId,
         text: &MessageText,
         key: &IdempotencyKey,
     ) -> Result<Message, ClientError<MessageError>> {
@@ -238,7 +241,7 @@ impl Calls<'_> {
 
     pub async fn by_author(
         &self,
-        author_id: i64,
+        author_id: UserId,
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError<MessageError>> {
         self.upstream.messages.by_author(self.rid, author_id, page).await
@@ -246,7 +249,7 @@ impl Calls<'_> {
 
     pub async fn by_authors(
         &self,
-        author_ids: &[i64],
+        author_ids: &[UserId],
         page: &PageQuery,
     ) -> Result<MessagePage, ClientError<MessageError>> {
         self.upstream.messages.by_authors(self.rid, author_ids, page).await
@@ -264,7 +267,11 @@ impl Calls<'_> {
         self.upstream.follows.is_following(self.rid, pair).await
     }
 
-    pub async fn followees(&self, follower: i64, limit: u32) -> Result<Vec<i64>, ClientError<FollowError>> {
+    pub async fn followees(
+        &self,
+        follower: UserId,
+        limit: u32,
+    ) -> Result<Vec<UserId>, ClientError<FollowError>> {
         self.upstream.follows.followees(self.rid, follower, limit).await
     }
 }

@@ -132,8 +132,17 @@ pub mod extract {
         api.into()
     }
 
+    /// A path segment of a domain type (an id) whose rule it broke: that rule's code.
     pub fn path(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-        ApiError::common(Common::InvalidPath, err.to_string()).into()
+        let rule = match &err {
+            PathError::Deserialize(e) => DomainError::reported_in(&e.to_string()),
+            _ => None,
+        };
+        match rule {
+            Some(rule) => ApiError::new(400, rule.code(), rule.to_string()),
+            None => ApiError::common(Common::InvalidPath, err.to_string()),
+        }
+        .into()
     }
 
     pub fn query(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -97,7 +97,7 @@ impl FromRequest for RequestId {
 /// Put into a request's extensions by a handler that knows who is acting, so the
 /// access line carries the user id.
 #[derive(Debug, Clone, Copy)]
-pub struct ActingUser(pub i64);
+pub struct ActingUser(pub minitwit_api::domain::UserId);
 
 /// A bound, not yet started server.
 pub struct Running {
@@ -246,7 +246,7 @@ async fn observe(
         Ok(res) => (
             res.status().as_u16(),
             res.request().match_pattern().unwrap_or_else(|| "unmatched".into()),
-            res.request().extensions().get::<ActingUser>().map(|u| u.0),
+            res.request().extensions().get::<ActingUser>().map(|u| u.0.get()),
             res.response().error().map(describe),
         ),
         Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into(), None, Some(describe(e))),

@@ -2,6 +2,7 @@
 //! (`flag <id>` / `unflag <id>`, the course's `flag_tool`), which opens the configured
 //! database, sets the flag, prints the result and exits.
 
+use minitwit_api::domain::MessageId;
 use minitwit_kit::{db::Db, metrics::Metrics};
 
 use crate::{messages, Settings, MIGRATIONS, NAME};
@@ -15,7 +16,7 @@ Settings come from MESSAGE_SERVICE_* variables (e.g. MESSAGE_SERVICE_DATABASE__U
 pub enum Command {
     Serve,
     Help,
-    Flag { id: i64, flagged: bool },
+    Flag { id: MessageId, flagged: bool },
 }
 
 impl Command {
@@ -27,7 +28,8 @@ impl Command {
             [] => Ok(Command::Serve),
             ["help" | "-h" | "--help"] => Ok(Command::Help),
             [verb @ ("flag" | "unflag"), id] => {
-                let id = id.parse().map_err(|_| format!("not a message id: {id:?}"))?;
+                let bad = || format!("not a message id: {id:?}");
+                let id = MessageId::parse(id.parse().map_err(|_| bad())?).map_err(|_| bad())?;
                 Ok(Command::Flag { id, flagged: *verb == "flag" })
             }
             [verb @ ("flag" | "unflag"), ..] => Err(format!("{verb} takes exactly one message id")),
@@ -38,7 +40,7 @@ impl Command {
 
 /// Flags or unflags message `id` in the configured database; the line to print, or an
 /// error when there is no such message.
-pub async fn flag_tool(settings: &Settings, id: i64, flagged: bool) -> anyhow::Result<String> {
+pub async fn flag_tool(settings: &Settings, id: MessageId, flagged: bool) -> anyhow::Result<String> {
     let mut database = settings.database.clone();
     database.pool_size = 1;
     let db = tokio::task::spawn_blocking(move || Db::connect(&database, &MIGRATIONS, &Metrics::new(NAME)))
@@ -64,10 +66,11 @@ mod tests {
 
     #[test]
     fn flag_and_unflag_take_one_id() {
-        assert_eq!(parse(&["flag", "42"]), Ok(Command::Flag { id: 42, flagged: true }));
-        assert_eq!(parse(&["unflag", "7"]), Ok(Command::Flag { id: 7, flagged: false }));
+        assert_eq!(parse(&["flag", "42"]), Ok(Command::Flag { id: MessageId::stored(42), flagged: true }));
+        assert_eq!(parse(&["unflag", "7"]), Ok(Command::Flag { id: MessageId::stored(7), flagged: false }));
         assert!(parse(&["flag"]).is_err());
         assert!(parse(&["flag", "x"]).is_err());
+        assert_eq!(parse(&["flag", "0"]), Err("not a message id: \"0\"".to_string()));
         assert!(parse(&["flag", "1", "2"]).is_err());
         assert!(parse(&["delete", "1"]).unwrap_err().contains("unknown command"));
     }

@@ -74,10 +74,13 @@ where
 
 #[cfg(test)]
 mod tests {
+    use minitwit_api::domain::{MessageId, UserId};
+
     use super::*;
 
     fn message(pub_date: i64, id: i64) -> Message {
-        Message { id, author_id: 1, text: "m".into(), pub_date, flagged: false }
+        let (id, author_id) = (MessageId::stored(id), UserId::stored(1));
+        Message { id, author_id, text: "m".into(), pub_date, flagged: false }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the operator's subcommands: `message-service flag <id>`, `message-service unflag <id>`.
 
 use message_service::{Command, Settings, USAGE};
+use minitwit_api::domain::MessageId;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,7 +26,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The flag tool: one line on stdout, or the reason on stderr and exit status 1.
-async fn flag(settings: &Settings, id: i64, flagged: bool) {
+async fn flag(settings: &Settings, id: MessageId, flagged: bool) {
     match message_service::flag_tool(settings, id, flagged).await {
         Ok(done) => println!("{done}"),
         Err(e) => {

@@ -11,7 +11,7 @@ use diesel::{
     sql_types::{Array, BigInt, Bool, Text},
 };
 use minitwit_api::{
-    domain::{IdempotencyKey, MessageText},
+    domain::{IdempotencyKey, MessageId, MessageText, UserId},
     message::{Cursor, Message, MessageError},
 };
 use minitwit_kit::{db::DbConnection, ApiError};
@@ -30,7 +30,13 @@ struct MessageRow {
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
-        Message { id: r.id, author_id: r.author_id, text: r.text, pub_date: r.pub_date, flagged: r.flagged }
+        Message {
+            id: MessageId::stored(r.id),
+            author_id: UserId::stored(r.author_id),
+            text: r.text,
+            pub_date: r.pub_date,
+            flagged: r.flagged,
+        }
     }
 }
 
@@ -50,13 +56,13 @@ pub enum Posted {
 /// posts, and the loser answers the winner's message.
 pub fn insert(
     conn: &mut DbConnection,
-    author_id: i64,
+    author_id: UserId,
     text: &MessageText,
     pub_date: i64,
     key: Option<&IdempotencyKey>,
 ) -> Result<Posted, ApiError> {
     let row = (
-        messages::author_id.eq(author_id),
+        messages::author_id.eq(author_id.get()),
         messages::text.eq(text.as_str()),
         messages::pub_date.eq(pub_date),
         messages::idempotency_key.eq(key.map(IdempotencyKey::as_str)),
@@ -74,7 +80,7 @@ pub fn insert(
             Some(key),
         ) => {
             let stored: Message = messages::table
-                .filter(messages::author_id.eq(author_id))
+                .filter(messages::author_id.eq(author_id.get()))
                 .filter(messages::idempotency_key.eq(key.as_str()))
                 .select(MessageRow::as_select())
                 .first::<MessageRow>(conn)?
@@ -104,12 +110,12 @@ pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec
 /// One author's messages; served by `messages_author_idx`.
 pub fn by_author(
     conn: &mut DbConnection,
-    author_id: i64,
+    author_id: UserId,
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
     let rows = messages::table
-        .filter(messages::author_id.eq(author_id))
+        .filter(messages::author_id.eq(author_id.get()))
         .filter(not(messages::flagged))
         .filter(OlderThan::new(before))
         .order((messages::pub_date.desc(), messages::id.desc()))
@@ -124,13 +130,14 @@ pub fn by_author(
 /// over `messages_author_idx`.
 pub fn by_authors(
     conn: &mut DbConnection,
-    authors: Vec<i64>,
+    authors: &[UserId],
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
     if authors.is_empty() {
         return Ok(Vec::new());
     }
+    let authors: Vec<i64> = authors.iter().map(|a| a.get()).collect();
     let rows: Vec<MessageRow> = match conn {
         DbConnection::Pg(c) => AuthorsTimeline { authors, before, limit }.load(c)?,
         DbConnection::Sqlite(c) => messages::table
@@ -195,9 +202,9 @@ impl QueryFragment<Pg> for AuthorsTimeline {
 
 /// Sets or clears the flag of message `id`; false when there is no such message.
 /// Idempotent: setting the flag it already has still finds the row.
-pub fn set_flag(conn: &mut DbConnection, id: i64, flagged: bool) -> Result<bool, ApiError> {
+pub fn set_flag(conn: &mut DbConnection, id: MessageId, flagged: bool) -> Result<bool, ApiError> {
     let changed =
-        diesel::update(messages::table.find(id)).set(messages::flagged.eq(flagged)).execute(conn)?;
+        diesel::update(messages::table.find(id.get())).set(messages::flagged.eq(flagged)).execute(conn)?;
     Ok(changed == 1)
 }
 

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use minitwit_api::{
+    domain::{MessageId, UserId},
     message::{AuthorsQuery, Cursor, Latest, Message, MessageError, NewMessage, PageQuery, AUTHORS_MAX},
     Count,
 };
@@ -88,9 +89,6 @@ async fn post(
     body: web::Json<NewMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let NewMessage { author_id, text, idempotency_key } = body.into_inner();
-    if author_id < 1 {
-        return Err(MessageError::InvalidAuthor.into());
-    }
     req.extensions_mut().insert(ActingUser(author_id));
     // Under a key a post may run twice with the effect of once; without one it may not.
     let date = now();
@@ -117,7 +115,7 @@ async fn public(state: web::Data<State>, query: web::Query<PageQuery>) -> Result
 
 async fn by_author(
     state: web::Data<State>,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let author_id = path.into_inner();
@@ -136,13 +134,11 @@ async fn by_authors(
     author_ids.sort_unstable();
     author_ids.dedup();
     state
-        .page(limit, before, move |c, before, limit| {
-            messages::by_authors(c, author_ids.clone(), before, limit)
-        })
+        .page(limit, before, move |c, before, limit| messages::by_authors(c, &author_ids, before, limit))
         .await
 }
 
-async fn set_flag(state: web::Data<State>, id: i64, flagged: bool) -> Result<HttpResponse, ApiError> {
+async fn set_flag(state: web::Data<State>, id: MessageId, flagged: bool) -> Result<HttpResponse, ApiError> {
     if state.db.run_idempotent(move |c| messages::set_flag(c, id, flagged)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -150,11 +146,11 @@ async fn set_flag(state: web::Data<State>, id: i64, flagged: bool) -> Result<Htt
     }
 }
 
-async fn flag(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn flag(state: web::Data<State>, path: web::Path<MessageId>) -> Result<HttpResponse, ApiError> {
     set_flag(state, path.into_inner(), true).await
 }
 
-async fn unflag(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn unflag(state: web::Data<State>, path: web::Path<MessageId>) -> Result<HttpResponse, ApiError> {
     set_flag(state, path.into_inner(), false).await
 }
 

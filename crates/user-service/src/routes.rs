@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use minitwit_api::{
+    domain::UserId,
     user::{Credentials, NewUser, UserError, UserIds, BATCH_MAX},
     Count,
 };
@@ -87,7 +88,7 @@ async fn by_name(state: web::Data<State>, path: web::Path<String>) -> Result<Htt
     Ok(HttpResponse::Ok().json(user))
 }
 
-async fn by_id(state: web::Data<State>, path: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn by_id(state: web::Data<State>, path: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let user = state.db.run_idempotent(move |c| users::by_id(c, id)).await?.ok_or_else(no_such_user)?;
     Ok(HttpResponse::Ok().json(user))

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use minitwit_api::{
-    domain::{Email, Username},
+    domain::{Email, UserId, Username},
     user::{User, UserError},
 };
 use minitwit_kit::{db::DbConnection, ApiError};
@@ -19,7 +19,7 @@ struct UserRow {
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        User { id: r.id, username: r.username, email: r.email }
+        User { id: UserId::stored(r.id), username: r.username, email: r.email }
     }
 }
 
@@ -72,13 +72,14 @@ pub fn account(conn: &mut DbConnection, username: &str) -> Result<Option<Account
     Ok(row.map(|(user, pw_hash)| Account { user: user.into(), pw_hash }))
 }
 
-pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<User>, ApiError> {
-    let row = users::table.find(id).select(UserRow::as_select()).first(conn).optional()?;
+pub fn by_id(conn: &mut DbConnection, id: UserId) -> Result<Option<User>, ApiError> {
+    let row = users::table.find(id.get()).select(UserRow::as_select()).first(conn).optional()?;
     Ok(row.map(User::from))
 }
 
 /// The users among `ids` that exist, in one query.
-pub fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<User>, ApiError> {
+pub fn by_ids(conn: &mut DbConnection, ids: &[UserId]) -> Result<Vec<User>, ApiError> {
+    let ids = ids.iter().map(|id| id.get());
     let rows = users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn)?;
     Ok(rows.into_iter().map(User::from).collect())
 }

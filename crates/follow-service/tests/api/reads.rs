@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use minitwit_api::{
     client::{http_client, FollowClient},
+    domain::{DomainError, UserId},
     follow::{Follow, FollowError, DEFAULT_LIMIT},
 };
 use minitwit_kit::{both_backends, testing::Backend};
@@ -65,20 +66,28 @@ async fn the_typed_client_agrees_with_the_service(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = FollowClient::new(http_client(Duration::from_secs(5)), &app.address);
     client.ready("t").await.unwrap();
-    client.follow("t", Follow { follower: 1, followee: 3 }).await.unwrap();
-    client.follow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
-    client.follow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
-    assert!(client.is_following("t", Follow { follower: 1, followee: 2 }).await.unwrap());
-    assert!(!client.is_following("t", Follow { follower: 2, followee: 1 }).await.unwrap());
-    assert_eq!(client.followees("t", 1, 10).await.unwrap(), [2, 3]);
+    client.follow("t", pair(1, 3)).await.unwrap();
+    client.follow("t", pair(1, 2)).await.unwrap();
+    client.follow("t", pair(1, 2)).await.unwrap();
+    assert!(client.is_following("t", pair(1, 2)).await.unwrap());
+    assert!(!client.is_following("t", pair(2, 1)).await.unwrap());
+    assert_eq!(
+        client.followees("t", UserId::stored(1), 10).await.unwrap(),
+        [UserId::stored(2), UserId::stored(3)]
+    );
     assert_eq!(client.count("t").await.unwrap(), 2);
-    client.unfollow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
-    client.unfollow("t", Follow { follower: 1, followee: 2 }).await.unwrap();
-    assert_eq!(client.followees("t", 1, 10).await.unwrap(), [3]);
-    let err = client.follow("t", Follow { follower: 4, followee: 4 }).await.unwrap_err();
+    client.unfollow("t", pair(1, 2)).await.unwrap();
+    client.unfollow("t", pair(1, 2)).await.unwrap();
+    assert_eq!(client.followees("t", UserId::stored(1), 10).await.unwrap(), [UserId::stored(3)]);
+    let err = client.follow("t", pair(4, 4)).await.unwrap_err();
     assert_eq!(err.refusal(), Some(FollowError::SelfFollow));
-    let err = client.follow("t", Follow { follower: 0, followee: 4 }).await.unwrap_err();
-    assert_eq!(err.refusal(), Some(FollowError::InvalidId));
+    // An id that is not positive cannot be put in a `Follow`: the raw route's
+    // `invalid_id` is tested in bad_input.rs.
+    assert_eq!(UserId::parse(0), Err(DomainError::IdInvalid));
+}
+
+fn pair(follower: i64, followee: i64) -> Follow {
+    Follow { follower: UserId::stored(follower), followee: UserId::stored(followee) }
 }
 
 async fn health_ready_and_metrics_answer(backend: Backend) {

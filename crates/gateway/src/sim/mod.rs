@@ -46,7 +46,7 @@ use actix_web::{
 };
 use futures::future::try_join_all;
 use minitwit_api::{
-    domain::Username,
+    domain::{UserId, Username},
     user::{User, BATCH_MAX},
 };
 use minitwit_kit::{server::ActingUser, RequestId};
@@ -194,9 +194,9 @@ impl Sim {
     async fn users(
         &self,
         rid: &RequestId,
-        ids: impl Iterator<Item = i64>,
-    ) -> Result<HashMap<i64, Arc<User>>, SimError> {
-        let mut ids: Vec<i64> = ids.collect();
+        ids: impl Iterator<Item = UserId>,
+    ) -> Result<HashMap<UserId, Arc<User>>, SimError> {
+        let mut ids: Vec<UserId> = ids.collect();
         ids.sort_unstable();
         ids.dedup();
         let calls = self.state.upstream.for_request(rid);

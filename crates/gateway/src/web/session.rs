@@ -16,7 +16,7 @@ use actix_web::{
     dev::Payload,
     FromRequest, HttpMessage, HttpRequest,
 };
-use minitwit_api::user::User;
+use minitwit_api::{domain::UserId, user::User};
 use minitwit_kit::server::ActingUser;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -62,7 +62,7 @@ pub fn middleware(settings: &SessionSettings, key: Key) -> SessionMiddleware<Coo
 /// The signed-in user as the session remembers them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionUser {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
 }
 

@@ -12,7 +12,7 @@
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use minitwit_api::{
     client::ClientError,
-    domain::{DomainError, MessageText, Username},
+    domain::{DomainError, MessageText, UserId, Username},
     follow::Follow,
     message::{Cursor, MessagePage, PageQuery, AUTHORS_MAX},
     user::{User, UserError},
@@ -71,7 +71,7 @@ async fn with_authors(
     calls: Calls<'_>,
     page: &MessagePage,
 ) -> Result<Vec<MessageView>, ClientError<UserError>> {
-    let mut ids: Vec<i64> = page.messages.iter().map(|m| m.author_id).collect();
+    let mut ids: Vec<UserId> = page.messages.iter().map(|m| m.author_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let authors = calls.users_by_ids(&ids).await?;

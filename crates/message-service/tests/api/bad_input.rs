@@ -9,6 +9,7 @@ use crate::helpers::{assert_error, spawn_app};
 
 both_backends!(
     post_refuses_bad_messages,
+    ids_that_are_not_positive_are_invalid_everywhere,
     post_refuses_bad_bodies,
     list_routes_refuse_bad_queries,
     by_authors_refuses_bad_bodies,
@@ -23,9 +24,23 @@ async fn post_refuses_bad_messages(backend: Backend) {
     }
     for author_id in [0, -5] {
         let res = app.post("/messages", &json!({"author_id": author_id, "text": "hi"})).await;
-        assert_error(res, 400, "invalid_author").await;
+        assert_error(res, 400, "invalid_id").await;
     }
     assert_eq!(app.count().await, 0, "nothing half-written");
+}
+
+/// One rule for every id of every route: paths, bodies and lists alike.
+async fn ids_that_are_not_positive_are_invalid_everywhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let m = app.message(1, "hi").await;
+    for id in [0, -1] {
+        assert_error(app.get(&format!("/messages/by-author/{id}")).await, 400, "invalid_id").await;
+        assert_error(app.flag(id, true).await, 400, "invalid_id").await;
+        assert_error(app.flag(id, false).await, 400, "invalid_id").await;
+        let body = json!({"author_ids": [1, id]});
+        assert_error(app.post("/messages/by-authors", &body).await, 400, "invalid_id").await;
+    }
+    assert_eq!(app.page("/messages").await.messages, [m], "nothing flagged, nothing written");
 }
 
 async fn post_refuses_bad_bodies(backend: Backend) {
@@ -94,7 +109,7 @@ async fn by_authors_refuses_bad_bodies(backend: Backend) {
     let raw = app.send_raw(Method::POST, "/messages/by-authors", "application/json", "{\"author_ids\": [1,");
     assert_error(raw.await, 400, "malformed_json").await;
     // The body limit leaves room for AUTHORS_MAX of the longest ids, and no more.
-    let ids: Vec<i64> = (0..AUTHORS_MAX as i64).map(|i| i64::MIN + i).collect();
+    let ids: Vec<i64> = (0..AUTHORS_MAX as i64).map(|i| i64::MAX - i).collect();
     assert_eq!(app.post("/messages/by-authors", &json!({ "author_ids": ids })).await.status(), 200);
     let huge = json!({ "author_ids": ids, "padding": "x".repeat(100_000) });
     assert_error(app.post("/messages/by-authors", &huge).await, 413, "payload_too_large").await;

@@ -11,14 +11,14 @@ async fn count_counts_every_message(backend: Backend) {
     assert_eq!(app.count().await, 0);
     let m = app.message(1, "a").await;
     app.message(2, "b").await;
-    app.flag(m.id, true).await;
+    app.flag(m.id.get(), true).await;
     assert_eq!(app.count().await, 2);
 }
 
 async fn concurrent_posts_all_land(backend: Backend) {
     let app = spawn_app(backend).await;
     let posts = (0..20).map(|i| app.message(1 + i % 3, "concurrent"));
-    let mut ids: Vec<i64> = futures::future::join_all(posts).await.iter().map(|m| m.id).collect();
+    let mut ids: Vec<i64> = futures::future::join_all(posts).await.iter().map(|m| m.id.get()).collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 20);

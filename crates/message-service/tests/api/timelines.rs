@@ -36,8 +36,8 @@ async fn post_returns_the_stored_message(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = now();
     let m = app.message(7, "<b>hi</b> & co, Søren 李").await;
-    assert!(m.id > 0);
-    assert_eq!(m.author_id, 7);
+    assert!(m.id.get() > 0);
+    assert_eq!(m.author_id.get(), 7);
     assert_eq!(m.text, "<b>hi</b> & co, Søren 李");
     assert!(!m.flagged);
     assert!((before..=now()).contains(&m.pub_date), "pub_date {} is the time of posting", m.pub_date);
@@ -147,7 +147,7 @@ async fn my_timeline_merges_several_authors(backend: Backend) {
     assert_eq!(second.messages, wanted[4..8]);
 
     let one = app.authors_page(&json!({"author_ids": [4]})).await;
-    assert!(one.messages.iter().all(|m| m.author_id == 4) && one.messages.len() == 3);
+    assert!(one.messages.iter().all(|m| m.author_id.get() == 4) && one.messages.len() == 3);
     let none = app.authors_page(&json!({"author_ids": []})).await;
     assert!(none.messages.is_empty() && none.next.is_none());
     let unknown = app.authors_page(&json!({"author_ids": [77, 78]})).await;

@@ -5,7 +5,7 @@ use crate::helpers::{assert_error, spawn_app};
 
 both_backends!(
     users_are_found_by_name_with_spaces_and_by_id,
-    unknown_users_and_bad_ids_are_404,
+    unknown_users_are_404_and_bad_ids_400,
     a_batch_is_one_call_and_skips_unknown_ids,
     batches_are_bounded,
     count_counts,
@@ -25,11 +25,16 @@ async fn users_are_found_by_name_with_spaces_and_by_id(backend: Backend) {
     assert_eq!(found["id"], odd);
 }
 
-async fn unknown_users_and_bad_ids_are_404(backend: Backend) {
+async fn unknown_users_are_404_and_bad_ids_400(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_error(app.get("/users/by-name/nobody").await, 404, "no_such_user").await;
     assert_error(app.get("/users/999").await, 404, "no_such_user").await;
     assert_error(app.get("/users/not-a-number").await, 404, "invalid_path").await;
+    // Ids are positive: one rule, the same code in a path and in a body.
+    for id in [0, -3] {
+        assert_error(app.get(&format!("/users/{id}")).await, 400, "invalid_id").await;
+        assert_error(app.post("/users/batch", &json!({"ids": [1, id]})).await, 400, "invalid_id").await;
+    }
 }
 
 async fn a_batch_is_one_call_and_skips_unknown_ids(backend: Backend) {
