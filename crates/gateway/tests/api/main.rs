@@ -4,6 +4,7 @@
 mod connections;
 mod degraded;
 mod helpers;
+mod owasp;
 mod proxy;
 mod retries;
 mod sim;
