@@ -53,6 +53,7 @@ secret user_db_url "postgres://minitwit_users:$(hex 24)@postgres:5432/users"
 secret message_db_url "postgres://minitwit_messages:$(hex 24)@postgres:5432/messages"
 secret follow_db_url "postgres://minitwit_follows:$(hex 24)@postgres:5432/follows"
 secret session_key "$(hex 64)"
+secret service_token "$(hex 32)"
 secret sim_authorization "${MINITWIT_SIM_AUTH:-Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh}"
 secret s3_access_key_id unused-in-the-test
 secret s3_secret_access_key unused-in-the-test
@@ -99,7 +100,7 @@ ALERT_EMAIL_TO=ops@localhost
 ALERT_EMAIL_FROM=alerts@localhost
 ALERT_SMTP_SMARTHOST=mailsink:2525
 ALERT_SMTP_REQUIRE_TLS=false
-$(for s in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SIM_AUTHORIZATION \
+$(for s in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN SIM_AUTHORIZATION \
     S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD; do echo "${s}_SECRET_VERSION=$SECRET_VERSION"; done)
 ENV
 log "deploy/scripts/deploy.sh: stack $STACK, release $TAG"

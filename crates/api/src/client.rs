@@ -120,6 +120,8 @@ struct Base {
     url: String,
     observer: Option<Observer>,
     retries: Option<Retries>,
+    /// `Authorization: Bearer <the services' shared token>`, when there is one.
+    token: Option<reqwest::header::HeaderValue>,
 }
 
 impl Base {
@@ -130,11 +132,17 @@ impl Base {
             url: url.trim_end_matches('/').to_string(),
             observer: None,
             retries: None,
+            token: None,
         }
     }
 
     fn request(&self, method: Method, path: &str, rid: &str) -> RequestBuilder {
-        self.http.client().request(method, format!("{}{path}", self.url)).header("x-request-id", rid)
+        let req =
+            self.http.client().request(method, format!("{}{path}", self.url)).header("x-request-id", rid);
+        match &self.token {
+            Some(token) => req.header(reqwest::header::AUTHORIZATION, token.clone()),
+            None => req,
+        }
     }
 
     async fn call<E: ServiceError>(
@@ -248,6 +256,24 @@ macro_rules! client {
             pub fn with_retries(mut self, retries: Retries) -> Self {
                 self.0.retries = Some(retries);
                 self
+            }
+
+            /// Sends the services' shared token with every call (the services'
+            /// `HTTP__SERVICE_TOKEN`); `None` sends none. A token that cannot be a
+            /// header value is an error that does not show it.
+            pub fn with_service_token(mut self, token: Option<&str>) -> Result<Self, String> {
+                self.0.token = match token {
+                    None => None,
+                    Some(token) => {
+                        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                            .map_err(|_| {
+                                "the service token holds characters a header cannot carry".to_string()
+                            })?;
+                        value.set_sensitive(true);
+                        Some(value)
+                    }
+                };
+                Ok(self)
             }
 
             /// Whether the service answers `/ready`.

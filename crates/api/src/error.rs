@@ -74,6 +74,8 @@ pub enum Common {
     Unavailable,
     /// The database does not answer; `Retry-After: 1`.
     DatabaseUnavailable,
+    /// An internal route called without the services' shared token (`HTTP__SERVICE_TOKEN`).
+    ServiceTokenRequired,
 }
 
 impl Common {
@@ -92,6 +94,7 @@ impl Common {
         Self::Internal,
         Self::Unavailable,
         Self::DatabaseUnavailable,
+        Self::ServiceTokenRequired,
     ];
 
     pub fn code(self) -> &'static str {
@@ -110,6 +113,7 @@ impl Common {
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::ServiceTokenRequired => "service_token_required",
         }
     }
 
@@ -121,6 +125,7 @@ impl Common {
             | Self::InvalidQuery
             | Self::Constraint => 400,
             Self::InvalidPath | Self::NoRoute | Self::NotFound => 404,
+            Self::ServiceTokenRequired => 401,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,

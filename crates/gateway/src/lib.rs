@@ -36,7 +36,7 @@ pub struct AppState {
 /// up yet: the gateway answers 503 for what needs a missing one.
 pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
     let service = Service::new(NAME, logger.clone());
-    let upstream = Upstream::new(&settings.services, &settings.cache, &service.metrics);
+    let upstream = Upstream::new(&settings.services, &settings.cache, &service.metrics)?;
     let latest = LatestRecorder::new(
         upstream.messages.clone(),
         service.metrics.gauge("minitwit_sim_latest", "The simulator's latest value, as last seen"),

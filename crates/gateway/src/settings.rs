@@ -1,7 +1,7 @@
 //! The gateway's settings: where the services are, the simulator's credentials and
 //! client allow-list, sessions, and the web UI's password policy.
 
-use minitwit_kit::settings::{expose, HttpSettings, LogSettings};
+use minitwit_kit::settings::{expose, expose_optional, HttpSettings, LogSettings};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +58,10 @@ pub struct ServicesSettings {
     /// follow the service's DNS name (a new replica gets its share within this long, a
     /// removed one loses its connections); 0: never (see `minitwit_api::connections`).
     pub connection_max_age_ms: u64,
+    /// The services' shared token, sent with every call (their `HTTP__SERVICE_TOKEN`;
+    /// a Docker secret in the stack: `GATEWAY_SERVICES__TOKEN_FILE`).
+    #[serde(serialize_with = "expose_optional")]
+    pub token: Option<SecretString>,
 }
 
 impl Default for ServicesSettings {
@@ -70,6 +74,7 @@ impl Default for ServicesSettings {
             retry_budget_percent: 10,
             retry_min_per_second: 5,
             connection_max_age_ms: 10_000,
+            token: None,
         }
     }
 }

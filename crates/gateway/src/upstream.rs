@@ -23,6 +23,7 @@ use minitwit_api::{
 use minitwit_kit::{metrics::Metrics, server::RequestId};
 use prometheus::IntCounterVec;
 use quick_cache::sync::Cache;
+use secrecy::ExposeSecret;
 
 use crate::settings::{CacheSettings, ServicesSettings};
 
@@ -38,7 +39,12 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(services: &ServicesSettings, cache: &CacheSettings, metrics: &Metrics) -> Self {
+    /// Fails only when the services' token cannot be sent as a header.
+    pub fn new(
+        services: &ServicesSettings,
+        cache: &CacheSettings,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
         let calls = metrics.counter_vec(
             "upstream_requests_total",
             "Calls to the services, by service and outcome",
@@ -78,16 +84,24 @@ impl Upstream {
         // One pool per service, each renewed on its own.
         let max_age = Duration::from_millis(services.connection_max_age_ms);
         let connections = || Connections::to_service(timeout, max_age);
-        Self {
+        let token = services.token.as_ref().map(|t| t.expose_secret());
+        let bad_token = |e: String| anyhow::anyhow!("services.token: {e}");
+        Ok(Self {
             users: UserClient::new(connections(), &services.user_url)
                 .with_observer(observer.clone())
-                .with_retries(retries()),
+                .with_retries(retries())
+                .with_service_token(token)
+                .map_err(bad_token)?,
             messages: MessageClient::new(connections(), &services.message_url)
                 .with_observer(observer.clone())
-                .with_retries(retries()),
+                .with_retries(retries())
+                .with_service_token(token)
+                .map_err(bad_token)?,
             follows: FollowClient::new(connections(), &services.follow_url)
                 .with_observer(observer)
-                .with_retries(retries()),
+                .with_retries(retries())
+                .with_service_token(token)
+                .map_err(bad_token)?,
             by_name: Arc::new(Cache::new(cache.users.max(1))),
             by_id: Arc::new(Cache::new(cache.users.max(1))),
             cache_requests: metrics.counter_vec(
@@ -95,7 +109,7 @@ impl Upstream {
                 "Lookups in the gateway's caches",
                 &["cache", "result"],
             ),
-        }
+        })
     }
 
     fn remember(&self, user: Arc<User>) {

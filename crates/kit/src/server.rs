@@ -118,13 +118,16 @@ where
     let limit = http.body_limit_bytes;
     slog::info!(service.logger, "listening"; "address" => format!("{}:{port}", http.host));
     let service = web::Data::new(service);
+    let token = ServiceToken::new(http.service_token.as_ref());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
+            .app_data(token.clone())
             .app_data(web::JsonConfig::default().limit(limit).error_handler(extract::json))
             .app_data(web::PathConfig::default().error_handler(extract::path))
             .app_data(web::QueryConfig::default().error_handler(extract::query))
             .app_data(web::PayloadConfig::new(limit))
+            .wrap(from_fn(require_token))
             .wrap(from_fn(observe))
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(readiness))
@@ -224,6 +227,45 @@ async fn metrics(service: web::Data<Service>) -> HttpResponse {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::common(minitwit_api::error::Common::NoRoute, "no such route"))
+}
+
+/// The paths any caller may use: the swarm's health checks and Prometheus.
+const OPEN_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// `Authorization: Bearer <HTTP__SERVICE_TOKEN>` as sent, when the setting is there.
+#[derive(Clone)]
+struct ServiceToken(Option<std::sync::Arc<[u8]>>);
+
+impl ServiceToken {
+    fn new(token: Option<&secrecy::SecretString>) -> Self {
+        use secrecy::ExposeSecret;
+        Self(token.map(|t| format!("Bearer {}", t.expose_secret()).into_bytes().into()))
+    }
+}
+
+/// Refuses (401) a call without the services' shared token, on every path but
+/// [`OPEN_PATHS`], when the token is set. The comparison takes the same time whatever
+/// the sent value, so it tells nothing about the token.
+async fn require_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use subtle::ConstantTimeEq;
+    let expected = req.app_data::<ServiceToken>().and_then(|t| t.0.clone());
+    if let Some(expected) = expected {
+        if !OPEN_PATHS.contains(&req.path()) {
+            let sent = req.headers().get(actix_web::http::header::AUTHORIZATION).map(|v| v.as_bytes());
+            let matches = sent.is_some_and(|sent| bool::from(sent.ct_eq(&expected)));
+            if !matches {
+                return Err(ApiError::common(
+                    minitwit_api::error::Common::ServiceTokenRequired,
+                    "this internal route needs the services' token",
+                )
+                .into());
+            }
+        }
+    }
+    next.call(req).await
 }
 
 /// Request id, access log line and HTTP metrics, for every request.

@@ -29,6 +29,13 @@ pub struct HttpSettings {
     /// Connections served at once per worker; more wait in the listen backlog. Bounds
     /// the memory an overload can take (an open request costs the gateway ~70 KB).
     pub max_connections: usize,
+    /// The internal services' shared secret (a Docker secret: `HTTP__SERVICE_TOKEN_FILE`).
+    /// When set, every route but `/health`, `/ready` and `/metrics` answers 401
+    /// `service_token_required` unless the call carries `Authorization: Bearer <token>`.
+    /// The gateway, whose routes are public, leaves it unset and sends it
+    /// (`SERVICES__TOKEN`).
+    #[serde(serialize_with = "expose_optional")]
+    pub service_token: Option<SecretString>,
 }
 
 impl HttpSettings {
@@ -48,6 +55,7 @@ impl Default for HttpSettings {
             drain_ms: 0,
             keep_alive_secs: 75,
             max_connections: 256,
+            service_token: None,
         }
     }
 }
@@ -152,6 +160,15 @@ impl Default for DatabaseSettings {
 pub fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     use secrecy::ExposeSecret;
     s.serialize_str(secret.expose_secret())
+}
+
+/// Serialises an optional secret in clear: only used to seed the defaults layer.
+pub fn expose_optional<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    match secret {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Loads `T` for the process whose environment variables start with `<prefix>_`.

@@ -218,7 +218,8 @@ mod tests {
     fn state() -> AppState {
         let settings = Settings::default();
         let metrics = Metrics::new("test");
-        let upstream = Upstream::new(&settings.services, &settings.cache, &metrics);
+        let upstream =
+            Upstream::new(&settings.services, &settings.cache, &metrics).expect("no token to refuse");
         let latest = LatestRecorder::new(upstream.messages.clone(), metrics.gauge("latest", "latest"));
         AppState { upstream, latest, settings: Arc::new(settings), logger: minitwit_kit::logging::discard() }
     }

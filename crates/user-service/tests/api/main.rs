@@ -5,4 +5,5 @@ mod helpers;
 mod lookup;
 mod migrations;
 mod register_login;
+mod service_token;
 mod without_database;
