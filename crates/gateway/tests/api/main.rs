@@ -6,5 +6,6 @@ mod degraded;
 mod helpers;
 mod proxy;
 mod retries;
+mod security;
 mod sim;
 mod web;

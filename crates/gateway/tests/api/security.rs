@@ -1,0 +1,85 @@
+//! The findings of the security review (issue 12), each as the attack that worked and
+//! now fails, named after what it protects.
+
+use crate::{helpers::*, web::Browser};
+
+/// Follows are stored only through the follow route; this lists whom `who` follows.
+async fn follows_of(sys: &TestSystem, who: &str) -> Vec<String> {
+    let res = get(sys, &format!("/fllws/{}", enc(who))).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["follows"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_follow_links_are_refused_however_the_path_is_spelled() {
+    let sys = spawn_system().await;
+    Browser::new(&sys).register("bob").await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for path in
+        ["/bob/follow", "/bob/%66ollow", "/%62ob/follow", "/bob/%66%6F%6C%6C%6F%77", "/bob/unfollo%77"]
+    {
+        let res = b.http.get(b.url(path)).header("sec-fetch-site", "cross-site").send().await.unwrap();
+        assert_eq!(res.status(), 403, "GET {path}");
+        let res = b.http.post(b.url(path)).header("origin", "http://evil.example").send().await.unwrap();
+        assert_eq!(res.status(), 403, "POST {path}");
+    }
+    let res = b.http.get(b.url("/%6Cogout")).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(res.status(), 403, "GET /%6Cogout");
+    assert!(follows_of(&sys, "alice").await.is_empty());
+    b.page("/").await.has("alice"); // still signed in
+                                    // The same encoded link from the site itself works: the route is the same.
+    let res =
+        b.http.get(b.url("/bob/%66ollow")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(follows_of(&sys, "alice").await, ["bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_only_same_origin_fetch_metadata_is_trusted() {
+    let sys = spawn_system().await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    let send = |site: Option<&str>, origin: Option<&str>, referer: Option<&str>, text: &str| {
+        let mut req = b.http.post(b.url("/add_message")).form(&[("text", text)]);
+        for (name, value) in [("sec-fetch-site", site), ("origin", origin), ("referer", referer)] {
+            if let Some(value) = value {
+                req = req.header(name, value);
+            }
+        }
+        req.send()
+    };
+    let own = sys.address.clone();
+    let (own_root, own_public) = (format!("{own}/"), format!("{own}/public"));
+    let evil = Some("https://evil.example.org");
+    let refused = [
+        (Some("same-site"), evil, None),
+        (Some("same-site"), Some(own.as_str()), None),
+        (Some("cross-site"), Some(own.as_str()), None),
+        (Some("bogus"), None, None),
+        (None, evil, None),
+        (None, None, Some("https://evil.example.org/page")),
+        (None, evil, Some(own_root.as_str())),
+    ];
+    for (i, (site, origin, referer)) in refused.iter().enumerate() {
+        let res = send(*site, *origin, *referer, &format!("forged {i}")).await.unwrap();
+        assert_eq!(res.status(), 403, "{site:?} {origin:?} {referer:?}");
+    }
+    let accepted = [
+        (Some("same-origin"), Some(own.as_str()), None),
+        (Some("none"), None, None),
+        (None, Some(own.as_str()), None),
+        (None, None, Some(own_public.as_str())),
+        (None, None, None),
+    ];
+    for (i, (site, origin, referer)) in accepted.iter().enumerate() {
+        let res = send(*site, *origin, *referer, &format!("own {i}")).await.unwrap();
+        assert_eq!(res.status(), 303, "{site:?} {origin:?} {referer:?}");
+    }
+    let page = b.page("/public").await;
+    page.lacks("forged");
+    for i in 0..accepted.len() {
+        page.has(&format!("own {i}"));
+    }
+}
