@@ -83,3 +83,32 @@ async fn csrf_only_same_origin_fetch_metadata_is_trusted() {
         page.has(&format!("own {i}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_series_stay_bounded_whatever_method_names_clients_invent() {
+    let sys = spawn_system().await;
+    for name in ["FOO", "BAR", "BAZ", "get"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        for path in ["/", "/public", "/msgs", "/nowhere"] {
+            let res = sys.client.request(method.clone(), sys.url(path)).send().await.unwrap();
+            assert!(res.status().is_client_error(), "{name} {path}: {}", res.status());
+        }
+    }
+    let text = sys.client.get(sys.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{") || l.starts_with("http_request_duration_seconds"))
+        .collect();
+    for name in ["FOO", "BAR", "BAZ", "get"] {
+        assert!(
+            !series.iter().any(|l| l.contains(&format!("method=\"{name}\""))),
+            "{name} has its own series"
+        );
+    }
+    let other: f64 = series
+        .iter()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("method=\"OTHER\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(other, 16.0, "{series:#?}");
+}
