@@ -1,6 +1,8 @@
 //! The findings of the security review (issue 12), each as the attack that worked and
 //! now fails, named after what it protects.
 
+use serde_json::json;
+
 use crate::{helpers::*, web::Browser};
 
 /// Follows are stored only through the follow route; this lists whom `who` follows.
@@ -111,4 +113,78 @@ async fn metrics_series_stay_bounded_whatever_method_names_clients_invent() {
         .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
         .sum();
     assert_eq!(other, 16.0, "{series:#?}");
+}
+
+/// A 4xx or a 200 page, never a 5xx or the "service unavailable" page.
+#[track_caller]
+fn refused_cleanly(page: &crate::web::Page) {
+    assert!(page.status < 500, "{} answered {}:\n{}", page.path, page.status, page.html);
+    page.lacks("Temporarily unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_never_reach_a_database_through_web_or_sim_routes() {
+    let sys = spawn_system().await;
+    let b = Browser::new(&sys);
+    // Web forms (the review's reproduction: a 503 page).
+    let page = b.login("a\0b", "x").await;
+    refused_cleanly(&page);
+    page.has("Invalid username");
+    let page = b.register("a\0b").await;
+    refused_cleanly(&page);
+    page.has("The username may not contain");
+    b.sign_up("alice").await;
+    let page = b.post_message("a\0b").await;
+    refused_cleanly(&page);
+    let page = b.page("/a%00b").await;
+    assert_eq!(page.status, 404);
+    let page = b.page("/a%00b/follow").await;
+    assert_eq!(page.status, 404);
+    b.page("/public").await.lacks("a\0b");
+    // The simulator API.
+    let res = post(&sys, "/register", &json!({"username": "a\0b", "email": "a@b", "pwd": "x"})).await;
+    assert_eq!(res.status(), 400);
+    register(&sys, "bob").await;
+    let res = post(&sys, "/msgs/bob", &json!({"content": "a\0b"})).await;
+    assert_eq!(res.status(), 400);
+    let res = post(&sys, "/fllws/bob", &json!({"follow": "a\0b"})).await;
+    assert_eq!(res.status(), 404);
+    for path in ["/msgs/a%00b", "/fllws/a%00b"] {
+        assert_eq!(get(&sys, path).await.status(), 404, "{path}");
+    }
+    assert_eq!(post(&sys, "/msgs/a%00b", &json!({"content": "x"})).await.status(), 404);
+    // The services themselves, called directly.
+    let res = sys.client.get(format!("{}/users/by-name/a%00b", sys.users.url())).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() {
+    let sys = spawn_system().await;
+    register(&sys, "admin").await;
+    let b = Browser::new(&sys);
+    for name in
+        ["admin ", " admin", "ad\u{200B}min", "nimda\u{202E}", "\u{2066}admin\u{2069}", "admin\u{00A0}"]
+    {
+        let page = b.register(name).await;
+        refused_cleanly(&page);
+        page.has("The username may not begin or end with a space, nor contain invisible");
+        let res = post(&sys, "/register", &json!({"username": name, "email": "x@y", "pwd": "x"})).await;
+        assert_eq!(res.status(), 400, "{name:?}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error_msg"].as_str().unwrap().contains("invisible"), "{body}");
+    }
+    // One name, two spellings: é composed (U+00E9) and e + combining acute (U+0301).
+    register(&sys, "Jos\u{E9}").await;
+    let res = post(&sys, "/register", &json!({"username": "Jose\u{301}", "email": "x@y", "pwd": "x"})).await;
+    assert_eq!(res.status(), 400, "the second spelling is the same, taken name");
+    let page = b.register("Jose\u{301}").await;
+    page.has("The username is already taken");
+    for path in ["/msgs/Jos%C3%A9", "/msgs/Jose%CC%81"] {
+        assert_eq!(get(&sys, path).await.status(), 200, "{path}");
+    }
+    b.page("/Jose%CC%81").await.status(200).has("Jos\u{E9}");
+    b.sign_up("Ren\u{E9}e").await;
+    let b2 = Browser::new(&sys);
+    b2.login("Rene\u{301}e", "default").await.has("You were logged in");
 }
