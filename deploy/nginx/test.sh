@@ -54,3 +54,50 @@ fi
 
 "$nginx_bin" -t -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>&1
 echo "nginx -t: configuration OK ($("$nginx_bin" -v 2>&1))"
+
+# Then the same copy runs, on free local ports instead of 80 and 443, and answers
+# what it answers itself (no gateway behind it: anything passed on is a 502).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+http_port="$(free_port)"
+https_port="$(free_port)"
+sed -i -e "s|listen 80 default_server;|listen 127.0.0.1:$http_port default_server;|" \
+    -e "s|listen 443 ssl http2 default_server;|listen 127.0.0.1:$https_port ssl default_server;|" \
+    -e '/listen \[::\]/d' "$work/minitwit/site.conf"
+"$nginx_bin" -c "$work/nginx.conf" -g "pid $work/nginx.pid; daemon off;" >"$work/nginx.log" 2>&1 &
+nginx_pid=$!
+trap 'kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$http_port/nginx-health" && break
+    sleep 0.1
+done
+
+failed=0
+expect() { # expect STATUS METHOD PATH, over HTTPS
+    local want="$1" method="$2" path="$3" got
+    got="$(curl -sk -o /dev/null -w '%{http_code}' -X "$method" "https://127.0.0.1:$https_port$path")"
+    if [ "$got" = "$want" ]; then
+        echo "ok: $method $path -> $got"
+    else
+        echo "FAILED: $method $path -> $got, expected $want" >&2
+        failed=1
+    fi
+}
+# Issue 12: invented method names never reach the gateway (metric series).
+expect 405 FOO /
+expect 405 BAR /msgs
+# (nginx itself refuses a method name that is not upper case with 400.)
+expect 400 get /public
+# Issue 12: /ready and /metrics are answered only inside the swarm.
+expect 404 GET /ready
+expect 404 GET /ready?x=1
+expect 404 GET /metrics
+# Everything else is passed on (here: to no gateway).
+expect 502 GET /public
+expect 502 POST /msgs/a
+got="$(curl -s -o /dev/null -w '%{http_code}' -X FOO "http://127.0.0.1:$http_port/")"
+[ "$got" = 405 ] || { echo "FAILED: FOO over http -> $got, expected 405" >&2; failed=1; }
+if [ "$failed" != 0 ]; then
+    cat "$work/nginx.log" >&2
+    exit 1
+fi
+echo "nginx: refuses unknown methods and hides internal endpoints"

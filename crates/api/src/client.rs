@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     connections::{Connections, RoundRobin},
-    domain::{IdempotencyKey, MessageId, MessageText, UserId},
+    domain::{IdempotencyKey, MessageId, MessageText, UserId, Username},
     error::ServiceError,
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
@@ -301,8 +301,8 @@ impl UserClient {
             .await
     }
 
-    pub async fn by_name(&self, rid: &str, username: &str) -> Result<User, ClientError<UserError>> {
-        let path = format!("/users/by-name/{}", utf8_percent_encode(username, SEGMENT));
+    pub async fn by_name(&self, rid: &str, username: &Username) -> Result<User, ClientError<UserError>> {
+        let path = format!("/users/by-name/{}", utf8_percent_encode(username.as_str(), SEGMENT));
         self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await
     }
 

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 /// Why raw input is not a valid domain value. `code` is the machine code of the JSON error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,7 @@ pub enum DomainError {
     UsernameEmpty,
     UsernameTooLong,
     UsernameInvalid,
+    UsernameInvisible,
     EmailInvalid,
     EmailTooLong,
     PasswordEmpty,
@@ -32,6 +34,7 @@ impl DomainError {
         Self::UsernameEmpty,
         Self::UsernameTooLong,
         Self::UsernameInvalid,
+        Self::UsernameInvisible,
         Self::EmailInvalid,
         Self::EmailTooLong,
         Self::PasswordEmpty,
@@ -45,7 +48,9 @@ impl DomainError {
 
     pub fn code(self) -> &'static str {
         match self {
-            Self::UsernameEmpty | Self::UsernameTooLong | Self::UsernameInvalid => "invalid_username",
+            Self::UsernameEmpty | Self::UsernameTooLong | Self::UsernameInvalid | Self::UsernameInvisible => {
+                "invalid_username"
+            }
             Self::EmailInvalid | Self::EmailTooLong => "invalid_email",
             Self::PasswordEmpty | Self::PasswordTooLong => "invalid_password",
             Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => "invalid_text",
@@ -67,6 +72,10 @@ impl fmt::Display for DomainError {
             Self::UsernameEmpty => "You have to enter a username",
             Self::UsernameTooLong => "The username is too long (at most 64 characters)",
             Self::UsernameInvalid => "The username may not contain '/' or control characters",
+            Self::UsernameInvisible => {
+                "The username may not begin or end with a space, nor contain invisible or \
+                 direction-changing characters"
+            }
             Self::EmailInvalid => "You have to enter a valid email address",
             Self::EmailTooLong => "The email address is too long (at most 254 characters)",
             Self::PasswordEmpty => "You have to enter a password",
@@ -109,6 +118,10 @@ const RESERVED: &[&str] = &[
 
 /// A username: 1 to 64 characters, spaces and any script allowed (the simulator's
 /// users are called `Roger Histand`), no `/` and no control characters, not blank.
+/// So that a name reads as what it is and one name is one user: no leading or trailing
+/// space, no whitespace but the plain space, no invisible or direction-changing
+/// characters ([`is_invisible`]), and kept in Unicode normal form C (two spellings of
+/// `é` are one name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
@@ -124,7 +137,14 @@ impl Username {
         if raw.chars().any(|c| c == '/' || c.is_control()) {
             return Err(DomainError::UsernameInvalid);
         }
-        Ok(Self(raw.to_string()))
+        if raw.trim() != raw || raw.chars().any(|c| (c.is_whitespace() && c != ' ') || is_invisible(c)) {
+            return Err(DomainError::UsernameInvisible);
+        }
+        let name: String = raw.nfc().collect();
+        if name.chars().count() > USERNAME_MAX_CHARS {
+            return Err(DomainError::UsernameTooLong);
+        }
+        Ok(Self(name))
     }
 
     /// Whether the name is one of the gateway's own top-level pages: such a name counts
@@ -140,6 +160,25 @@ impl Username {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Characters that show nothing, or change the direction of the text around them: the
+/// bidi embeddings, overrides, isolates and marks, zero-width spaces and joiners, word
+/// joiner and invisible operators, soft hyphen, Hangul fillers, variation selectors,
+/// the byte order mark, interlinear annotation marks and tag characters.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// An email address: something, an `@`, something; no whitespace. No DNS, no demand for
@@ -353,6 +392,44 @@ mod tests {
     }
 
     #[test]
+    fn usernames_that_hide_or_reorder_text_are_refused() {
+        for name in [
+            " bob",
+            "bob ",
+            "bob\u{A0}",
+            "b\u{A0}ob",
+            "b\u{2028}ob",
+            "b\u{3000}ob", // spaces
+            "ad\u{202E}nimb",
+            "\u{2066}bob\u{2069}",
+            "bob\u{200F}", // bidi
+            "b\u{200B}ob",
+            "bo\u{200D}b",
+            "\u{FEFF}bob",
+            "b\u{00AD}ob",
+            "b\u{2060}ob", // invisible
+            "\u{3164}",
+            "bob\u{E0041}",
+            "bob\u{FE0F}",
+        ] {
+            assert_eq!(Username::parse(name), Err(DomainError::UsernameInvisible), "{name:?}");
+        }
+        assert_eq!(Username::parse("\u{200B}").unwrap_err().code(), "invalid_username");
+    }
+
+    #[test]
+    fn usernames_are_kept_in_normal_form_c() {
+        let composed = Username::parse("Jos\u{E9}").unwrap();
+        let decomposed = Username::parse("Jose\u{301}").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "Jos\u{E9}");
+        let name: Username = serde_json::from_str(r#""Jose\u0301""#).unwrap();
+        assert_eq!(name.as_str(), "Jos\u{E9}");
+        // 64 decomposed characters are 32 composed ones: the limit counts the stored name.
+        assert!(Username::parse(&"e\u{301}".repeat(32)).is_ok());
+    }
+
+    #[test]
     fn usernames_with_spaces_and_unicode_are_valid() {
         assert_eq!(Username::parse("Roger Histand").unwrap().as_str(), "Roger Histand");
         assert!(Username::parse("Søren Kierkegård").is_ok());
@@ -368,6 +445,7 @@ mod tests {
         assert_eq!(Username::parse(&"é".repeat(65)), Err(DomainError::UsernameTooLong));
         assert_eq!(Username::parse("a/b"), Err(DomainError::UsernameInvalid));
         assert_eq!(Username::parse("a\nb"), Err(DomainError::UsernameInvalid));
+        assert_eq!(Username::parse("a\0b"), Err(DomainError::UsernameInvalid));
         assert!(Username::parse("Public").unwrap().is_reserved());
         assert!(!Username::parse("Publicity").unwrap().is_reserved());
         assert_eq!(Username::parse("").unwrap_err().to_string(), "You have to enter a username");

@@ -14,7 +14,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use minitwit_api::{
     client::{ClientError, FollowClient, MessageClient, Observer, UserClient},
     connections::Connections,
-    domain::{DomainError, IdempotencyKey, MessageText, UserId},
+    domain::{DomainError, IdempotencyKey, MessageText, UserId, Username},
     follow::{Follow, FollowError},
     message::{Message, MessageError, MessagePage, PageQuery},
     retry::{outcome, Retries, RetryBudget, RetryObserver},
@@ -126,9 +126,9 @@ impl Upstream {
     async fn user_by_name(
         &self,
         rid: &str,
-        username: &str,
+        username: &Username,
     ) -> Result<Option<Arc<User>>, ClientError<UserError>> {
-        if let Some(user) = self.by_name.get(username) {
+        if let Some(user) = self.by_name.get(username.as_str()) {
             self.count("user_by_name", true);
             return Ok(Some(user));
         }
@@ -227,7 +227,10 @@ impl Calls<'_> {
     }
 
     /// The user called `username`, or `None` if there is none (cached once found).
-    pub async fn user_by_name(&self, username: &str) -> Result<Option<Arc<User>>, ClientError<UserError>> {
+    pub async fn user_by_name(
+        &self,
+        username: &Username,
+    ) -> Result<Option<Arc<User>>, ClientError<UserError>> {
         self.upstream.user_by_name(self.rid, username).await
     }
 

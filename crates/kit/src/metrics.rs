@@ -12,6 +12,25 @@ use prometheus::{
 /// Latency buckets that resolve 1 ms to 1 s; 0.3 s is the simulator's time-out.
 pub const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5];
 
+/// The `method` label of a request: the standard method names as they are, any other
+/// name as `OTHER`, so a client inventing methods (`FOO`, `BAR`, …) cannot make series
+/// that are never freed.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 type ScrapeHook = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Clone)]
@@ -128,6 +147,15 @@ mod tests {
             assert!(line.contains(part), "{line}");
         }
         assert!(line.ends_with(" 1"), "{line}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"FOO").unwrap()), "OTHER");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "OTHER");
     }
 
     #[test]

@@ -276,7 +276,7 @@ async fn observe(
     let service = req.app_data::<web::Data<Service>>().cloned().expect("service data is registered");
     let request_id = RequestId::from_header(req.headers().get(REQUEST_ID));
     req.extensions_mut().insert(request_id.clone());
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method());
     let path = req.path().to_string();
     let start = Instant::now();
     service.metrics.in_flight.inc();
@@ -294,7 +294,7 @@ async fn observe(
         Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".into(), None, Some(describe(e))),
     };
     let status_label = status.to_string();
-    let labels = [method.as_str(), route.as_str(), status_label.as_str()];
+    let labels = [method, route.as_str(), status_label.as_str()];
     service.metrics.requests.with_label_values(&labels).inc();
     service.metrics.duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
 
@@ -302,10 +302,10 @@ async fn observe(
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     match (status, error) {
         (500.., Some(error)) => slog::error!(log, "request failed";
-            "method" => &method, "route" => &route, "path" => &path, "status" => status,
+            "method" => method, "route" => &route, "path" => &path, "status" => status,
             "duration_ms" => duration_ms, "user_id" => user, "error" => error),
         (_, error) => slog::info!(log, "request";
-            "method" => &method, "route" => &route, "path" => &path, "status" => status,
+            "method" => method, "route" => &route, "path" => &path, "status" => status,
             "duration_ms" => duration_ms, "user_id" => user, "error" => error),
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use minitwit_api::{
-    domain::UserId,
+    domain::{UserId, Username},
     user::{Credentials, NewUser, UserError, UserIds, BATCH_MAX},
     Count,
 };
@@ -81,10 +81,15 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
     Ok(HttpResponse::Ok().json(account.user))
 }
 
+/// A name no user can have (a NUL, a bidi override, ...) is no user's: 404, and it never
+/// reaches the database; a valid one is looked up in normal form C, as names are stored.
 async fn by_name(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let username = path.into_inner();
-    let user =
-        state.db.run_idempotent(move |c| users::by_name(c, &username)).await?.ok_or_else(no_such_user)?;
+    let username = Username::parse(&path.into_inner()).map_err(|_| no_such_user())?;
+    let user = state
+        .db
+        .run_idempotent(move |c| users::by_name(c, username.as_str()))
+        .await?
+        .ok_or_else(no_such_user)?;
     Ok(HttpResponse::Ok().json(user))
 }
 

@@ -173,7 +173,7 @@ impl Sim {
     /// The user called `name`, or `None` (no such user, or a name no user can have).
     async fn by_name(&self, rid: &RequestId, name: &str) -> Result<Option<Arc<User>>, SimError> {
         match Username::parse(name) {
-            Ok(name) => Ok(self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?),
+            Ok(name) => Ok(self.state.upstream.for_request(rid).user_by_name(&name).await?),
             Err(_) => Ok(None),
         }
     }
@@ -181,7 +181,7 @@ impl Sim {
     /// The user named by the path, a 404 when there is none; noted as the acting user.
     async fn known(&self, req: &HttpRequest, rid: &RequestId, name: PathUser) -> Result<Arc<User>, SimError> {
         let user = match name {
-            PathUser::Name(name) => self.state.upstream.for_request(rid).user_by_name(name.as_str()).await?,
+            PathUser::Name(name) => self.state.upstream.for_request(rid).user_by_name(&name).await?,
             PathUser::Impossible(_) => None,
         };
         let user = user.ok_or_else(|| SimError::not_found("The user does not exist"))?;

@@ -81,7 +81,7 @@ async fn credentials(
     };
     match Password::parse(&form.password) {
         Ok(password) => Ok(Ok(Credentials { username, password })),
-        Err(_) => match state.upstream.for_request(rid).user_by_name(username.as_str()).await? {
+        Err(_) => match state.upstream.for_request(rid).user_by_name(&username).await? {
             Some(_) => Ok(Err(UserError::WrongPassword)),
             None => Ok(Err(UserError::NoSuchUser)),
         },

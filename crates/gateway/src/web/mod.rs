@@ -74,7 +74,7 @@ impl Web {
                         .add((header::CACHE_CONTROL, "no-cache, private")),
                 )
                 .wrap(session::middleware(&self.session, self.key.clone()))
-                .wrap(from_fn(csrf::refuse_cross_site))
+                .wrap(from_fn(csrf::refuse_cross_site_writes))
                 .service(page("/", timeline::mine))
                 .service(page("/public", timeline::public))
                 .route("/add_message", web::post().to(timeline::add_message))
@@ -85,16 +85,19 @@ impl Web {
                 )
                 .service(
                     web::resource("/logout")
+                        .wrap(from_fn(csrf::refuse_cross_site))
                         .route(web::get().to(auth::logout))
                         .route(web::post().to(auth::logout)),
                 )
                 .service(
                     web::resource("/{username}/follow")
+                        .wrap(from_fn(csrf::refuse_cross_site))
                         .route(web::get().to(follow::follow))
                         .route(web::post().to(follow::follow)),
                 )
                 .service(
                     web::resource("/{username}/unfollow")
+                        .wrap(from_fn(csrf::refuse_cross_site))
                         .route(web::get().to(follow::unfollow))
                         .route(web::post().to(follow::unfollow)),
                 )

@@ -130,10 +130,10 @@ pub async fn public(
 pub async fn profile(calls: Calls<'_>, name: &str) -> Result<std::sync::Arc<User>, WebError> {
     let not_found = || WebError::NotFound(format!("There is no user called \"{name}\"."));
     // Names no one can have (reserved, malformed) need no call.
-    if Username::parse(name).is_err() {
+    let Ok(name) = Username::parse(name) else {
         return Err(not_found());
-    }
-    calls.user_by_name(name).await?.ok_or_else(not_found)
+    };
+    calls.user_by_name(&name).await?.ok_or_else(not_found)
 }
 
 /// `GET /<username>`: one user's messages, and whether the visitor follows them.

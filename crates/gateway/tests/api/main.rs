@@ -7,5 +7,6 @@ mod helpers;
 mod owasp;
 mod proxy;
 mod retries;
+mod security;
 mod sim;
 mod web;

@@ -1,0 +1,190 @@
+//! The findings of the security review (issue 12), each as the attack that worked and
+//! now fails, named after what it protects.
+
+use serde_json::json;
+
+use crate::{helpers::*, web::Browser};
+
+/// Follows are stored only through the follow route; this lists whom `who` follows.
+async fn follows_of(sys: &TestSystem, who: &str) -> Vec<String> {
+    let res = get(sys, &format!("/fllws/{}", enc(who))).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["follows"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_follow_links_are_refused_however_the_path_is_spelled() {
+    let sys = spawn_system().await;
+    Browser::new(&sys).register("bob").await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for path in
+        ["/bob/follow", "/bob/%66ollow", "/%62ob/follow", "/bob/%66%6F%6C%6C%6F%77", "/bob/unfollo%77"]
+    {
+        let res = b.http.get(b.url(path)).header("sec-fetch-site", "cross-site").send().await.unwrap();
+        assert_eq!(res.status(), 403, "GET {path}");
+        let res = b.http.post(b.url(path)).header("origin", "http://evil.example").send().await.unwrap();
+        assert_eq!(res.status(), 403, "POST {path}");
+    }
+    let res = b.http.get(b.url("/%6Cogout")).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(res.status(), 403, "GET /%6Cogout");
+    assert!(follows_of(&sys, "alice").await.is_empty());
+    b.page("/").await.has("alice"); // still signed in
+                                    // The same encoded link from the site itself works: the route is the same.
+    let res =
+        b.http.get(b.url("/bob/%66ollow")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(follows_of(&sys, "alice").await, ["bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_only_same_origin_fetch_metadata_is_trusted() {
+    let sys = spawn_system().await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    let send = |site: Option<&str>, origin: Option<&str>, referer: Option<&str>, text: &str| {
+        let mut req = b.http.post(b.url("/add_message")).form(&[("text", text)]);
+        for (name, value) in [("sec-fetch-site", site), ("origin", origin), ("referer", referer)] {
+            if let Some(value) = value {
+                req = req.header(name, value);
+            }
+        }
+        req.send()
+    };
+    let own = sys.address.clone();
+    let (own_root, own_public) = (format!("{own}/"), format!("{own}/public"));
+    let evil = Some("https://evil.example.org");
+    let refused = [
+        (Some("same-site"), evil, None),
+        (Some("same-site"), Some(own.as_str()), None),
+        (Some("cross-site"), Some(own.as_str()), None),
+        (Some("bogus"), None, None),
+        (None, evil, None),
+        (None, None, Some("https://evil.example.org/page")),
+        (None, evil, Some(own_root.as_str())),
+    ];
+    for (i, (site, origin, referer)) in refused.iter().enumerate() {
+        let res = send(*site, *origin, *referer, &format!("forged {i}")).await.unwrap();
+        assert_eq!(res.status(), 403, "{site:?} {origin:?} {referer:?}");
+    }
+    let accepted = [
+        (Some("same-origin"), Some(own.as_str()), None),
+        (Some("none"), None, None),
+        (None, Some(own.as_str()), None),
+        (None, None, Some(own_public.as_str())),
+        (None, None, None),
+    ];
+    for (i, (site, origin, referer)) in accepted.iter().enumerate() {
+        let res = send(*site, *origin, *referer, &format!("own {i}")).await.unwrap();
+        assert_eq!(res.status(), 303, "{site:?} {origin:?} {referer:?}");
+    }
+    let page = b.page("/public").await;
+    page.lacks("forged");
+    for i in 0..accepted.len() {
+        page.has(&format!("own {i}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_series_stay_bounded_whatever_method_names_clients_invent() {
+    let sys = spawn_system().await;
+    for name in ["FOO", "BAR", "BAZ", "get"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        for path in ["/", "/public", "/msgs", "/nowhere"] {
+            let res = sys.client.request(method.clone(), sys.url(path)).send().await.unwrap();
+            assert!(res.status().is_client_error(), "{name} {path}: {}", res.status());
+        }
+    }
+    let text = sys.client.get(sys.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{") || l.starts_with("http_request_duration_seconds"))
+        .collect();
+    for name in ["FOO", "BAR", "BAZ", "get"] {
+        assert!(
+            !series.iter().any(|l| l.contains(&format!("method=\"{name}\""))),
+            "{name} has its own series"
+        );
+    }
+    let other: f64 = series
+        .iter()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("method=\"OTHER\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(other, 16.0, "{series:#?}");
+}
+
+/// A 4xx or a 200 page, never a 5xx or the "service unavailable" page.
+#[track_caller]
+fn refused_cleanly(page: &crate::web::Page) {
+    assert!(page.status < 500, "{} answered {}:\n{}", page.path, page.status, page.html);
+    page.lacks("Temporarily unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_never_reach_a_database_through_web_or_sim_routes() {
+    let sys = spawn_system().await;
+    let b = Browser::new(&sys);
+    // Web forms (the review's reproduction: a 503 page).
+    let page = b.login("a\0b", "x").await;
+    refused_cleanly(&page);
+    page.has("Invalid username");
+    let page = b.register("a\0b").await;
+    refused_cleanly(&page);
+    page.has("The username may not contain");
+    b.sign_up("alice").await;
+    let page = b.post_message("a\0b").await;
+    refused_cleanly(&page);
+    let page = b.page("/a%00b").await;
+    assert_eq!(page.status, 404);
+    let page = b.page("/a%00b/follow").await;
+    assert_eq!(page.status, 404);
+    b.page("/public").await.lacks("a\0b");
+    // The simulator API.
+    let res = post(&sys, "/register", &json!({"username": "a\0b", "email": "a@b", "pwd": "x"})).await;
+    assert_eq!(res.status(), 400);
+    register(&sys, "bob").await;
+    let res = post(&sys, "/msgs/bob", &json!({"content": "a\0b"})).await;
+    assert_eq!(res.status(), 400);
+    let res = post(&sys, "/fllws/bob", &json!({"follow": "a\0b"})).await;
+    assert_eq!(res.status(), 404);
+    for path in ["/msgs/a%00b", "/fllws/a%00b"] {
+        assert_eq!(get(&sys, path).await.status(), 404, "{path}");
+    }
+    assert_eq!(post(&sys, "/msgs/a%00b", &json!({"content": "x"})).await.status(), 404);
+    // The services themselves, called directly.
+    let res = sys.client.get(format!("{}/users/by-name/a%00b", sys.users.url())).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() {
+    let sys = spawn_system().await;
+    register(&sys, "admin").await;
+    let b = Browser::new(&sys);
+    for name in
+        ["admin ", " admin", "ad\u{200B}min", "nimda\u{202E}", "\u{2066}admin\u{2069}", "admin\u{00A0}"]
+    {
+        let page = b.register(name).await;
+        refused_cleanly(&page);
+        page.has("The username may not begin or end with a space, nor contain invisible");
+        let res = post(&sys, "/register", &json!({"username": name, "email": "x@y", "pwd": "x"})).await;
+        assert_eq!(res.status(), 400, "{name:?}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error_msg"].as_str().unwrap().contains("invisible"), "{body}");
+    }
+    // One name, two spellings: é composed (U+00E9) and e + combining acute (U+0301).
+    register(&sys, "Jos\u{E9}").await;
+    let res = post(&sys, "/register", &json!({"username": "Jose\u{301}", "email": "x@y", "pwd": "x"})).await;
+    assert_eq!(res.status(), 400, "the second spelling is the same, taken name");
+    let page = b.register("Jose\u{301}").await;
+    page.has("The username is already taken");
+    for path in ["/msgs/Jos%C3%A9", "/msgs/Jose%CC%81"] {
+        assert_eq!(get(&sys, path).await.status(), 200, "{path}");
+    }
+    b.page("/Jose%CC%81").await.status(200).has("Jos\u{E9}");
+    b.sign_up("Ren\u{E9}e").await;
+    let b2 = Browser::new(&sys);
+    b2.login("Rene\u{301}e", "default").await.has("You were logged in");
+}
