@@ -74,6 +74,10 @@ pub enum Common {
     Unavailable,
     /// The database does not answer; `Retry-After: 1`.
     DatabaseUnavailable,
+    /// Load shed: every database connection stayed busy for the pool's time-out, so
+    /// the request was refused before it touched the database; `Retry-After: 1`. Safe
+    /// to send again whatever the call (another replica may have a free connection).
+    Overloaded,
 }
 
 impl Common {
@@ -92,6 +96,7 @@ impl Common {
         Self::Internal,
         Self::Unavailable,
         Self::DatabaseUnavailable,
+        Self::Overloaded,
     ];
 
     pub fn code(self) -> &'static str {
@@ -110,6 +115,7 @@ impl Common {
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -125,7 +131,7 @@ impl Common {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
-            Self::Unavailable | Self::DatabaseUnavailable => 503,
+            Self::Unavailable | Self::DatabaseUnavailable | Self::Overloaded => 503,
         }
     }
 }
