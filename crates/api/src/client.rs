@@ -181,11 +181,22 @@ impl Base {
         let answer = self.answer(sent).await;
         // A shed call never reached the database: sent again whatever it is, on a new
         // connection (likely another replica), within the same time-out and budget.
+        // A replica whose database does not answer (not reached yet since it started,
+        // or a connection lost under the query) may have done the work or not: an
+        // idempotent call is sent again the same way, to a replica that may be ready.
         match (answer, &self.retries, again) {
             (Err(ClientError::Overloaded { .. }), Some(retries), Some(again)) => {
                 match retries.send_shed_again(service, again, start).await {
                     Some(sent) => self.answer(Ok(sent)).await,
                     None => Err(ClientError::Overloaded { service, body: shed_body() }),
+                }
+            }
+            (Err(e), Some(retries), Some(again))
+                if idempotent == Idempotent::Yes && database_unavailable(&e) =>
+            {
+                match retries.send_shed_again(service, again, start).await {
+                    Some(sent) => self.answer(Ok(sent)).await,
+                    None => Err(e),
                 }
             }
             (answer, ..) => answer,
@@ -407,6 +418,12 @@ impl MessageClient {
 
 /// An error and its causes, e.g. `error sending request: client error (SendRequest):
 /// connection closed before message completed`.
+/// Whether a service answered `503 database_unavailable`.
+fn database_unavailable<E: ServiceError>(e: &ClientError<E>) -> bool {
+    let common = Common::DatabaseUnavailable;
+    matches!(e, ClientError::Api { status, body, .. } if *status == common.status() && body.error == common.code())
+}
+
 /// What a shed call answers when its retry was not sent (budget, time) or failed.
 fn shed_body() -> ErrorBody {
     ErrorBody { error: Common::Overloaded.code().into(), message: "shed, and not sent again".into() }
@@ -658,6 +675,32 @@ mod tests {
         assert_eq!(err.outcome(), "overloaded");
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["failed"]);
+    }
+
+    const NOT_READY: (&str, &str) = (
+        "503 Service Unavailable",
+        r#"{"error": "database_unavailable", "message": "the database is not reachable yet"}"#,
+    );
+
+    #[tokio::test]
+    async fn a_read_whose_database_does_not_answer_is_sent_again() {
+        let (url, connections) = scripted_answers(vec![Some(NOT_READY), Some(("200 OK", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        assert_eq!(client.by_id("t", UserId::stored(7)).await.unwrap().username, "ann");
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_user_whose_database_does_not_answer_is_not_sent_again() {
+        let (url, connections) = scripted_answers(vec![Some(NOT_READY), Some(("201 Created", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.register("t", &ann()).await.unwrap_err();
+        assert!(matches!(err, ClientError::Api { status: 503, .. }), "{err}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "sent once");
+        assert!(seen.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

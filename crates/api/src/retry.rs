@@ -10,7 +10,8 @@
 //! connect timed out never reached the service and is.
 //!
 //! A call the service shed (`503 overloaded`: no database connection came free, so it
-//! never touched the database) is sent again the same way, whatever it is.
+//! never touched the database) is sent again the same way, whatever it is; one whose
+//! database did not answer (`503 database_unavailable`) only if it is idempotent.
 //!
 //! The retry goes out at once, on a new connection (a client without idle
 //! connections, whose new connections take the service's addresses in turn, see
