@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint bench test-browser clean-data swarm-test swarm-up swarm-down
+.PHONY: build run test lint bench chaos test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
 	cargo build --release --bins
@@ -26,6 +26,13 @@ lint:
 
 bench:
 	scripts/bench.sh
+
+# Two replicas of everything behind nginx, under load, each replica and then
+# PostgreSQL killed in turn: failed requests per fault, and no acknowledged write
+# lost or doubled (tests/chaos/run.sh; also part of `make test`).
+chaos:
+	cargo build --bins
+	BIN_DIR=$(CURDIR)/target/debug tests/chaos/run.sh
 
 # The real stack on this machine's Docker engine, from images built offline
 # (tests/swarm/README.md). swarm-test deploys, runs the operators' checks, removes.

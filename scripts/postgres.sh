@@ -7,8 +7,14 @@
 # 3. Else start a throwaway cluster from the installed PostgreSQL binaries in a temporary
 #    directory, installing PostgreSQL with apt-get first if there are none.
 #    `minitwit_pg_stop` (called from the caller's EXIT trap) stops and removes it.
+#
+# MINITWIT_PG_PRIVATE=1 skips 1 and 2: always a throwaway cluster of one's own, for a
+# test that stops and restarts its server (tests/chaos/run.sh) and so must never touch
+# a server others use. `minitwit_pg_ctl` then runs its pg_ctl (`minitwit_pg_ctl -m
+# immediate stop`), and `minitwit_pg_restart` starts it again as it was started.
 
 minitwit_pg_dir=""
+minitwit_pg_options=""
 
 minitwit_pg_stop() {
   if [ -n "$minitwit_pg_dir" ] && [ -d "$minitwit_pg_dir" ]; then
@@ -22,12 +28,24 @@ minitwit_pg_port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# pg_ctl of the throwaway cluster, as its owner.
+minitwit_pg_ctl() {
+  runuser -u postgres -- "$minitwit_pg_bin/pg_ctl" -D "$minitwit_pg_dir/data" "$@"
+}
+
+# Starts the throwaway cluster again (after `minitwit_pg_ctl -m immediate stop`).
+minitwit_pg_restart() {
+  minitwit_pg_ctl -l "$minitwit_pg_dir/log" -w -o "$minitwit_pg_options" start >/dev/null
+}
+
 minitwit_pg_start() {
-  if [ -n "${MINITWIT_TEST_DATABASE_URL:-}" ]; then
+  if [ "${MINITWIT_PG_PRIVATE:-}" = 1 ]; then
+    unset MINITWIT_TEST_DATABASE_URL
+  elif [ -n "${MINITWIT_TEST_DATABASE_URL:-}" ]; then
     echo "postgres: using MINITWIT_TEST_DATABASE_URL"
     return 0
   fi
-  if minitwit_pg_port_open 5432; then
+  if [ "${MINITWIT_PG_PRIVATE:-}" != 1 ] && minitwit_pg_port_open 5432; then
     export MINITWIT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     echo "postgres: using the server on 127.0.0.1:5432"
     return 0
@@ -45,8 +63,8 @@ minitwit_pg_start() {
   local port=55432
   while minitwit_pg_port_open "$port"; do port=$((port + 1)); done
   runuser -u postgres -- "$minitwit_pg_bin/initdb" -D "$minitwit_pg_dir/data" -A trust -U postgres >/dev/null
-  runuser -u postgres -- "$minitwit_pg_bin/pg_ctl" -D "$minitwit_pg_dir/data" -l "$minitwit_pg_dir/log" -w \
-    -o "-p $port -k $minitwit_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  minitwit_pg_options="-p $port -k $minitwit_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+  minitwit_pg_restart
   export MINITWIT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "postgres: started a throwaway cluster on 127.0.0.1:$port"
 }

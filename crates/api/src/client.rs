@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     connections::{Connections, RoundRobin},
     domain::{IdempotencyKey, MessageId, MessageText, UserId, Username},
-    error::ServiceError,
+    error::{Common, ServiceError},
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
     retry::{Idempotent, Retries},
@@ -38,6 +38,10 @@ pub enum ClientError<E: ServiceError> {
     Timeout { service: &'static str },
     #[error("{service} is unavailable: {reason}")]
     Unavailable { service: &'static str, reason: String },
+    /// The service shed the call ([`Common::Overloaded`]): every database connection of
+    /// the replica that answered was busy. It never reached the database.
+    #[error("{service} is overloaded: {}", body.message)]
+    Overloaded { service: &'static str, body: ErrorBody },
     /// Any other error answer: a [common one](crate::error::Common) (a
     /// body it could not read, a database that does not answer) or an unknown one.
     #[error("{service} answered {status}: {} ({})", body.error, body.message)]
@@ -60,6 +64,7 @@ impl<E: ServiceError> ClientError<E> {
             ClientError::Refused { service, .. }
             | ClientError::Timeout { service }
             | ClientError::Unavailable { service, .. }
+            | ClientError::Overloaded { service, .. }
             | ClientError::Api { service, .. }
             | ClientError::Protocol { service, .. } => service,
         }
@@ -68,7 +73,9 @@ impl<E: ServiceError> ClientError<E> {
     /// The service could not be reached or did not answer in time (or answered 5xx).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            ClientError::Timeout { .. } | ClientError::Unavailable { .. } => true,
+            ClientError::Timeout { .. }
+            | ClientError::Unavailable { .. }
+            | ClientError::Overloaded { .. } => true,
             ClientError::Api { status, .. } => *status >= 500,
             ClientError::Refused { .. } | ClientError::Protocol { .. } => false,
         }
@@ -79,6 +86,7 @@ impl<E: ServiceError> ClientError<E> {
         match self {
             ClientError::Timeout { .. } => "timeout",
             ClientError::Unavailable { .. } => "unavailable",
+            ClientError::Overloaded { .. } => "overloaded",
             ClientError::Api { status, .. } if *status >= 500 => "server_error",
             ClientError::Api { .. } | ClientError::Refused { .. } => "client_error",
             ClientError::Protocol { .. } => "server_error",
@@ -171,10 +179,44 @@ impl Base {
         start: Instant,
     ) -> Result<reqwest::Response, ClientError<E>> {
         let service = self.service;
-        let sent = match &self.retries {
-            None => req.send().await,
-            Some(retries) => retries.send(service, req, idempotent, start).await,
+        let (sent, again) = match &self.retries {
+            None => (req.send().await, None),
+            Some(retries) => {
+                let again = req.try_clone();
+                (retries.send(service, req, idempotent, start).await, again)
+            }
         };
+        let answer = self.answer(sent).await;
+        // A shed call never reached the database: sent again whatever it is, on a new
+        // connection (likely another replica), within the same time-out and budget.
+        // A replica whose database does not answer (not reached yet since it started,
+        // or a connection lost under the query) may have done the work or not: an
+        // idempotent call is sent again the same way, to a replica that may be ready.
+        match (answer, &self.retries, again) {
+            (Err(ClientError::Overloaded { .. }), Some(retries), Some(again)) => {
+                match retries.send_shed_again(service, again, start).await {
+                    Some(sent) => self.answer(Ok(sent)).await,
+                    None => Err(ClientError::Overloaded { service, body: shed_body() }),
+                }
+            }
+            (Err(e), Some(retries), Some(again))
+                if idempotent == Idempotent::Yes && database_unavailable(&e) =>
+            {
+                match retries.send_shed_again(service, again, start).await {
+                    Some(sent) => self.answer(Ok(sent)).await,
+                    None => Err(e),
+                }
+            }
+            (answer, ..) => answer,
+        }
+    }
+
+    /// A sent call's answer, or its error answer as a [`ClientError`].
+    async fn answer<E: ServiceError>(
+        &self,
+        sent: reqwest::Result<reqwest::Response>,
+    ) -> Result<reqwest::Response, ClientError<E>> {
+        let service = self.service;
         let res = sent.map_err(|e| {
             if e.is_timeout() {
                 ClientError::Timeout { service }
@@ -192,6 +234,9 @@ impl Base {
         });
         Err(match E::decode(status, &body) {
             Some(error) => ClientError::Refused { service, error },
+            None if status == Common::Overloaded.status() && body.error == Common::Overloaded.code() => {
+                ClientError::Overloaded { service, body }
+            }
             None => ClientError::Api { service, status, body },
         })
     }
@@ -399,6 +444,17 @@ impl MessageClient {
 
 /// An error and its causes, e.g. `error sending request: client error (SendRequest):
 /// connection closed before message completed`.
+/// Whether a service answered `503 database_unavailable`.
+fn database_unavailable<E: ServiceError>(e: &ClientError<E>) -> bool {
+    let common = Common::DatabaseUnavailable;
+    matches!(e, ClientError::Api { status, body, .. } if *status == common.status() && body.error == common.code())
+}
+
+/// What a shed call answers when its retry was not sent (budget, time) or failed.
+fn shed_body() -> ErrorBody {
+    ErrorBody { error: Common::Overloaded.code().into(), message: "shed, and not sent again".into() }
+}
+
 fn error_chain(e: &reqwest::Error) -> String {
     causes(e).map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
@@ -481,6 +537,11 @@ mod tests {
     /// `script` (one entry per connection, in order), closes the connection without an
     /// answer (`None`) or answers `200` with the JSON body. Counts connections.
     fn scripted_server(script: Vec<Option<&'static str>>) -> (String, Arc<AtomicUsize>) {
+        scripted_answers(script.into_iter().map(|a| a.map(|body| ("200 OK", body))).collect())
+    }
+
+    /// [`scripted_server`] with each answer's status line (`"503 Service Unavailable"`).
+    fn scripted_answers(script: Vec<Option<(&'static str, &'static str)>>) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
@@ -489,9 +550,9 @@ mod tests {
             for (mut stream, answer) in listener.incoming().map(Result::unwrap).zip(script) {
                 seen.fetch_add(1, Ordering::SeqCst);
                 read_request(&mut stream);
-                if let Some(body) = answer {
+                if let Some((status, body)) = answer {
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                         body.len()
                     );
                     stream.write_all(head.as_bytes()).unwrap();
@@ -611,6 +672,72 @@ mod tests {
         assert_eq!(message.id, MessageId::stored(1));
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    const SHED: (&str, &str) = (
+        "503 Service Unavailable",
+        r#"{"error": "overloaded", "message": "every database connection is busy"}"#,
+    );
+
+    #[tokio::test]
+    async fn a_shed_call_is_sent_again_even_a_new_user() {
+        let (url, connections) = scripted_answers(vec![Some(SHED), Some(("201 Created", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let user = client.register("t", &ann()).await.unwrap();
+        assert_eq!(user.username, "ann");
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "sent again on a new connection");
+        assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_call_shed_twice_is_overloaded_and_retried_once_only() {
+        let (url, connections) = scripted_answers(vec![Some(SHED), Some(SHED), Some(("200 OK", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.by_id("t", UserId::stored(7)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Overloaded { .. }), "{err}");
+        assert!(err.is_unavailable());
+        assert_eq!(err.outcome(), "overloaded");
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["failed"]);
+    }
+
+    const NOT_READY: (&str, &str) = (
+        "503 Service Unavailable",
+        r#"{"error": "database_unavailable", "message": "the database is not reachable yet"}"#,
+    );
+
+    #[tokio::test]
+    async fn a_read_whose_database_does_not_answer_is_sent_again() {
+        let (url, connections) = scripted_answers(vec![Some(NOT_READY), Some(("200 OK", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        assert_eq!(client.by_id("t", UserId::stored(7)).await.unwrap().username, "ann");
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_user_whose_database_does_not_answer_is_not_sent_again() {
+        let (url, connections) = scripted_answers(vec![Some(NOT_READY), Some(("201 Created", USER))]);
+        let (retries, seen) = retries(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.register("t", &ann()).await.unwrap_err();
+        assert!(matches!(err, ClientError::Api { status: 503, .. }), "{err}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "sent once");
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_shed_call_is_not_sent_again_beyond_the_budget() {
+        let (url, connections) = scripted_answers(vec![Some(SHED), Some(("200 OK", USER))]);
+        let (retries, seen) = retries(0, 0);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let err = client.by_id("t", UserId::stored(7)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Overloaded { .. }), "{err}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(*seen.lock().unwrap(), ["budget_exhausted"]);
     }
 
     #[tokio::test]

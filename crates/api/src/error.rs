@@ -76,6 +76,10 @@ pub enum Common {
     DatabaseUnavailable,
     /// An internal route called without the services' shared token (`HTTP__SERVICE_TOKEN`).
     ServiceTokenRequired,
+    /// Load shed: every database connection stayed busy for the pool's time-out, so
+    /// the request was refused before it touched the database; `Retry-After: 1`. Safe
+    /// to send again whatever the call (another replica may have a free connection).
+    Overloaded,
 }
 
 impl Common {
@@ -95,6 +99,7 @@ impl Common {
         Self::Unavailable,
         Self::DatabaseUnavailable,
         Self::ServiceTokenRequired,
+        Self::Overloaded,
     ];
 
     pub fn code(self) -> &'static str {
@@ -114,6 +119,7 @@ impl Common {
             Self::Unavailable => "unavailable",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::ServiceTokenRequired => "service_token_required",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -130,7 +136,7 @@ impl Common {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
-            Self::Unavailable | Self::DatabaseUnavailable => 503,
+            Self::Unavailable | Self::DatabaseUnavailable | Self::Overloaded => 503,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! key); never a new user. A call that timed out after connecting is not retried (its time is spent); one whose
 //! connect timed out never reached the service and is.
 //!
+//! A call the service shed (`503 overloaded`: no database connection came free, so it
+//! never touched the database) is sent again the same way, whatever it is; one whose
+//! database did not answer (`503 database_unavailable`) only if it is idempotent.
+//!
 //! The retry goes out at once, on a new connection (a client without idle
 //! connections, whose new connections take the service's addresses in turn, see
 //! [`RoundRobin`]: behind DNS round robin, likely another replica), and within what is
@@ -76,7 +80,7 @@ fn never_written(e: &reqwest::Error) -> bool {
 pub mod outcome {
     /// The retry was sent and succeeded.
     pub const OK: &str = "ok";
-    /// The retry was sent and failed too.
+    /// The retry was sent and failed too (no answer, or 503 again).
     pub const FAILED: &str = "failed";
     /// A retry was due but the budget was spent: the call failed without one.
     pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
@@ -226,6 +230,19 @@ impl Retries {
         }
     }
 
+    /// Sends a call the service shed (`503 overloaded`: it never reached the database)
+    /// once more, on a new connection, within what is left of the call's time-out and
+    /// the service's budget; `None` when it was not sent or could not be sent.
+    pub(crate) async fn send_shed_again(
+        &self,
+        service: &'static str,
+        again: reqwest::RequestBuilder,
+        start: Instant,
+    ) -> Option<reqwest::Response> {
+        let again = again.build().ok()?;
+        self.send_again(service, again, start).await
+    }
+
     /// Sends `again` on a new connection, within what is left of the call's time-out
     /// and the service's budget; `None` when it was not sent or failed too.
     async fn send_again(
@@ -245,7 +262,9 @@ impl Retries {
         }
         *again.timeout_mut() = Some(left);
         let result = self.fresh.execute(again).await;
-        self.observe(service, if result.is_ok() { outcome::OK } else { outcome::FAILED });
+        // A retry answered 503 (shed again, or down) did not help either.
+        let ok = result.as_ref().is_ok_and(|res| res.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        self.observe(service, if ok { outcome::OK } else { outcome::FAILED });
         result.ok()
     }
 

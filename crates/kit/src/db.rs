@@ -215,6 +215,8 @@ pub struct Db {
     /// connection turned out to be dead ([`Db::run_idempotent`]).
     manager: Manager,
     wait: Histogram,
+    /// Requests refused because no connection came free in time ([`Db::checkout`]).
+    shed: prometheus::IntCounter,
     status: Arc<Status>,
 }
 
@@ -307,6 +309,10 @@ impl Db {
             manager,
             wait: metrics
                 .histogram("db_pool_wait_seconds", "Time a request waited for a database connection"),
+            shed: metrics.counter(
+                "db_pool_shed_total",
+                "Requests answered 503 overloaded at once: no database connection came free within the pool time-out",
+            ),
             status: Arc::default(),
         };
         let connections =
@@ -412,13 +418,33 @@ impl Db {
         actix_web::web::block(move || work(&db)).await?
     }
 
-    /// A connection from the pool, its wait observed.
+    /// A connection from the pool, its wait observed. No connection within the pool's
+    /// time-out is one of two things. If opening one failed (r2d2 then reports the
+    /// connect error), the database does not answer: `503 database_unavailable`.
+    /// Otherwise every connection was busy the whole time: the request is shed, `503
+    /// overloaded` (counted in `db_pool_shed_total`), instead of queueing past what a
+    /// client waits (the simulator gives up after 0.3 s); it never touched the
+    /// database, so any caller may send it again.
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
         let start = Instant::now();
-        let conn = self.pool.get()?;
+        let result = self.pool.get();
         self.wait.observe(start.elapsed().as_secs_f64());
-        Ok(conn)
+        result.map_err(|e| {
+            if connect_failed(&e) {
+                ApiError::database_unavailable("no database connection available", e)
+            } else {
+                self.shed.inc();
+                ApiError::overloaded("every database connection is busy, try again", e)
+            }
+        })
     }
+}
+
+/// Whether r2d2 gave up because opening a connection failed: it then appends the last
+/// connect error to its "timed out waiting for connection" (its `Error` keeps that text
+/// private; the bare text means every connection stayed busy).
+fn connect_failed(e: &r2d2::Error) -> bool {
+    e.to_string().len() > "timed out waiting for connection".len()
 }
 
 impl Db {
@@ -525,6 +551,22 @@ mod tests {
             let e = Manager::new(&DatabaseSettings::at(url)).err().expect("refused").to_string();
             assert!(e.contains(DATABASE_URL_KEY), "{e}");
         }
+    }
+
+    /// r2d2's two texts, which tell a busy pool from a database that does not answer.
+    #[test]
+    fn a_connect_error_is_told_from_a_busy_pool() {
+        let manager = Manager::new(&DatabaseSettings::at("postgres://nobody@127.0.0.1:1/none")).unwrap();
+        let timeout = Duration::from_millis(50);
+        let unreachable = r2d2::Pool::builder().connection_timeout(timeout).build_unchecked(manager);
+        assert!(connect_failed(&unreachable.get().err().expect("no connection")));
+
+        let dir = std::env::temp_dir().join(format!("kit-shed-{}", std::process::id()));
+        let manager = Manager::new(&DatabaseSettings::at(dir.join("busy.db").to_str().unwrap())).unwrap();
+        let busy = r2d2::Pool::builder().max_size(1).connection_timeout(timeout).build(manager).unwrap();
+        let _held = busy.get().expect("the one connection");
+        assert!(!connect_failed(&busy.get().err().expect("every connection busy")));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Expected failures carry a stable machine code and a status; unexpected ones keep
 //! their cause chain for the access log and answer an opaque 500. A database that does
-//! not answer is `503 database_unavailable` with `Retry-After: 1`.
+//! not answer is `503 database_unavailable` with `Retry-After: 1`; a database whose every
+//! connection stays busy is `503 overloaded` with `Retry-After: 1` (load shedding).
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 pub use minitwit_api::ErrorBody;
@@ -47,7 +48,7 @@ impl ApiError {
     pub fn common(common: Common, message: impl Into<String>) -> Self {
         let error = Self::new(common.status(), common.code(), message);
         match common {
-            Common::DatabaseUnavailable => Self { retry_after: Some(1), ..error },
+            Common::DatabaseUnavailable | Common::Overloaded => Self { retry_after: Some(1), ..error },
             _ => error,
         }
     }
@@ -65,6 +66,12 @@ impl ApiError {
     /// within the pool's time-out): 503 `database_unavailable`, `Retry-After: 1`.
     pub fn database_unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
         Self::common(Common::DatabaseUnavailable, message).with_cause(cause)
+    }
+
+    /// Load shed: no database connection came free within the pool's time-out while the
+    /// database answers (every connection busy): 503 `overloaded`, `Retry-After: 1`.
+    pub fn overloaded(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
+        Self::common(Common::Overloaded, message).with_cause(cause)
     }
 
     /// An unexpected failure: 500 with an opaque message; the cause goes to the log.

@@ -132,7 +132,7 @@ macro_rules! both_backends {
 
 /// The settings every service's black-box tests start it with (the services' own
 /// tests and the gateway's): listen on `port` (0: any free one), use `db`, and keep the
-/// pool small, since many services run at once in one test binary.
+/// pool small, since many services run at once in one test binary, and patient.
 pub fn use_test_database(
     http: &mut crate::settings::HttpSettings,
     database: &mut crate::settings::DatabaseSettings,
@@ -142,6 +142,10 @@ pub fn use_test_database(
     http.port = port;
     database.url = db.url.clone().into();
     database.pool_size = 4;
+    // The concurrency tests queue more requests than connections on a machine busy
+    // with other test binaries: they test what is stored, not load shedding, which
+    // the tests that hold every connection set up with the default time-out.
+    database.pool_timeout_ms = 2_000;
 }
 
 /// Runs a service that its `build` returned on the test's runtime; a client for it.

@@ -134,8 +134,13 @@ pub struct LoadOptions {
     pub progress: bool,
     /// Write every acknowledged tweet here, one JSON line `{"user", "content"}`, and
     /// make each tweet's text unique, so `minitwit-sim verify` can prove none was lost
-    /// or stored twice.
+    /// or stored twice. Acknowledged follows too (`{"user", "follow"}`) when the mix
+    /// has no unfollows (an unfollow could undo one).
     pub ack_log: Option<std::path::PathBuf>,
+    /// Write every failed request here, one JSON line `{"at", "op", "error"}` (`at`:
+    /// its due time in seconds since the Unix epoch), so a test that injects faults at
+    /// known times can tell which failures each fault caused.
+    pub error_log: Option<std::path::PathBuf>,
 }
 
 impl LoadOptions {
@@ -154,6 +159,7 @@ impl LoadOptions {
             setup_concurrency: 32,
             progress: false,
             ack_log: None,
+            error_log: None,
         }
     }
 }
@@ -183,6 +189,8 @@ pub struct LoadSummary {
     pub last_error_s: Option<f64>,
     /// Tweets written to the acknowledgement log.
     pub acknowledged_tweets: u64,
+    /// Follows written to the acknowledgement log (only with a mix without unfollows).
+    pub acknowledged_follows: u64,
     pub total: TallyReport,
     pub by_request: BTreeMap<Op, TallyReport>,
 }
@@ -308,33 +316,51 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         )),
         None => None,
     };
+    let mut errors_out = match &opts.error_log {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    // Follows are acknowledged only when nothing in the run can undo one.
+    let ack_follows = opts.ack_log.is_some() && opts.mix.0.get(&Op::Unfollow).copied().unwrap_or(0) == 0;
+    let start = Instant::now() + Duration::from_millis(20);
+    let start_unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+            + 0.020;
     let collector = {
         let pb = pb.clone();
         tokio::spawn(async move {
             let mut tallies: BTreeMap<Op, Tally> = BTreeMap::new();
             let mut window: Option<(f64, f64)> = None;
-            let mut acknowledged = 0u64;
+            let (mut tweets, mut follows) = (0u64, 0u64);
             while let Some(o) = rx.recv().await {
-                if o.result.is_err() {
+                if let Err(e) = &o.result {
                     let (first, last) = window.get_or_insert((o.due_s, o.due_s));
                     *first = first.min(o.due_s);
                     *last = last.max(o.due_s);
+                    if let Some(out) = errors_out.as_mut() {
+                        let line = json!({"at": start_unix + o.due_s, "op": o.op, "error": e.to_string()});
+                        writeln!(out, "{line}")?;
+                    }
                 }
                 if let (Ok(()), Some(line), Some(out)) = (&o.result, &o.ack, acks.as_mut()) {
                     writeln!(out, "{line}")?;
-                    acknowledged += 1;
+                    match o.op {
+                        Op::Follow => follows += 1,
+                        _ => tweets += 1,
+                    }
                 }
                 tallies.entry(o.op).or_default().record(o.result, o.latency);
                 pb.inc(1);
             }
-            if let Some(out) = acks.as_mut() {
+            for out in [acks.as_mut(), errors_out.as_mut()].into_iter().flatten() {
                 out.flush()?;
             }
-            anyhow::Ok((tallies, window, acknowledged))
+            anyhow::Ok((tallies, window, tweets, follows))
         })
     };
 
-    let start = Instant::now() + Duration::from_millis(20);
     let mut max_lag = Duration::ZERO;
     let mut latest = opts.users as u64;
     // SIGINT or SIGTERM ends the run early: what was sent is still answered and
@@ -376,9 +402,14 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
                     .post(format!("{base}/msgs/{}{write}", http::encode_segment(actor)))
                     .body(json!({"content": content}).to_string())
             }
-            Op::Follow => client
-                .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
-                .body(json!({"follow": target}).to_string()),
+            Op::Follow => {
+                if ack_follows {
+                    ack = Some(json!({"user": actor, "follow": target}).to_string());
+                }
+                client
+                    .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
+                    .body(json!({"follow": target}).to_string())
+            }
             Op::Unfollow => client
                 .post(format!("{base}/fllws/{}{write}", http::encode_segment(actor)))
                 .body(json!({"unfollow": target}).to_string()),
@@ -405,7 +436,7 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         });
     }
     drop(tx);
-    let (tallies, window, acknowledged_tweets) = collector.await??;
+    let (tallies, window, acknowledged_tweets, acknowledged_follows) = collector.await??;
     pb.finish_and_clear();
     let elapsed = start.elapsed();
 
@@ -429,6 +460,7 @@ pub async fn load(opts: &LoadOptions) -> anyhow::Result<LoadSummary> {
         first_error_s: window.map(|w| w.0),
         last_error_s: window.map(|w| w.1),
         acknowledged_tweets,
+        acknowledged_follows,
         total,
         by_request: tallies.iter().map(|(k, t)| (*k, t.report())).collect(),
     })

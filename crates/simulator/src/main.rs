@@ -38,7 +38,7 @@ enum Cmd {
     /// (--url), or straight into the services' PostgreSQL databases with COPY
     /// (--database-url-*). Every seeded user's password is "minitwit-seed".
     Seed(SeedArgs),
-    /// Checks that every tweet in a `load --ack-log` file is stored exactly once.
+    /// Checks that every tweet and follow in a `load --ack-log` file is stored exactly once.
     /// Exits 1 when one was lost or duplicated.
     Verify(VerifyArgs),
 }
@@ -138,9 +138,13 @@ struct LoadArgs {
     #[arg(long, default_value_t = 32)]
     setup_concurrency: usize,
     /// Make tweet texts unique and write each acknowledged one here (JSON lines), for
-    /// `verify`.
+    /// `verify`; acknowledged follows too when the mix has no unfollow.
     #[arg(long)]
     ack_log: Option<PathBuf>,
+    /// Write each failed request here (JSON lines: due time since the epoch, kind,
+    /// error), to tell which fault of a test caused which failures.
+    #[arg(long)]
+    error_log: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -261,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.page_size = a.page_size;
             opts.latest = !a.no_latest;
             opts.ack_log = a.ack_log;
+            opts.error_log = a.error_log;
             opts.setup_concurrency = a.setup_concurrency.max(1);
             opts.progress = progress;
             let summary = rt.block_on(load::load(&opts))?;

@@ -1,7 +1,7 @@
-//! Proves that no acknowledged tweet was lost or stored twice: reads the log that
-//! `load --ack-log` wrote and looks every tweet up through the simulator API.
+//! Proves that no acknowledged tweet or follow was lost or stored twice: reads the log
+//! that `load --ack-log` wrote and looks every one up through the simulator API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use anyhow::Context;
@@ -13,10 +13,17 @@ use crate::http::{self, Connections};
 /// user with more acknowledged tweets than this cannot be checked in one read.
 pub const PAGE: usize = 1000;
 
+/// One line of the log: a tweet (`content`) or a follow (`follow`) of `user`.
 #[derive(Debug, Deserialize)]
 struct Ack {
     user: String,
-    content: String,
+    content: Option<String>,
+    follow: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Follows {
+    follows: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,15 +40,25 @@ pub struct VerifySummary {
     pub lost: u64,
     /// Found more than once.
     pub duplicated: u64,
+    /// Acknowledged follows (each pair counted once) and how many of them are listed
+    /// exactly once, not at all, or more than once among the user's followees.
+    pub follows_acknowledged: u64,
+    pub follows_kept: u64,
+    pub follows_lost: u64,
+    pub follows_duplicated: u64,
     /// Users whose tweets did not fit in one page, so were not checked.
     pub unchecked_users: Vec<String>,
-    /// Up to ten lost or duplicated tweets, as `user: content (times found)`.
+    /// Up to ten lost or duplicated tweets or follows, as `user: content (times found)`.
     pub examples: Vec<String>,
 }
 
 impl VerifySummary {
     pub fn ok(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0 && self.unchecked_users.is_empty()
+        self.lost == 0
+            && self.duplicated == 0
+            && self.follows_lost == 0
+            && self.follows_duplicated == 0
+            && self.unchecked_users.is_empty()
     }
 
     pub fn render(&self) -> String {
@@ -49,6 +66,12 @@ impl VerifySummary {
             "verify: {} acknowledged tweets of {} users: {} kept once, {} lost, {} duplicated\n",
             self.acknowledged, self.users, self.kept, self.lost, self.duplicated
         );
+        if self.follows_acknowledged > 0 {
+            out.push_str(&format!(
+                "verify: {} acknowledged follows: {} listed once, {} lost, {} duplicated\n",
+                self.follows_acknowledged, self.follows_kept, self.follows_lost, self.follows_duplicated
+            ));
+        }
         if !self.unchecked_users.is_empty() {
             out.push_str(&format!("not checked (more than {PAGE} tweets): {:?}\n", self.unchecked_users));
         }
@@ -63,14 +86,48 @@ impl VerifySummary {
 pub async fn verify(url: &str, path: &Path, auth: &str) -> anyhow::Result<VerifySummary> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut follows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let ack: Ack = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not an ack line", path.display(), n + 1))?;
-        by_user.entry(ack.user).or_default().push(ack.content);
+        let not_ack = || format!("{}:{}: not an ack line", path.display(), n + 1);
+        let ack: Ack = serde_json::from_str(line).with_context(not_ack)?;
+        match (ack.content, ack.follow) {
+            (Some(content), None) => by_user.entry(ack.user).or_default().push(content),
+            (None, Some(followee)) => {
+                follows.entry(ack.user).or_default().insert(followee);
+            }
+            _ => anyhow::bail!("{}: neither a tweet nor a follow", not_ack()),
+        }
     }
     let base = http::base_url(url);
     let client = http::client(auth, std::time::Duration::from_secs(10), Connections::KeepAlive)?;
     let mut summary = VerifySummary { users: by_user.len(), ..Default::default() };
+    for (user, followees) in follows {
+        summary.follows_acknowledged += followees.len() as u64;
+        let url = format!("{base}/fllws/{}?no={PAGE}", http::encode_segment(&user));
+        let resp = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+        let status = resp.status();
+        anyhow::ensure!(status.is_success(), "GET {url}: {status}");
+        let listed: Follows = resp.json().await.with_context(|| format!("GET {url}: body"))?;
+        if listed.follows.len() >= PAGE {
+            summary.unchecked_users.push(user);
+            continue;
+        }
+        for followee in &followees {
+            match listed.follows.iter().filter(|f| *f == followee).count() {
+                1 => summary.follows_kept += 1,
+                times => {
+                    if times == 0 {
+                        summary.follows_lost += 1;
+                    } else {
+                        summary.follows_duplicated += 1;
+                    }
+                    if summary.examples.len() < 10 {
+                        summary.examples.push(format!("{user} follows {followee} (listed {times} times)"));
+                    }
+                }
+            }
+        }
+    }
     for (user, tweets) in by_user {
         summary.acknowledged += tweets.len() as u64;
         let url = format!("{base}/msgs/{}?no={PAGE}", http::encode_segment(&user));
@@ -145,6 +202,27 @@ mod tests {
         assert_eq!((s.acknowledged, s.kept, s.lost, s.duplicated), (3, 1, 1, 1));
         assert!(!s.ok());
         assert_eq!(s.examples.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn counts_kept_lost_and_duplicated_follows() {
+        let url = serve(r#"{"follows": ["b", "c", "c"]}"#).await;
+        let log = std::env::temp_dir().join(format!("minitwit-verify-follows-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &log,
+            "{\"user\":\"a\",\"follow\":\"b\"}\n{\"user\":\"a\",\"follow\":\"b\"}\n\
+             {\"user\":\"a\",\"follow\":\"c\"}\n{\"user\":\"a\",\"follow\":\"d\"}\n",
+        )
+        .unwrap();
+        let s = verify(&url, &log, "Basic x").await.unwrap();
+        std::fs::remove_file(&log).unwrap();
+        // b was acknowledged twice: one pair, listed once.
+        assert_eq!(
+            (s.follows_acknowledged, s.follows_kept, s.follows_lost, s.follows_duplicated),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(s.acknowledged, 0);
+        assert!(!s.ok());
     }
 
     #[tokio::test]

@@ -17,6 +17,9 @@ pub struct SimError {
     pub message: String,
     /// Kept for the log only.
     pub cause: Option<String>,
+    /// Seconds for a `Retry-After` header: a service shed the call (and so did its
+    /// retry), so trying again in a second likely works.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -27,7 +30,7 @@ struct Body<'a> {
 
 impl SimError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), cause: None }
+        Self { status, message: message.into(), cause: None, retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -55,6 +58,11 @@ impl SimError {
             ClientError::Refused { error, .. } => (error.status(), error.to_string()),
             ClientError::Api { status, body, .. } if (400..500).contains(status) => {
                 (*status, body.message.clone())
+            }
+            ClientError::Overloaded { .. } => {
+                let message = format!("{} is overloaded, please try again", e.service());
+                return Self { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message) }
+                    .with_cause(&e);
             }
             _ => (503, format!("{} is unavailable, please try again", e.service())),
         };
@@ -86,7 +94,11 @@ impl ResponseError for SimError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body { status: self.status.as_u16(), error_msg: &self.message })
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(Body { status: self.status.as_u16(), error_msg: &self.message })
     }
 }
 
@@ -121,5 +133,16 @@ mod tests {
         };
         let e = SimError::from(unreadable);
         assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "missing field `text`"));
+    }
+
+    #[test]
+    fn a_shed_call_is_503_with_retry_after() {
+        let shed = ClientError::<MessageError>::Overloaded {
+            service: "message-service",
+            body: ErrorBody { error: "overloaded".into(), message: "every connection is busy".into() },
+        };
+        let res = SimError::from(shed).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
     }
 }

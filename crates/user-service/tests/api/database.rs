@@ -3,7 +3,9 @@
 
 use std::{process::Command, time::Duration};
 
-use diesel::{sql_types::BigInt, Connection, PgConnection, QueryableByName, RunQueryDsl};
+use diesel::{
+    connection::SimpleConnection, sql_types::BigInt, Connection, PgConnection, QueryableByName, RunQueryDsl,
+};
 use minitwit_kit::testing::{admin_url, assert_error, Backend, TestClient, TestDatabase};
 
 use crate::helpers::settings;
@@ -83,6 +85,64 @@ async fn a_read_on_a_killed_connection_is_answered_on_a_fresh_one() {
         assert!(killed >= 1, "the pool holds a connection");
         assert_eq!(app.get(path).await.status(), ok, "{path}: the first read after the kill");
     }
+}
+
+/// Holds `LOCK TABLE users` in a transaction of its own connection until `release`
+/// is sent (or dropped), so every query on that table waits; `locked` says when it holds.
+fn lock_users_table(url: &str, locked: std::sync::mpsc::Sender<()>, release: std::sync::mpsc::Receiver<()>) {
+    let mut conn = PgConnection::establish(url).expect("lock connection");
+    conn.batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE").expect("lock");
+    locked.send(()).expect("the test waits");
+    let _ = release.recv();
+    conn.batch_execute("COMMIT").expect("unlock");
+}
+
+/// Load shedding: with its one pooled connection held by a request that waits on a
+/// lock, the next request gets no connection and answers `503 overloaded` with
+/// `Retry-After: 1` after the default pool time-out (100 ms), not after seconds in a
+/// queue; `db_pool_shed_total` counts it; the held request then completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_finding_every_connection_busy_is_shed_at_once() {
+    let db = TestDatabase::new(Backend::Postgres);
+    let mut s = settings(&db);
+    s.database.pool_size = 1;
+    s.database.pool_timeout_ms = minitwit_kit::settings::DatabaseSettings::default().pool_timeout_ms;
+    assert_eq!(s.database.pool_timeout_ms, 100, "the default");
+    let running = user_service::build(&s, minitwit_kit::logging::discard()).expect("service starts");
+    let port = running.port;
+    let app = TestClient::new(port);
+    tokio::spawn(running.server);
+    app.wait_ready().await;
+    assert_eq!(app.get("/users/count").await.status(), 200);
+    assert_eq!(app.metric("db_pool_shed_total").await, 0.0);
+
+    let url = db.url.clone();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || lock_users_table(&url, locked_tx, release_rx));
+    locked.recv().expect("the table is locked");
+    let held = tokio::spawn({
+        let app = TestClient::new(port);
+        async move { app.get("/users/count").await.status() }
+    });
+    // The held request takes the one connection and waits on the lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let since = std::time::Instant::now();
+    let res = app.get("/users/by-name/nobody").await;
+    let took = since.elapsed();
+    assert!(took < Duration::from_millis(600), "shed after {took:?}");
+    assert!(took >= Duration::from_millis(100), "answered before the pool time-out: {took:?}");
+    let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap_or("?").to_string());
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_error(res, 503, "overloaded").await;
+    assert_eq!(app.metric("db_pool_shed_total").await, 1.0);
+
+    release.send(()).expect("the locker waits");
+    locker.join().expect("unlocked");
+    assert_eq!(held.await.unwrap(), 200, "the held request completes once the lock is gone");
+    assert_eq!(app.get("/users/by-name/nobody").await.status(), 404, "served again");
+    assert_eq!(app.metric("db_pool_shed_total").await, 1.0);
 }
 
 /// Runs the user-service binary with `url` as its database URL; its exit status and
