@@ -445,7 +445,7 @@ impl Db {
 
 /// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps
 /// replicas that start together from migrating at once.
-fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
+pub(crate) fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
     match conn {
         DbConnection::Pg(c) => {
             c.batch_execute("SELECT pg_advisory_lock(7235001)")?;

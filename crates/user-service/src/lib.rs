@@ -3,6 +3,7 @@
 //!
 //! The routes are listed in [`minitwit_api::user`].
 
+pub mod bulk;
 mod password;
 mod routes;
 mod schema;
