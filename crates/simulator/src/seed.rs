@@ -316,6 +316,7 @@ pub fn seed_database(
             username: name.clone(),
             email: names::email_for(&mut rng, name),
             pw_hash: pw_hash.clone(),
+            pw_scheme: None,
             created_at: now - YEAR_SECS - rng.gen_range(0..YEAR_SECS),
         })
         .collect();

@@ -10,15 +10,19 @@ use minitwit_kit::{
     db::DbConnection,
 };
 
+pub use crate::legacy::Scheme;
 use crate::{schema::users, MIGRATIONS};
 
-/// One account as stored. `pw_hash` is an argon2id PHC string.
+/// One account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkUser {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// An argon2id PHC string, or a legacy hash of `pw_scheme`.
     pub pw_hash: String,
+    /// None for argon2id; else how the legacy hash is verified ([`Scheme::detect`]).
+    pub pw_scheme: Option<Scheme>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -49,15 +53,24 @@ pub fn insert_users(
         let n = match conn {
             DbConnection::Pg(c) => diesel::copy_from(users::table)
                 .from_raw_data(
-                    (users::id, users::username, users::email, users::pw_hash, users::created_at),
+                    (
+                        users::id,
+                        users::username,
+                        users::email,
+                        users::pw_hash,
+                        users::pw_scheme,
+                        users::created_at,
+                    ),
                     bulk::copy_rows(rows, |w, u: BulkUser| {
                         writeln!(
                             w,
-                            "{}\t{}\t{}\t{}\t{}",
+                            "{}\t{}\t{}\t{}\t{}\t{}",
                             u.id,
                             field(&u.username),
                             field(&u.email),
                             field(&u.pw_hash),
+                            // \N is COPY's NULL.
+                            u.pw_scheme.map_or("\\N", Scheme::name),
                             u.created_at
                         )
                     }),
@@ -72,6 +85,7 @@ pub fn insert_users(
                             users::username.eq(&u.username),
                             users::email.eq(&u.email),
                             users::pw_hash.eq(&u.pw_hash),
+                            users::pw_scheme.eq(u.pw_scheme.map(Scheme::name)),
                             users::created_at.eq(u.created_at),
                         )
                     })
