@@ -3,6 +3,7 @@
 //!
 //! The routes are listed in [`minitwit_api::follow`].
 
+pub mod bulk;
 mod follows;
 mod routes;
 mod schema;

@@ -449,7 +449,8 @@ fn connect_failed(e: &r2d2::Error) -> bool {
 
 impl Db {
     /// Keeps `gauge` at what `query` counts, refreshed every `period` off the request
-    /// path (business totals: never a count on every request or scrape).
+    /// path (business totals: never a count on every request or scrape). A failed count
+    /// (the database not ready yet at start-up) is retried after a second, not a period.
     pub fn refresh_gauge_every(
         &self,
         gauge: prometheus::IntGauge,
@@ -458,12 +459,15 @@ impl Db {
     ) {
         let db = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
             loop {
-                tick.tick().await;
-                if let Ok(n) = db.run(query).await {
-                    gauge.set(n);
-                }
+                let wait = match db.run(query).await {
+                    Ok(n) => {
+                        gauge.set(n);
+                        period
+                    }
+                    Err(_) => period.min(Duration::from_secs(1)),
+                };
+                tokio::time::sleep(wait).await;
             }
         });
     }
@@ -471,7 +475,7 @@ impl Db {
 
 /// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps
 /// replicas that start together from migrating at once.
-fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
+pub(crate) fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
     match conn {
         DbConnection::Pg(c) => {
             c.batch_execute("SELECT pg_advisory_lock(7235001)")?;

@@ -10,6 +10,8 @@ pub mod server;
 pub mod settings;
 
 #[cfg(feature = "db")]
+pub mod bulk;
+#[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "testing")]
 pub mod testing;

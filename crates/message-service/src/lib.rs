@@ -4,6 +4,7 @@
 //! The routes are listed in [`minitwit_api::message`]. The binary also has the
 //! operator's `flag <id>` / `unflag <id>` subcommands (see [`Command`]).
 
+pub mod bulk;
 mod cli;
 mod keyset;
 mod latest;

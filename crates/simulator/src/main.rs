@@ -35,8 +35,8 @@ enum Cmd {
     /// due time, so queueing cannot hide (no coordinated omission).
     Load(LoadArgs),
     /// Fills a deployment with users, follows and messages: through the sim API
-    /// (--url), or straight into the services' PostgreSQL databases with COPY
-    /// (--database-url-*). Every seeded user's password is "minitwit-seed".
+    /// (--url), or straight into the services' databases through their bulk functions
+    /// (--database-url-*; COPY on PostgreSQL). Every seeded user's password is "minitwit-seed".
     Seed(SeedArgs),
     /// Checks that every tweet and follow in a `load --ack-log` file is stored exactly once.
     /// Exits 1 when one was lost or duplicated.
@@ -154,13 +154,13 @@ struct SeedArgs {
     /// Seed through the sim API of this deployment.
     #[arg(long, required_unless_present = "database_url_users", conflicts_with = "database_url_users")]
     url: Option<String>,
-    /// PostgreSQL URL of the user-service's database.
+    /// The user-service's database: a PostgreSQL URL or a SQLite file, as in its settings.
     #[arg(long, requires_all = ["database_url_messages", "database_url_follows"])]
     database_url_users: Option<String>,
-    /// PostgreSQL URL of the message-service's database.
+    /// The message-service's database: a PostgreSQL URL or a SQLite file, as in its settings.
     #[arg(long)]
     database_url_messages: Option<String>,
-    /// PostgreSQL URL of the follow-service's database.
+    /// The follow-service's database: a PostgreSQL URL or a SQLite file, as in its settings.
     #[arg(long)]
     database_url_follows: Option<String>,
     #[arg(long)]

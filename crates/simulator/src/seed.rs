@@ -1,66 +1,35 @@
 //! Fills a deployment with a large data set: through the sim API (small sets), or
-//! straight into the services' PostgreSQL databases with `COPY FROM STDIN` (an operator
-//! tool: 10 million messages take minutes).
+//! straight into the services' databases through each service's bulk functions
+//! (`<service>::bulk`: `COPY FROM STDIN` on PostgreSQL; an operator tool: 10 million
+//! messages take minutes).
 //!
 //! Both draw the same shape of data: unique "First Last" usernames, follows whose
 //! followers and followees are Zipf-skewed (never oneself, no duplicates), messages whose
 //! authors are Zipf-skewed. Every seeded user's password is [`SEED_PASSWORD`] (in
 //! database mode one argon2id hash for all, computed once), so a benchmark can sign in.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use diesel::prelude::*;
-use diesel::{Connection, PgConnection};
+use follow_service::bulk::BulkFollow;
 use futures::StreamExt;
+use indicatif::ProgressBar;
+use message_service::bulk::BulkMessage;
 use rand::prelude::*;
 use rand::rngs::StdRng;
 use serde::Serialize;
 use serde_json::json;
+use user_service::bulk::BulkUser;
 
 use crate::http::{self, Connections};
 use crate::load::register_all;
 use crate::names::{self, Zipf};
 use crate::progress;
-use crate::scenario::escape;
 use crate::stats::{ErrorKind, Tally};
 
 /// The password of every user seeded straight into the database.
 pub const SEED_PASSWORD: &str = "minitwit-seed";
-
-/// The columns written. They follow the services' migrations
-/// (migrations/<service>/postgres); ids are identity columns, filled explicitly for
-/// users (so messages and follows can name them) and left to the database otherwise.
-mod schema {
-    diesel::table! {
-        users (id) {
-            id -> Int8,
-            username -> Text,
-            email -> Text,
-            pw_hash -> Text,
-            created_at -> Int8,
-        }
-    }
-    diesel::table! {
-        messages (id) {
-            id -> Int8,
-            author_id -> Int8,
-            text -> Text,
-            pub_date -> Int8,
-            flagged -> Bool,
-        }
-    }
-    diesel::table! {
-        follows (follower_id, followee_id) {
-            follower_id -> Int8,
-            followee_id -> Int8,
-            created_at -> Int8,
-        }
-    }
-}
 
 /// How much to seed, and with which seed.
 #[derive(Debug, Clone)]
@@ -297,14 +266,6 @@ pub struct DatabaseUrls {
     pub follows: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-enum CopyError {
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
-
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -313,16 +274,26 @@ const YEAR_SECS: i64 = 365 * 24 * 3600;
 /// Rows between progress bar updates.
 const TICK: u64 = 10_000;
 
-/// Seeds straight into the services' PostgreSQL databases with `COPY`. Blocking: call
-/// it from a blocking thread. New users get ids after the current largest; their names
-/// avoid every name already there; the identity sequence is moved past them.
+/// Passes `rows` through, ticking `pb` every [`TICK`] rows.
+fn ticking<'a, I: Iterator + 'a>(rows: I, pb: &'a ProgressBar) -> impl Iterator<Item = I::Item> + 'a {
+    rows.enumerate().map(move |(i, row)| {
+        if (i as u64 + 1).is_multiple_of(TICK) {
+            pb.inc(TICK);
+        }
+        row
+    })
+}
+
+/// Seeds straight into the services' databases (PostgreSQL or SQLite, as their
+/// settings name them), through each service's bulk functions (`COPY` on PostgreSQL).
+/// Blocking: call it from a blocking thread. New users get ids after the current
+/// largest; their names avoid every name already there; the id sequences are moved
+/// past the new ids.
 pub fn seed_database(
     urls: &DatabaseUrls,
     size: &SeedSize,
     show_progress: bool,
 ) -> anyhow::Result<SeedSummary> {
-    use schema::{follows, messages, users};
-
     size.check()?;
     let mut rng = StdRng::seed_from_u64(size.seed);
     let now = now_secs();
@@ -330,121 +301,78 @@ pub fn seed_database(
 
     // Users.
     let started = Instant::now();
-    let mut conn = PgConnection::establish(&urls.users).context("connecting to the users database")?;
-    let mut taken: HashSet<String> = users::table
-        .select(users::username)
-        .load::<String>(&mut conn)
-        .context("reading usernames")?
-        .into_iter()
-        .collect();
-    let first_id =
-        users::table.select(diesel::dsl::max(users::id)).first::<Option<i64>>(&mut conn)?.unwrap_or(0) + 1;
+    let mut conn = user_service::bulk::open(&urls.users).context("the users database")?;
+    let mut taken: HashSet<String> =
+        user_service::bulk::usernames(&mut conn).context("reading usernames")?.into_iter().collect();
+    let first_id = user_service::bulk::next_id(&mut conn)?;
     let names = names::unique_usernames(&mut rng, size.users, &mut taken);
     drop(taken);
     let pw_hash = hash_password(SEED_PASSWORD)?;
-    let emails: Vec<String> = names.iter().map(|u| names::email_for(&mut rng, u)).collect();
-    let created: Vec<i64> = (0..names.len()).map(|_| now - YEAR_SECS - rng.gen_range(0..YEAR_SECS)).collect();
+    let users: Vec<BulkUser> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| BulkUser {
+            id: first_id + i as i64,
+            username: name.clone(),
+            email: names::email_for(&mut rng, name),
+            pw_hash: pw_hash.clone(),
+            pw_scheme: None,
+            created_at: now - YEAR_SECS - rng.gen_range(0..YEAR_SECS),
+        })
+        .collect();
     let pb = progress::bar(names.len() as u64, "users", show_progress);
-    conn.transaction::<_, anyhow::Error, _>(|conn| {
-        let rows = diesel::copy_from(users::table)
-            .from_raw_data(
-                (users::id, users::username, users::email, users::pw_hash, users::created_at),
-                |w| {
-                    let mut w = BufWriter::with_capacity(1 << 20, w);
-                    for (i, name) in names.iter().enumerate() {
-                        writeln!(
-                            w,
-                            "{}\t{}\t{}\t{}\t{}",
-                            first_id + i as i64,
-                            escape(name),
-                            escape(&emails[i]),
-                            escape(&pw_hash),
-                            created[i]
-                        )?;
-                        if (i as u64 + 1).is_multiple_of(TICK) {
-                            pb.inc(TICK);
-                        }
-                    }
-                    w.flush()?;
-                    Ok::<_, CopyError>(())
-                },
-            )
-            .execute(conn)
-            .context("COPY users")?;
-        anyhow::ensure!(rows == names.len(), "COPY users wrote {rows} rows, expected {}", names.len());
-        diesel::sql_query(
-            "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))",
-        )
-        .execute(conn)
-        .context("moving the users id sequence")?;
-        Ok(())
-    })?;
+    let rows = user_service::bulk::insert_users(&mut conn, ticking(users.into_iter(), &pb))
+        .context("inserting users")?;
     pb.finish_and_clear();
     drop(conn);
-    phases.push(PhaseReport::new("users", names.len() as u64, BTreeMap::new(), started.elapsed()));
+    anyhow::ensure!(rows == names.len() as u64, "inserted {rows} users, expected {}", names.len());
+    phases.push(PhaseReport::new("users", rows, BTreeMap::new(), started.elapsed()));
     let id_of = |i: usize| first_id + i as i64;
 
     // Follows.
     let started = Instant::now();
     let mut pairs = follow_pairs(&mut rng, names.len(), size.follows);
     make_heavy_follower(&mut rng, names.len(), size.heavy_follower, &mut pairs);
-    let mut conn = PgConnection::establish(&urls.follows).context("connecting to the follows database")?;
+    let mut conn = follow_service::bulk::open(&urls.follows).context("the follows database")?;
     let pb = progress::bar(pairs.len() as u64, "follows", show_progress);
-    let follow_created: Vec<i64> = (0..pairs.len()).map(|_| now - rng.gen_range(0..YEAR_SECS)).collect();
-    let rows = diesel::copy_from(follows::table)
-        .from_raw_data((follows::follower_id, follows::followee_id, follows::created_at), |w| {
-            let mut w = BufWriter::with_capacity(1 << 20, w);
-            for (i, &(a, b)) in pairs.iter().enumerate() {
-                writeln!(w, "{}\t{}\t{}", id_of(a), id_of(b), follow_created[i])?;
-                if (i as u64 + 1).is_multiple_of(TICK) {
-                    pb.inc(TICK);
-                }
-            }
-            w.flush()?;
-            Ok::<_, CopyError>(())
+    let follows: Vec<BulkFollow> = pairs
+        .iter()
+        .map(|&(a, b)| BulkFollow {
+            follower_id: id_of(a),
+            followee_id: id_of(b),
+            created_at: now - rng.gen_range(0..YEAR_SECS),
         })
-        .execute(&mut conn)
-        .context("COPY follows")?;
+        .collect();
+    let rows = follow_service::bulk::insert_follows(&mut conn, ticking(follows.into_iter(), &pb))
+        .context("inserting follows")?;
     pb.finish_and_clear();
     drop(conn);
-    phases.push(PhaseReport::new("follows", rows as u64, BTreeMap::new(), started.elapsed()));
+    phases.push(PhaseReport::new("follows", rows, BTreeMap::new(), started.elapsed()));
 
     // Messages: generated while streaming, oldest first, spread over the last year.
     let started = Instant::now();
-    let mut conn = PgConnection::establish(&urls.messages).context("connecting to the messages database")?;
+    let mut conn = message_service::bulk::open(&urls.messages).context("the messages database")?;
+    let first_message = message_service::bulk::next_id(&mut conn)?;
     let total = if names.is_empty() { 0 } else { size.messages };
     let pb = progress::bar(total, "messages", show_progress);
     let authors = (!names.is_empty()).then(|| Zipf::new(&mut rng, names.len(), 0.8));
-    let rng = RefCell::new(rng);
-    let written = Cell::new(0u64);
-    let rows = diesel::copy_from(messages::table)
-        .from_raw_data((messages::author_id, messages::text, messages::pub_date, messages::flagged), |w| {
-            let (Some(authors), mut rng) = (authors.as_ref(), rng.borrow_mut()) else {
-                return Ok(());
-            };
-            let mut w = BufWriter::with_capacity(1 << 20, w);
-            let start = now - YEAR_SECS;
-            for i in 0..total {
-                let pub_date = start + (i as i128 * YEAR_SECS as i128 / total.max(1) as i128) as i64;
-                let author = id_of(authors.sample(&mut *rng));
-                writeln!(w, "{author}\t{}\t{pub_date}\tf", escape(&names::message(&mut *rng)))?;
-                if (i + 1).is_multiple_of(TICK) {
-                    pb.inc(TICK);
-                }
-            }
-            w.flush()?;
-            written.set(total);
-            Ok::<_, CopyError>(())
+    let start = now - YEAR_SECS;
+    let rng = &mut rng;
+    let messages = (0..total).filter_map(move |i| {
+        let authors = authors.as_ref()?;
+        Some(BulkMessage {
+            id: first_message + i as i64,
+            author_id: id_of(authors.sample(rng)),
+            text: names::message(rng),
+            pub_date: start + (i as i128 * YEAR_SECS as i128 / total.max(1) as i128) as i64,
+            flagged: false,
         })
-        .execute(&mut conn)
-        .context("COPY messages")?;
+    });
+    let rows = message_service::bulk::insert_messages(&mut conn, ticking(messages, &pb))
+        .context("inserting messages")?;
     pb.finish_and_clear();
-    phases.push(PhaseReport::new("messages", rows as u64, BTreeMap::new(), started.elapsed()));
-    anyhow::ensure!(
-        written.get() == rows as u64,
-        "COPY messages wrote {rows} rows, expected {}",
-        written.get()
-    );
+    phases.push(PhaseReport::new("messages", rows, BTreeMap::new(), started.elapsed()));
+    anyhow::ensure!(rows == total, "inserted {rows} messages, expected {total}");
     Ok(SeedSummary::new("database", phases, heavy(&names, size)))
 }
 

@@ -1,9 +1,8 @@
-//! `seed_database` against fresh PostgreSQL databases built by the services' own
-//! migration SQL (migrations/<service>/postgres), on the server named by
-//! MINITWIT_TEST_DATABASE_URL (default: the local one).
+//! `seed_database` against fresh PostgreSQL databases migrated by the services' own
+//! bulk connections, on the server named by MINITWIT_TEST_DATABASE_URL (default: the
+//! local one).
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -11,20 +10,18 @@ use diesel::sql_types::{BigInt, Text};
 use minitwit_kit::testing::{Backend, TestDatabase};
 use minitwit_sim::seed::{seed_database, DatabaseUrls, SeedSize};
 
-fn migrated(service: &str) -> TestDatabase {
+fn migrated(open: fn(&str) -> anyhow::Result<minitwit_kit::db::DbConnection>) -> TestDatabase {
     let db = TestDatabase::new(Backend::Postgres);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(service).join("postgres");
-    let mut ups: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path().join("up.sql"))
-        .collect();
-    ups.sort();
-    let mut conn = PgConnection::establish(&db.url).unwrap();
-    for up in ups {
-        conn.batch_execute(&std::fs::read_to_string(&up).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", up.display()));
-    }
+    open(&db.url).expect("the service's bulk connection migrates its database");
     db
+}
+
+fn databases() -> (TestDatabase, TestDatabase, TestDatabase) {
+    (
+        migrated(user_service::bulk::open),
+        migrated(message_service::bulk::open),
+        migrated(follow_service::bulk::open),
+    )
 }
 
 #[derive(QueryableByName)]
@@ -44,8 +41,7 @@ fn row(url: &str, sql: &str) -> (i64, i64, i64) {
 
 #[test]
 fn seeds_the_services_schemas_and_can_run_twice() {
-    let (users, messages, follows) =
-        (migrated("user-service"), migrated("message-service"), migrated("follow-service"));
+    let (users, messages, follows) = databases();
     let urls = DatabaseUrls {
         users: users.url.clone(),
         messages: messages.url.clone(),
@@ -116,8 +112,7 @@ fn seeds_the_services_schemas_and_can_run_twice() {
 
 #[test]
 fn the_heavy_follower_follows_exactly_that_many_others() {
-    let (users, messages, follows) =
-        (migrated("user-service"), migrated("message-service"), migrated("follow-service"));
+    let (users, messages, follows) = databases();
     let urls = DatabaseUrls {
         users: users.url.clone(),
         messages: messages.url.clone(),
@@ -151,4 +146,47 @@ fn the_heavy_follower_follows_exactly_that_many_others() {
     // Too few users for the count asked: refused before anything is written.
     let too_many = SeedSize { users: 10, messages: 0, follows: 0, seed: 3, heavy_follower: 10 };
     assert!(seed_database(&urls, &too_many, false).is_err());
+}
+
+#[test]
+fn seeds_sqlite_files_through_the_same_bulk_functions() {
+    use minitwit_kit::db::DbConnection;
+    let dbs = [(); 3].map(|_| TestDatabase::new(Backend::Sqlite));
+    let urls =
+        DatabaseUrls { users: dbs[0].url.clone(), messages: dbs[1].url.clone(), follows: dbs[2].url.clone() };
+    // More rows than one multi-row INSERT holds, so batches follow each other.
+    let size = SeedSize { users: 700, messages: 1_200, follows: 1_100, seed: 5, heavy_follower: 0 };
+    let summary = seed_database(&urls, &size, false).unwrap();
+    assert_eq!(summary.phases.iter().map(|p| p.rows).collect::<Vec<_>>(), vec![700, 1_100, 1_200]);
+
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        hi: i64,
+    }
+    let counts = |conn: DbConnection, sql: &str| -> (i64, i64) {
+        let DbConnection::Sqlite(mut c) = conn else { panic!("SQLite expected") };
+        let r: Counts = diesel::sql_query(sql).get_result(&mut c).unwrap();
+        (r.n, r.hi)
+    };
+    let users = user_service::bulk::open(&urls.users).unwrap();
+    assert_eq!(counts(users, "SELECT COUNT(DISTINCT username) AS n, MAX(id) AS hi FROM users"), (700, 700));
+    let messages = message_service::bulk::open(&urls.messages).unwrap();
+    assert_eq!(counts(messages, "SELECT COUNT(*) AS n, MAX(id) AS hi FROM messages"), (1_200, 1_200));
+    let follows = follow_service::bulk::open(&urls.follows).unwrap();
+    let (n, hi) = counts(follows, "SELECT COUNT(*) AS n, MAX(followee_id) AS hi FROM follows");
+    assert_eq!(n, 1_100);
+    assert!(hi <= 700);
+
+    // Again: new ids after the last ones.
+    seed_database(
+        &urls,
+        &SeedSize { users: 10, messages: 10, follows: 5, seed: 6, heavy_follower: 0 },
+        false,
+    )
+    .unwrap();
+    let messages = message_service::bulk::open(&urls.messages).unwrap();
+    assert_eq!(counts(messages, "SELECT COUNT(*) AS n, MAX(id) AS hi FROM messages"), (1_210, 1_210));
 }

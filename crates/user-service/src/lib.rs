@@ -1,8 +1,11 @@
 //! user-service: MiniTwit's accounts. Owns the `users` table: username (unique,
-//! immutable), email and the argon2id hash of the password.
+//! immutable), email and the argon2id hash of the password (or, until its first
+//! login, the hash an imported legacy account came with: [`legacy`]).
 //!
 //! The routes are listed in [`minitwit_api::user`].
 
+pub mod bulk;
+pub mod legacy;
 mod password;
 mod routes;
 mod schema;

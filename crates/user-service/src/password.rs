@@ -20,6 +20,8 @@ use minitwit_api::domain::Password;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::legacy::Scheme;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Argon2Settings {
@@ -142,6 +144,18 @@ impl Hasher {
     /// [`Hasher::verify`] on the blocking thread pool, once a slot is free.
     pub async fn verify_blocking(&self, password: Password, phc: String) -> anyhow::Result<bool> {
         self.in_slot(move |h| h.verify(password.expose(), &phc)).await?
+    }
+
+    /// Whether `password` matches the legacy hash `stored` of `scheme` (see
+    /// [`crate::legacy`]), on the blocking thread pool once a slot is free: PBKDF2 and
+    /// scrypt cost as much as an argon2 hash.
+    pub async fn verify_legacy_blocking(
+        &self,
+        scheme: Scheme,
+        password: Password,
+        stored: String,
+    ) -> anyhow::Result<bool> {
+        self.in_slot(move |_| scheme.verify(password.expose(), &stored)).await
     }
 
     /// Runs `work` on the blocking thread pool once a slot is free. Waiting is

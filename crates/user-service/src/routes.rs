@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use minitwit_api::{
-    domain::{UserId, Username},
+    domain::{Password, UserId, Username},
     user::{Credentials, NewUser, UserError, UserIds, BATCH_MAX},
     Count,
 };
 use minitwit_kit::{db::Db, metrics::Metrics, ApiError};
 use prometheus::{IntCounter, IntGauge};
 
-use crate::{password::Hasher, users};
+use crate::{legacy::Scheme, password::Hasher, users};
 
 #[derive(Clone)]
 pub struct State {
@@ -19,6 +19,8 @@ pub struct State {
     hasher: Hasher,
     registered: IntCounter,
     total: IntGauge,
+    legacy: IntGauge,
+    upgraded: IntCounter,
 }
 
 impl State {
@@ -28,12 +30,22 @@ impl State {
             hasher,
             registered: metrics.counter("minitwit_users_registered_total", "Users registered"),
             total: metrics.gauge("minitwit_users", "Registered users (refreshed every 30 s)"),
+            legacy: metrics.gauge(
+                "minitwit_users_legacy_password",
+                "Accounts whose password is still an imported legacy hash (refreshed every 30 s)",
+            ),
+            upgraded: metrics.counter(
+                "minitwit_users_legacy_password_upgrades_total",
+                "Legacy password hashes replaced by argon2id at a successful login",
+            ),
         }
     }
 
-    /// Keeps the `minitwit_users` gauge fresh off the request path.
+    /// Keeps the `minitwit_users` and `minitwit_users_legacy_password` gauges fresh off
+    /// the request path.
     pub fn spawn_gauge_refresh(&self) {
         self.db.refresh_gauge_every(self.total.clone(), Duration::from_secs(30), users::count);
+        self.db.refresh_gauge_every(self.legacy.clone(), Duration::from_secs(30), users::count_legacy);
     }
 }
 
@@ -73,10 +85,33 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
     let name = username.into_inner();
     let account =
         state.db.run_idempotent(move |c| users::account(c, &name)).await?.ok_or_else(no_such_user)?;
-    let matches =
-        state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
+    let Some(scheme_name) = account.pw_scheme else {
+        let matches =
+            state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
+        if !matches {
+            return Err(UserError::WrongPassword.into());
+        }
+        return Ok(HttpResponse::Ok().json(account.user));
+    };
+    // An imported legacy hash: verified as the legacy system did, then replaced.
+    // A scheme this build does not know matches no password.
+    let again = Password::parse(password.expose()).map_err(ApiError::internal)?;
+    let matches = match Scheme::from_name(&scheme_name) {
+        Some(scheme) => state
+            .hasher
+            .verify_legacy_blocking(scheme, password, account.pw_hash.clone())
+            .await
+            .map_err(ApiError::internal)?,
+        None => false,
+    };
     if !matches {
         return Err(UserError::WrongPassword.into());
+    }
+    let phc = state.hasher.hash_blocking(again).await.map_err(ApiError::internal)?;
+    let (id, old) = (account.user.id, account.pw_hash);
+    if state.db.run_idempotent(move |c| users::upgrade_password(c, id, &old, &phc)).await? {
+        state.upgraded.inc();
+        state.legacy.dec();
     }
     Ok(HttpResponse::Ok().json(account.user))
 }

@@ -6,6 +6,7 @@ diesel::table! {
         username -> Text,
         email -> Text,
         pw_hash -> Text,
+        pw_scheme -> Nullable<Text>,
         created_at -> BigInt,
     }
 }

@@ -27,6 +27,8 @@ impl From<UserRow> for User {
 pub struct Account {
     pub user: User,
     pub pw_hash: String,
+    /// None for argon2id; else the legacy scheme's name (`legacy::Scheme::name`).
+    pub pw_scheme: Option<String>,
 }
 
 /// Inserts a new account. The unique index on `username` decides races: the loser
@@ -66,10 +68,26 @@ pub fn by_name(conn: &mut DbConnection, username: &str) -> Result<Option<User>, 
 pub fn account(conn: &mut DbConnection, username: &str) -> Result<Option<Account>, ApiError> {
     let row = users::table
         .filter(users::username.eq(username))
-        .select((UserRow::as_select(), users::pw_hash))
-        .first::<(UserRow, String)>(conn)
+        .select((UserRow::as_select(), users::pw_hash, users::pw_scheme))
+        .first::<(UserRow, String, Option<String>)>(conn)
         .optional()?;
-    Ok(row.map(|(user, pw_hash)| Account { user: user.into(), pw_hash }))
+    Ok(row.map(|(user, pw_hash, pw_scheme)| Account { user: user.into(), pw_hash, pw_scheme }))
+}
+
+/// Replaces the legacy hash `old` of user `id` with the argon2id `phc`, and clears its
+/// scheme. Returns whether it did: false when another login upgraded it first.
+pub fn upgrade_password(conn: &mut DbConnection, id: UserId, old: &str, phc: &str) -> Result<bool, ApiError> {
+    let changed = diesel::update(
+        users::table.find(id.get()).filter(users::pw_scheme.is_not_null()).filter(users::pw_hash.eq(old)),
+    )
+    .set((users::pw_hash.eq(phc), users::pw_scheme.eq(None::<String>)))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Accounts whose password is still a legacy hash.
+pub fn count_legacy(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(users::table.filter(users::pw_scheme.is_not_null()).count().get_result(conn)?)
 }
 
 pub fn by_id(conn: &mut DbConnection, id: UserId) -> Result<Option<User>, ApiError> {

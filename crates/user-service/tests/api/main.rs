@@ -2,6 +2,7 @@
 
 mod database;
 mod helpers;
+mod legacy;
 mod lookup;
 mod migrations;
 mod register_login;
