@@ -188,3 +188,83 @@ async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() 
     let b2 = Browser::new(&sys);
     b2.login("Rene\u{301}e", "default").await.has("You were logged in");
 }
+
+/// The gateway binary with exactly `env` (and a free port), its exit status and output
+/// once it has stopped or answered /health.
+async fn start_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env_clear()
+        .env("GATEWAY_HTTP__HOST", "127.0.0.1")
+        .env("GATEWAY_HTTP__PORT", port.to_string())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().await.unwrap();
+            let text =
+                String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+            return (status.code(), text);
+        }
+        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+            child.kill().await.unwrap();
+            return (None, "running".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the gateway neither stopped nor answered /health");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_list() {
+    let dir = std::env::temp_dir().join(format!("gateway-production-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (auth, key) = (dir.join("sim_authorization"), dir.join("session_key"));
+    std::fs::write(&auth, "Basic b3duOnNlY3JldA==\n").unwrap();
+    std::fs::write(&key, "k".repeat(64)).unwrap();
+    let (auth, key) = (auth.to_str().unwrap(), key.to_str().unwrap());
+    let all = [
+        ("GATEWAY_SIM__AUTHORIZATION_FILE", auth),
+        ("GATEWAY_SIM__ALLOW_LIST", "198.51.100.7,2001:db8::/32"),
+        ("GATEWAY_SESSION__KEY_FILE", key),
+    ];
+
+    // Development: every fallback is fine.
+    assert_eq!(start_binary(&[]).await, (None, "running".into()));
+    // Production with nothing set names every missing setting.
+    let (code, out) = start_binary(&[("GATEWAY_PRODUCTION", "true")]).await;
+    assert_eq!(code, Some(1), "{out}");
+    for name in [
+        "GATEWAY_PRODUCTION",
+        "GATEWAY_SIM__AUTHORIZATION_FILE",
+        "GATEWAY_SIM__ALLOW_LIST",
+        "GATEWAY_SESSION__KEY_FILE",
+    ] {
+        assert!(out.contains(name), "{name} not named in: {out}");
+    }
+    // Each one missing alone is enough to refuse, and is the one named.
+    for skip in 0..all.len() {
+        let mut env = vec![("GATEWAY_PRODUCTION", "true")];
+        env.extend(all.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, kv)| *kv));
+        let (code, out) = start_binary(&env).await;
+        assert_eq!(code, Some(1), "without {}: {out}", all[skip].0);
+        assert!(out.contains(all[skip].0), "{out}");
+    }
+    // A plain value instead of the credential file is not enough, nor an empty list.
+    let mut env = vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__AUTHORIZATION", "Basic eDp5")];
+    env.extend(all.iter().skip(1).copied());
+    assert_eq!(start_binary(&env).await.0, Some(1));
+    let mut env = vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__ALLOW_LIST", " ")];
+    env.extend([all[0], all[2]]);
+    assert_eq!(start_binary(&env).await.0, Some(1));
+    // With all of them it starts.
+    let mut env = vec![("GATEWAY_PRODUCTION", "true")];
+    env.extend(all);
+    assert_eq!(start_binary(&env).await, (None, "running".into()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
