@@ -139,12 +139,15 @@ pub struct SessionSettings {
     pub key: Option<SecretString>,
     /// Mark the cookie `Secure` (serve over TLS).
     pub secure: bool,
+    /// A session not used for this long is over (seconds; 7 days).
+    pub idle_timeout_s: i64,
+    /// A session is over this long after signing in, however used (seconds; 30 days).
+    pub absolute_timeout_s: i64,
 }
 
-#[allow(clippy::derivable_impls)]
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { key: None, secure: false }
+        Self { key: None, secure: false, idle_timeout_s: 7 * 24 * 3600, absolute_timeout_s: 30 * 24 * 3600 }
     }
 }
 

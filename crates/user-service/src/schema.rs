@@ -7,5 +7,6 @@ diesel::table! {
         email -> Text,
         pw_hash -> Text,
         created_at -> BigInt,
+        session_generation -> BigInt,
     }
 }

@@ -268,3 +268,96 @@ async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_l
     assert_eq!(start_binary(&env).await, (None, "running".into()));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Signs `name` (password `default`) in without a cookie jar: the session cookie, as
+/// anyone who copied it would hold it.
+async fn session_cookie(sys: &TestSystem, name: &str) -> String {
+    let res = sys
+        .client
+        .post(sys.url("/login"))
+        .form(&[("username", name), ("password", "default")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = res.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// Whether `cookie` opens "My Timeline".
+async fn opens_my_timeline(sys: &TestSystem, cookie: &str) -> bool {
+    let res = sys.client.get(sys.url("/")).header("cookie", cookie).send().await.unwrap();
+    match res.status().as_u16() {
+        200 => {
+            assert!(res.text().await.unwrap().contains("My Timeline"));
+            true
+        }
+        302 => false,
+        other => panic!("GET / answered {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookie_copied_before_logout_opens_nothing_after_it() {
+    let sys = spawn_system().await;
+    Browser::new(&sys).register("alice").await;
+    let copied = session_cookie(&sys, "alice").await;
+    assert!(opens_my_timeline(&sys, &copied).await);
+    let elsewhere = Browser::new(&sys);
+    elsewhere.login("alice", "default").await.has("My Timeline");
+
+    let res = sys.client.post(sys.url("/logout")).header("cookie", &copied).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(!opens_my_timeline(&sys, &copied).await, "the copy still opens My Timeline");
+    let res = sys
+        .client
+        .post(sys.url("/add_message"))
+        .header("cookie", &copied)
+        .form(&[("text", "replayed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Logging out ends every session of the user; signing in again works.
+    elsewhere.page("/").await.lacks("My Timeline");
+    elsewhere.login("alice", "default").await.has("My Timeline");
+    let fresh = session_cookie(&sys, "alice").await;
+    assert!(opens_my_timeline(&sys, &fresh).await);
+    assert!(!opens_my_timeline(&sys, &copied).await);
+    sys.client.get(sys.url("/public")).send().await.unwrap();
+    Browser::new(&sys).page("/public").await.lacks("replayed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ends_when_idle_too_long() {
+    let sys =
+        spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| s.session.idle_timeout_s = 3).await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        b.page("/").await.has("My Timeline"); // each use keeps it alive
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    b.page("/").await.lacks("My Timeline").has("Public Timeline");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ends_after_the_absolute_timeout_however_used() {
+    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
+        s.session.idle_timeout_s = 4;
+        s.session.absolute_timeout_s = 6;
+    })
+    .await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for second in 1..=6 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let page = b.page("/").await;
+        if second <= 4 {
+            page.has("My Timeline");
+        } else if second == 6 {
+            page.lacks("My Timeline");
+        }
+    }
+}
