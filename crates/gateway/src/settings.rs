@@ -165,11 +165,17 @@ pub struct WebSettings {
     /// default because the course's UI tests register with `default`).
     pub password_policy: bool,
     pub per_page: u32,
+    /// Sign-in and sign-up form posts allowed per client address and minute, after a
+    /// burst of `form_throttle_burst`; more are answered 429 with `Retry-After`. The
+    /// simulator's allow-listed addresses (an explicit list, not `*`) are exempt.
+    /// 0: no throttle (the default: the course's UI tests post forms at full speed).
+    pub form_throttle_per_minute: u32,
+    pub form_throttle_burst: u32,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
-        Self { password_policy: false, per_page: 30 }
+        Self { password_policy: false, per_page: 30, form_throttle_per_minute: 0, form_throttle_burst: 10 }
     }
 }
 

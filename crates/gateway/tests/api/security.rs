@@ -361,3 +361,50 @@ async fn session_ends_after_the_absolute_timeout_however_used() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_and_scripted_sign_ups_are_throttled_per_address() {
+    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
+        s.web.form_throttle_per_minute = 2;
+        s.web.form_throttle_burst = 3;
+        s.sim.allow_list = vec!["10.9.8.7".into()];
+    })
+    .await;
+    let form_post = |path: &'static str, from: &'static str, name: &str| {
+        sys.client
+            .post(sys.url(path))
+            .header("x-forwarded-for", from)
+            .form(&[
+                ("username", name),
+                ("password", "guess"),
+                ("email", "g@example.com"),
+                ("password2", "guess"),
+            ])
+            .send()
+    };
+    // A burst of three form posts (sign-in and sign-up count together), then 429.
+    for (i, path) in ["/login", "/register", "/login"].into_iter().enumerate() {
+        let res = form_post(path, "192.0.2.1", &format!("guess{i}")).await.unwrap();
+        assert!(res.status().as_u16() < 400 || res.status() == 422, "{path}: {}", res.status());
+    }
+    for path in ["/login", "/register"] {
+        let res = form_post(path, "192.0.2.1", "one more").await.unwrap();
+        assert_eq!(res.status(), 429, "{path}");
+        let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=30).contains(&wait), "Retry-After: {wait}");
+        assert!(res.text().await.unwrap().contains("Too many attempts"));
+    }
+    // The sign-up throttled above did not happen.
+    let res = sys.client.get(sys.url("/one%20more")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    // Reading the forms is not counted; other addresses have their own allowance.
+    let res = sys.client.get(sys.url("/login")).header("x-forwarded-for", "192.0.2.1").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = form_post("/login", "192.0.2.2", "someone").await.unwrap();
+    assert_ne!(res.status(), 429);
+    // The simulator's allow-listed address is never throttled.
+    for i in 0..12 {
+        let res = form_post("/login", "10.9.8.7", &format!("sim{i}")).await.unwrap();
+        assert_ne!(res.status(), 429, "allow-listed post {i}");
+    }
+}
