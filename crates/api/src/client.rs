@@ -20,7 +20,7 @@ use crate::{
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
     retry::{Idempotent, Retries},
-    user::{Credentials, NewUser, User, UserError, UserIds},
+    user::{Credentials, NewUser, SessionGeneration, User, UserError, UserIds},
     Count, ErrorBody,
 };
 
@@ -361,6 +361,23 @@ impl UserClient {
         }
         let body = UserIds { ids: ids.to_vec() };
         self.0.json(self.0.request(Method::POST, "/users/batch", rid).json(&body), Idempotent::Yes).await
+    }
+
+    /// The current generation of the user's web sessions.
+    pub async fn session(&self, rid: &str, id: UserId) -> Result<i64, ClientError<UserError>> {
+        let path = format!("/users/{id}/session");
+        let s: SessionGeneration =
+            self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await?;
+        Ok(s.generation)
+    }
+
+    /// Ends every web session of the user; returns the new generation. Safe to send
+    /// again: one more generation ends the same sessions.
+    pub async fn end_session(&self, rid: &str, id: UserId) -> Result<i64, ClientError<UserError>> {
+        let path = format!("/users/{id}/session/end");
+        let s: SessionGeneration =
+            self.0.json(self.0.request(Method::POST, &path, rid), Idempotent::Yes).await?;
+        Ok(s.generation)
     }
 
     pub async fn count(&self, rid: &str) -> Result<i64, ClientError<UserError>> {

@@ -8,6 +8,8 @@
 //! | `GET /users/{id}` | | 200 [`User`]; 400 `invalid_id`; 404 `no_such_user` |
 //! | `POST /users/batch` | [`UserIds`] (at most 1000) | 200 `[User]` (unknown ids left out); 400 `invalid_id`, `too_many_ids` |
 //! | `GET /users/count` | | 200 [`Count`](crate::Count) |
+//! | `GET /users/{id}/session` | | 200 [`SessionGeneration`]; 400 `invalid_id`; 404 `no_such_user` |
+//! | `POST /users/{id}/session/end` | | 200 [`SessionGeneration`] (the new one: sessions of older ones are over); 400 `invalid_id`; 404 `no_such_user` |
 //!
 //! Refusals are [`UserError`]s; any route may also answer a [common
 //! code](crate::error::Common).
@@ -97,6 +99,13 @@ pub struct User {
     pub id: UserId,
     pub username: String,
     pub email: String,
+}
+
+/// The generation of a user's web sessions: a session remembers the one it began in
+/// and is over once the user's is newer (they logged out somewhere).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionGeneration {
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

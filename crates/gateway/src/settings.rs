@@ -12,6 +12,8 @@ pub const COURSE_AUTHORIZATION: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// Production: refuse to start on the development fallbacks (see [`Settings::load`]).
+    pub production: bool,
     pub http: HttpSettings,
     pub log: LogSettings,
     pub services: ServicesSettings,
@@ -24,6 +26,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            production: false,
             http: HttpSettings::on_port(8080),
             log: LogSettings::default(),
             services: ServicesSettings::default(),
@@ -35,9 +38,44 @@ impl Default for Settings {
     }
 }
 
+/// What production must set itself rather than fall back on: each with why.
+const PRODUCTION_REQUIRES: &[(&str, &str)] = &[
+    (
+        "GATEWAY_SIM__AUTHORIZATION_FILE",
+        "a file holding the simulator's credential, never the course's published default",
+    ),
+    ("GATEWAY_SIM__ALLOW_LIST", "the simulator's addresses, never the default `*`"),
+    ("GATEWAY_SESSION__KEY_FILE", "a file holding the session key, never a random key per start"),
+];
+
 impl Settings {
+    /// The settings from the environment. With `GATEWAY_PRODUCTION` on, the start is
+    /// refused unless the simulator's credential and the session key come from files and
+    /// the allow-list is given and not empty.
     pub fn load() -> anyhow::Result<Self> {
-        minitwit_kit::settings::load(crate::ENV_PREFIX, &["sim.allow_list"])
+        Self::load_from(std::env::vars())
+    }
+
+    /// [`Settings::load`] with an explicit environment, for tests.
+    pub fn load_from(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let settings: Self =
+            minitwit_kit::settings::load_from(crate::ENV_PREFIX, &["sim.allow_list"], vars.iter().cloned())?;
+        if settings.production {
+            let given = |name: &str| vars.iter().any(|(k, v)| k == name && !v.trim().is_empty());
+            let missing: Vec<String> = PRODUCTION_REQUIRES
+                .iter()
+                .filter(|(name, _)| !given(name))
+                .map(|(name, why)| format!("{name} ({why})"))
+                .collect();
+            if !missing.is_empty() {
+                anyhow::bail!("GATEWAY_PRODUCTION is on, so these must be set: {}", missing.join("; "));
+            }
+            if settings.sim.allow_list.iter().all(|a| a.trim().is_empty()) {
+                anyhow::bail!("GATEWAY_PRODUCTION is on, so GATEWAY_SIM__ALLOW_LIST may not be empty");
+            }
+        }
+        Ok(settings)
     }
 }
 
@@ -106,12 +144,15 @@ pub struct SessionSettings {
     pub key: Option<SecretString>,
     /// Mark the cookie `Secure` (serve over TLS).
     pub secure: bool,
+    /// A session not used for this long is over (seconds; 7 days).
+    pub idle_timeout_s: i64,
+    /// A session is over this long after signing in, however used (seconds; 30 days).
+    pub absolute_timeout_s: i64,
 }
 
-#[allow(clippy::derivable_impls)]
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { key: None, secure: false }
+        Self { key: None, secure: false, idle_timeout_s: 7 * 24 * 3600, absolute_timeout_s: 30 * 24 * 3600 }
     }
 }
 
@@ -129,11 +170,17 @@ pub struct WebSettings {
     /// default because the course's UI tests register with `default`).
     pub password_policy: bool,
     pub per_page: u32,
+    /// Sign-in and sign-up form posts allowed per client address and minute, after a
+    /// burst of `form_throttle_burst`; more are answered 429 with `Retry-After`. The
+    /// simulator's allow-listed addresses (an explicit list, not `*`) are exempt.
+    /// 0: no throttle (the default: the course's UI tests post forms at full speed).
+    pub form_throttle_per_minute: u32,
+    pub form_throttle_burst: u32,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
-        Self { password_policy: false, per_page: 30 }
+        Self { password_policy: false, per_page: 30, form_throttle_per_minute: 0, form_throttle_burst: 10 }
     }
 }
 

@@ -234,6 +234,24 @@ impl Calls<'_> {
         self.upstream.user_by_name(self.rid, username).await
     }
 
+    /// The current generation of the user's web sessions; `None` for a user that is gone.
+    pub async fn session_generation(&self, id: UserId) -> Result<Option<i64>, ClientError<UserError>> {
+        match self.upstream.users.session(self.rid, id).await {
+            Ok(generation) => Ok(Some(generation)),
+            Err(e) if e.refusal() == Some(UserError::NoSuchUser) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends every web session of the user (logging out).
+    pub async fn end_sessions(&self, id: UserId) -> Result<(), ClientError<UserError>> {
+        match self.upstream.users.end_session(self.rid, id).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.refusal() == Some(UserError::NoSuchUser) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The users among `ids` (cached where possible, one batch call for the rest).
     pub async fn users_by_ids(
         &self,

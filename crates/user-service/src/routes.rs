@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use minitwit_api::{
     domain::{Password, UserId, Username},
-    user::{Credentials, NewUser, UserError, UserIds, BATCH_MAX},
+    user::{Credentials, NewUser, SessionGeneration, UserError, UserIds, BATCH_MAX},
     Count,
 };
 use minitwit_kit::{db::Db, metrics::Metrics, ApiError};
@@ -56,7 +56,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .route("/users/batch", web::post().to(batch))
         .route("/users/count", web::get().to(count))
         .route("/users/by-name/{username}", web::get().to(by_name))
-        .route("/users/{id}", web::get().to(by_id));
+        .route("/users/{id}", web::get().to(by_id))
+        .route("/users/{id}/session", web::get().to(session))
+        .route("/users/{id}/session/end", web::post().to(end_session));
 }
 
 fn no_such_user() -> ApiError {
@@ -132,6 +134,19 @@ async fn by_id(state: web::Data<State>, path: web::Path<UserId>) -> Result<HttpR
     let id = path.into_inner();
     let user = state.db.run_idempotent(move |c| users::by_id(c, id)).await?.ok_or_else(no_such_user)?;
     Ok(HttpResponse::Ok().json(user))
+}
+
+async fn session(state: web::Data<State>, path: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let generation =
+        state.db.run_idempotent(move |c| users::session_generation(c, id)).await?.ok_or_else(no_such_user)?;
+    Ok(HttpResponse::Ok().json(SessionGeneration { generation }))
+}
+
+async fn end_session(state: web::Data<State>, path: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let generation = state.db.run(move |c| users::end_sessions(c, id)).await?.ok_or_else(no_such_user)?;
+    Ok(HttpResponse::Ok().json(SessionGeneration { generation }))
 }
 
 async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<HttpResponse, ApiError> {

@@ -8,5 +8,6 @@ diesel::table! {
         pw_hash -> Text,
         pw_scheme -> Nullable<Text>,
         created_at -> BigInt,
+        session_generation -> BigInt,
     }
 }

@@ -102,6 +102,22 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[UserId]) -> Result<Vec<User>, ApiE
     Ok(rows.into_iter().map(User::from).collect())
 }
 
+/// The generation of the user's web sessions, `None` for an unknown user.
+pub fn session_generation(conn: &mut DbConnection, id: UserId) -> Result<Option<i64>, ApiError> {
+    Ok(users::table.find(id.get()).select(users::session_generation).first(conn).optional()?)
+}
+
+/// Ends every web session of the user (one more generation), and returns the new one.
+pub fn end_sessions(conn: &mut DbConnection, id: UserId) -> Result<Option<i64>, ApiError> {
+    let updated = diesel::update(users::table.find(id.get()))
+        .set(users::session_generation.eq(users::session_generation + 1))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    session_generation(conn, id)
+}
+
 pub fn count(conn: &mut DbConnection) -> Result<i64, ApiError> {
     Ok(users::table.count().get_result(conn)?)
 }

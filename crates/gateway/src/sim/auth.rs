@@ -109,13 +109,7 @@ impl AllowList {
         if matches!(self, AllowList::Everyone) {
             return Ok(());
         }
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|hop| hop.trim().to_string());
-        let client = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+        let client = client_address(req);
         let client = client.as_deref();
         if self.allows(client) {
             Ok(())
@@ -123,6 +117,23 @@ impl AllowList {
             Err(SimError::forbidden().with_cause(format!("client address {client:?} is not allowed")))
         }
     }
+}
+
+/// The client's address as given (module docs): the first hop of `X-Forwarded-For`,
+/// else the connection's peer.
+pub fn client_address(req: &HttpRequest) -> Option<String> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|hop| hop.trim().to_string());
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+}
+
+/// The client's address as an IP, when it is one ([`client_address`]).
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    client_address(req).as_deref().and_then(parse_client)
 }
 
 /// `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]`, `[::1]:80`.

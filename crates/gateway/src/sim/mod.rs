@@ -28,7 +28,7 @@
 //! a 204; missing register fields count as empty; a username path segment that does
 //! not decode to UTF-8 is a 400, one no user can have (`/`, control characters) a 404.
 
-mod auth;
+pub(crate) mod auth;
 mod body;
 mod error;
 mod handlers;

@@ -49,11 +49,14 @@ pub async fn login(
     let refusal = match credentials(&state, &rid, &form).await? {
         Err(refusal) => refusal,
         Ok(credentials) => match state.upstream.for_request(&rid).login(&credentials).await {
-            Ok(user) => {
-                visitor.sign_in(&user);
-                visitor.flash("You were logged in");
-                return Ok(redirect(StatusCode::SEE_OTHER, "/"));
-            }
+            Ok(user) => match state.upstream.for_request(&rid).session_generation(user.id).await? {
+                Some(generation) => {
+                    visitor.sign_in(&user, generation);
+                    visitor.flash("You were logged in");
+                    return Ok(redirect(StatusCode::SEE_OTHER, "/"));
+                }
+                None => UserError::NoSuchUser, // gone since the password was checked
+            },
             Err(e) => match e.refusal() {
                 Some(refusal @ (UserError::NoSuchUser | UserError::WrongPassword)) => refusal,
                 _ => return Err(e.into()),
@@ -165,13 +168,23 @@ pub async fn register(
     Ok(register_page(&state, &form, Some(&error)).status(FORM_ERROR).render(&visitor)?)
 }
 
-/// `GET /logout` (the legacy link) and `POST /logout` (the page's button).
-pub async fn logout(visitor: Visitor, req: HttpRequest) -> HttpResponse {
+/// `GET /logout` (the legacy link) and `POST /logout` (the page's button). Ends every
+/// session of the user, so no copy of the cookie opens anything afterwards.
+pub async fn logout(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    rid: RequestId,
+    req: HttpRequest,
+) -> Result<HttpResponse, WebError> {
+    let user = visitor.user.clone();
     visitor.sign_out();
+    if let Some(user) = user {
+        state.upstream.for_request(&rid).end_sessions(user.id).await?;
+    }
     visitor.flash("You were logged out");
     let status =
         if req.method() == actix_web::http::Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
-    redirect(status, "/public")
+    Ok(redirect(status, "/public"))
 }
 
 #[cfg(test)]

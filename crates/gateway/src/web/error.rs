@@ -19,6 +19,8 @@ pub enum WebError {
     NotFound(String),
     /// Input no page can make sense of (a broken cursor, an unreadable form).
     BadRequest(String),
+    /// Too many sign-in or sign-up attempts from this address: wait this many seconds.
+    TooManyRequests(u64),
     /// A service needed for this page is down or too slow.
     Unavailable(anyhow::Error),
     /// A bug: an answer the gateway did not expect.
@@ -32,6 +34,9 @@ impl std::fmt::Display for WebError {
             Self::CrossSite => f.write_str("cross-site request refused"),
             Self::NotFound(what) => write!(f, "not found: {what}"),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::TooManyRequests(wait) => {
+                write!(f, "too many form posts from this address, retry in {wait} s")
+            }
             Self::Unavailable(e) => write!(f, "service unavailable: {e:#}"),
             Self::Internal(e) => write!(f, "internal error: {e:#}"),
         }
@@ -75,6 +80,12 @@ impl WebError {
             ),
             Self::NotFound(what) => ("Not found", what.clone(), "/public", "Go to the public timeline"),
             Self::BadRequest(why) => ("Bad request", why.clone(), "/public", "Go to the public timeline"),
+            Self::TooManyRequests(wait) => (
+                "Too many attempts",
+                format!("Too many attempts from your address. Please wait {wait} seconds and try again."),
+                "/public",
+                "Go to the public timeline",
+            ),
             Self::Unavailable(_) => (
                 "Temporarily unavailable",
                 "Part of MiniTwit is not answering right now. Please try again in a moment.".into(),
@@ -98,6 +109,7 @@ impl ResponseError for WebError {
             Self::CrossSite => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -121,6 +133,9 @@ impl ResponseError for WebError {
         });
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        if let Self::TooManyRequests(wait) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*wait));
         }
         res
     }

@@ -19,6 +19,7 @@ mod follow;
 mod password_policy;
 mod render;
 mod session;
+mod throttle;
 mod timeline;
 
 use actix_web::{
@@ -44,6 +45,7 @@ const FORM_LIMIT_BYTES: usize = 64 * 1024;
 pub struct Web {
     key: Key,
     session: SessionSettings,
+    throttle: Option<throttle::FormThrottle>,
 }
 
 impl Web {
@@ -51,7 +53,8 @@ impl Web {
     pub fn new(state: &AppState) -> anyhow::Result<Self> {
         render::templates()?;
         let key = session::key(&state.settings.session)?;
-        Ok(Self { key, session: state.settings.session.clone() })
+        let throttle = throttle::FormThrottle::new(&state.settings.web, &state.settings.sim.allow_list)?;
+        Ok(Self { key, session: state.settings.session.clone(), throttle })
     }
 
     pub fn configure(&self, cfg: &mut web::ServiceConfig, state: AppState) {
@@ -59,6 +62,7 @@ impl Web {
         cfg.service(
             web::scope("")
                 .app_data(web::Data::new(state))
+                .app_data(web::Data::new(self.throttle.clone()))
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES).error_handler(|e, _| {
                     WebError::BadRequest(format!("The form could not be read: {e}.")).into()
                 }))
@@ -78,10 +82,15 @@ impl Web {
                 .service(page("/", timeline::mine))
                 .service(page("/public", timeline::public))
                 .route("/add_message", web::post().to(timeline::add_message))
-                .service(page("/login", auth::login_form).route(web::post().to(auth::login)))
+                .service(
+                    page("/login", auth::login_form)
+                        .route(web::post().to(auth::login))
+                        .wrap(from_fn(throttle::limit_forms)),
+                )
                 .service(
                     page("/register", auth::register_form)
-                        .route(web::post().guard(guard::fn_guard(is_form)).to(auth::register)),
+                        .route(web::post().guard(guard::fn_guard(is_form)).to(auth::register))
+                        .wrap(from_fn(throttle::limit_forms)),
                 )
                 .service(
                     web::resource("/logout")

@@ -3,8 +3,15 @@
 //!
 //! The session lives in a cookie (actix-session's cookie store, encrypted and
 //! authenticated with the key from settings), HttpOnly, SameSite=Lax, Secure behind TLS.
+//!
+//! A cookie alone is not enough to stay signed in: it carries the user's session
+//! generation (user-service, `GET /users/{id}/session`) from when they signed in, and
+//! when it was issued and last used. It is honoured only while that generation is the
+//! user's current one (logging out anywhere makes a new one), it was used within the
+//! idle timeout (7 days) and issued within the absolute timeout (30 days). A copy of
+//! the cookie taken before logging out therefore opens nothing afterwards.
 
-use std::future::{ready, Ready};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_session::{
     config::{BrowserSession, CookieContentSecurity},
@@ -14,15 +21,16 @@ use actix_session::{
 use actix_web::{
     cookie::{Key, SameSite},
     dev::Payload,
-    FromRequest, HttpMessage, HttpRequest,
+    web, FromRequest, HttpMessage, HttpRequest,
 };
+use futures::future::LocalBoxFuture;
 use minitwit_api::{domain::UserId, user::User};
-use minitwit_kit::server::ActingUser;
+use minitwit_kit::server::{ActingUser, RequestId};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::error::WebError;
-use crate::settings::SessionSettings;
+use crate::{settings::SessionSettings, AppState};
 
 const USER: &str = "user";
 const FLASHES: &str = "flashes";
@@ -64,6 +72,15 @@ pub fn middleware(settings: &SessionSettings, key: Key) -> SessionMiddleware<Coo
 pub struct SessionUser {
     pub id: UserId,
     pub username: String,
+    /// The user's session generation when they signed in.
+    pub generation: i64,
+    /// When they signed in and when the session was last used (seconds since 1970).
+    pub issued_at: i64,
+    pub seen_at: i64,
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Anyone looking at a page: their session, and who they are if signed in. Extracting
@@ -74,19 +91,49 @@ pub struct Visitor {
 }
 
 impl Visitor {
-    fn of(req: &HttpRequest) -> Self {
+    /// The visitor, signed in only if the session is still current (module docs); an
+    /// ended session is forgotten.
+    async fn of(req: HttpRequest) -> Result<Self, actix_web::Error> {
         let session = req.get_session();
-        let user = session.get::<SessionUser>(USER).ok().flatten();
+        let mut user = session.get::<SessionUser>(USER).ok().flatten();
+        if let Some(mut u) = user.take() {
+            let state = req.app_data::<web::Data<AppState>>().expect("the web scope has the state").clone();
+            let limits = &state.settings.session;
+            let now = now();
+            let fresh =
+                now - u.seen_at < limits.idle_timeout_s && now - u.issued_at < limits.absolute_timeout_s;
+            let rid = RequestId::extract(&req).await?;
+            let current = fresh
+                && state.upstream.for_request(&rid).session_generation(u.id).await.map_err(WebError::from)?
+                    == Some(u.generation);
+            if current {
+                if u.seen_at != now {
+                    u.seen_at = now;
+                    let _ = session.insert(USER, &u);
+                }
+                user = Some(u);
+            } else {
+                session.remove(USER);
+                session.renew();
+            }
+        }
         if let Some(user) = &user {
             req.extensions_mut().insert(ActingUser(user.id));
         }
-        Self { session, user }
+        Ok(Self { session, user })
     }
 
-    /// Remembers `user` as signed in, in a fresh session.
-    pub fn sign_in(&self, user: &User) {
+    /// Remembers `user` as signed in, in a fresh session of their current `generation`.
+    pub fn sign_in(&self, user: &User, generation: i64) {
         self.session.renew();
-        let user = SessionUser { id: user.id, username: user.username.clone() };
+        let now = now();
+        let user = SessionUser {
+            id: user.id,
+            username: user.username.clone(),
+            generation,
+            issued_at: now,
+            seen_at: now,
+        };
         let _ = self.session.insert(USER, user);
     }
 
@@ -111,10 +158,11 @@ impl Visitor {
 
 impl FromRequest for Visitor {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Visitor::of(req)))
+        let req = req.clone();
+        Box::pin(Visitor::of(req))
     }
 }
 
@@ -126,13 +174,16 @@ pub struct SignedIn {
 
 impl FromRequest for SignedIn {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let visitor = Visitor::of(req);
-        ready(match visitor.user.clone() {
-            Some(user) => Ok(SignedIn { visitor, user }),
-            None => Err(WebError::Unauthorized.into()),
+        let req = req.clone();
+        Box::pin(async move {
+            let visitor = Visitor::of(req).await?;
+            match visitor.user.clone() {
+                Some(user) => Ok(SignedIn { visitor, user }),
+                None => Err(WebError::Unauthorized.into()),
+            }
         })
     }
 }
@@ -143,9 +194,10 @@ mod tests {
 
     #[test]
     fn a_configured_key_must_be_long_enough() {
-        let short = SessionSettings { key: Some("too short".into()), secure: false };
+        let short = SessionSettings { key: Some("too short".into()), ..SessionSettings::default() };
         assert!(key(&short).is_err());
-        let long = SessionSettings { key: Some("k".repeat(64).into()), secure: true };
+        let long =
+            SessionSettings { key: Some("k".repeat(64).into()), secure: true, ..SessionSettings::default() };
         assert!(key(&long).is_ok());
         assert!(key(&SessionSettings::default()).is_ok());
     }

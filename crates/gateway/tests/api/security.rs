@@ -188,3 +188,223 @@ async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() 
     let b2 = Browser::new(&sys);
     b2.login("Rene\u{301}e", "default").await.has("You were logged in");
 }
+
+/// The gateway binary with exactly `env` (and a free port), its exit status and output
+/// once it has stopped or answered /health.
+async fn start_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env_clear()
+        .env("GATEWAY_HTTP__HOST", "127.0.0.1")
+        .env("GATEWAY_HTTP__PORT", port.to_string())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().await.unwrap();
+            let text =
+                String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+            return (status.code(), text);
+        }
+        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+            child.kill().await.unwrap();
+            return (None, "running".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the gateway neither stopped nor answered /health");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_list() {
+    let dir = std::env::temp_dir().join(format!("gateway-production-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (auth, key) = (dir.join("sim_authorization"), dir.join("session_key"));
+    std::fs::write(&auth, "Basic b3duOnNlY3JldA==\n").unwrap();
+    std::fs::write(&key, "k".repeat(64)).unwrap();
+    let (auth, key) = (auth.to_str().unwrap(), key.to_str().unwrap());
+    let all = [
+        ("GATEWAY_SIM__AUTHORIZATION_FILE", auth),
+        ("GATEWAY_SIM__ALLOW_LIST", "198.51.100.7,2001:db8::/32"),
+        ("GATEWAY_SESSION__KEY_FILE", key),
+    ];
+
+    // Development: every fallback is fine.
+    assert_eq!(start_binary(&[]).await, (None, "running".into()));
+    // Production with nothing set names every missing setting.
+    let (code, out) = start_binary(&[("GATEWAY_PRODUCTION", "true")]).await;
+    assert_eq!(code, Some(1), "{out}");
+    for name in [
+        "GATEWAY_PRODUCTION",
+        "GATEWAY_SIM__AUTHORIZATION_FILE",
+        "GATEWAY_SIM__ALLOW_LIST",
+        "GATEWAY_SESSION__KEY_FILE",
+    ] {
+        assert!(out.contains(name), "{name} not named in: {out}");
+    }
+    // Each one missing alone is enough to refuse, and is the one named.
+    for skip in 0..all.len() {
+        let mut env = vec![("GATEWAY_PRODUCTION", "true")];
+        env.extend(all.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, kv)| *kv));
+        let (code, out) = start_binary(&env).await;
+        assert_eq!(code, Some(1), "without {}: {out}", all[skip].0);
+        assert!(out.contains(all[skip].0), "{out}");
+    }
+    // A plain value instead of the credential file is not enough, nor an empty list.
+    let mut env = vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__AUTHORIZATION", "Basic eDp5")];
+    env.extend(all.iter().skip(1).copied());
+    assert_eq!(start_binary(&env).await.0, Some(1));
+    let mut env = vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__ALLOW_LIST", " ")];
+    env.extend([all[0], all[2]]);
+    assert_eq!(start_binary(&env).await.0, Some(1));
+    // With all of them it starts.
+    let mut env = vec![("GATEWAY_PRODUCTION", "true")];
+    env.extend(all);
+    assert_eq!(start_binary(&env).await, (None, "running".into()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Signs `name` (password `default`) in without a cookie jar: the session cookie, as
+/// anyone who copied it would hold it.
+async fn session_cookie(sys: &TestSystem, name: &str) -> String {
+    let res = sys
+        .client
+        .post(sys.url("/login"))
+        .form(&[("username", name), ("password", "default")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set = res.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// Whether `cookie` opens "My Timeline".
+async fn opens_my_timeline(sys: &TestSystem, cookie: &str) -> bool {
+    let res = sys.client.get(sys.url("/")).header("cookie", cookie).send().await.unwrap();
+    match res.status().as_u16() {
+        200 => {
+            assert!(res.text().await.unwrap().contains("My Timeline"));
+            true
+        }
+        302 => false,
+        other => panic!("GET / answered {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookie_copied_before_logout_opens_nothing_after_it() {
+    let sys = spawn_system().await;
+    Browser::new(&sys).register("alice").await;
+    let copied = session_cookie(&sys, "alice").await;
+    assert!(opens_my_timeline(&sys, &copied).await);
+    let elsewhere = Browser::new(&sys);
+    elsewhere.login("alice", "default").await.has("My Timeline");
+
+    let res = sys.client.post(sys.url("/logout")).header("cookie", &copied).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(!opens_my_timeline(&sys, &copied).await, "the copy still opens My Timeline");
+    let res = sys
+        .client
+        .post(sys.url("/add_message"))
+        .header("cookie", &copied)
+        .form(&[("text", "replayed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Logging out ends every session of the user; signing in again works.
+    elsewhere.page("/").await.lacks("My Timeline");
+    elsewhere.login("alice", "default").await.has("My Timeline");
+    let fresh = session_cookie(&sys, "alice").await;
+    assert!(opens_my_timeline(&sys, &fresh).await);
+    assert!(!opens_my_timeline(&sys, &copied).await);
+    sys.client.get(sys.url("/public")).send().await.unwrap();
+    Browser::new(&sys).page("/public").await.lacks("replayed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ends_when_idle_too_long() {
+    let sys =
+        spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| s.session.idle_timeout_s = 3).await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        b.page("/").await.has("My Timeline"); // each use keeps it alive
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    b.page("/").await.lacks("My Timeline").has("Public Timeline");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_ends_after_the_absolute_timeout_however_used() {
+    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
+        s.session.idle_timeout_s = 4;
+        s.session.absolute_timeout_s = 6;
+    })
+    .await;
+    let b = Browser::new(&sys);
+    b.sign_up("alice").await;
+    for second in 1..=6 {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let page = b.page("/").await;
+        if second <= 4 {
+            page.has("My Timeline");
+        } else if second == 6 {
+            page.lacks("My Timeline");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_and_scripted_sign_ups_are_throttled_per_address() {
+    let sys = spawn_system_with(minitwit_kit::testing::Backend::Postgres, |s| {
+        s.web.form_throttle_per_minute = 2;
+        s.web.form_throttle_burst = 3;
+        s.sim.allow_list = vec!["10.9.8.7".into()];
+    })
+    .await;
+    let form_post = |path: &'static str, from: &'static str, name: &str| {
+        sys.client
+            .post(sys.url(path))
+            .header("x-forwarded-for", from)
+            .form(&[
+                ("username", name),
+                ("password", "guess"),
+                ("email", "g@example.com"),
+                ("password2", "guess"),
+            ])
+            .send()
+    };
+    // A burst of three form posts (sign-in and sign-up count together), then 429.
+    for (i, path) in ["/login", "/register", "/login"].into_iter().enumerate() {
+        let res = form_post(path, "192.0.2.1", &format!("guess{i}")).await.unwrap();
+        assert!(res.status().as_u16() < 400 || res.status() == 422, "{path}: {}", res.status());
+    }
+    for path in ["/login", "/register"] {
+        let res = form_post(path, "192.0.2.1", "one more").await.unwrap();
+        assert_eq!(res.status(), 429, "{path}");
+        let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=30).contains(&wait), "Retry-After: {wait}");
+        assert!(res.text().await.unwrap().contains("Too many attempts"));
+    }
+    // The sign-up throttled above did not happen.
+    let res = sys.client.get(sys.url("/one%20more")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    // Reading the forms is not counted; other addresses have their own allowance.
+    let res = sys.client.get(sys.url("/login")).header("x-forwarded-for", "192.0.2.1").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = form_post("/login", "192.0.2.2", "someone").await.unwrap();
+    assert_ne!(res.status(), 429);
+    // The simulator's allow-listed address is never throttled.
+    for i in 0..12 {
+        let res = form_post("/login", "10.9.8.7", &format!("sim{i}")).await.unwrap();
+        assert_ne!(res.status(), 429, "allow-listed post {i}");
+    }
+}

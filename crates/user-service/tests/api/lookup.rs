@@ -11,6 +11,8 @@ both_backends!(
     count_counts,
     health_ready_and_metrics_answer,
     unknown_routes_answer_json,
+    ending_sessions_makes_a_new_generation_per_user,
+    names_no_user_can_have_are_404_never_a_database_error,
 );
 
 async fn users_are_found_by_name_with_spaces_and_by_id(backend: Backend) {
@@ -23,6 +25,40 @@ async fn users_are_found_by_name_with_spaces_and_by_id(backend: Backend) {
     let odd = app.user("100% ?#&").await;
     let found: Value = app.get("/users/by-name/100%25%20%3F%23%26").await.json().await.unwrap();
     assert_eq!(found["id"], odd);
+}
+
+async fn ending_sessions_makes_a_new_generation_per_user(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (a, b) = (app.user("a").await, app.user("b").await);
+    let generation = |id: i64| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/users/{id}/session")).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()["generation"].as_i64().unwrap()
+        }
+    };
+    assert_eq!((generation(a).await, generation(b).await), (0, 0));
+    let res = app.post(&format!("/users/{a}/session/end"), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"generation": 1}));
+    app.post(&format!("/users/{a}/session/end"), &json!({})).await;
+    assert_eq!((generation(a).await, generation(b).await), (2, 0));
+    assert_error(app.get("/users/999/session").await, 404, "no_such_user").await;
+    assert_error(app.post("/users/999/session/end", &json!({})).await, 404, "no_such_user").await;
+    assert_error(app.get("/users/0/session").await, 400, "invalid_id").await;
+}
+
+async fn names_no_user_can_have_are_404_never_a_database_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.user("Jos\u{E9}").await;
+    for path in ["/users/by-name/a%00b", "/users/by-name/a%E2%80%AEb", "/users/by-name/%20a"] {
+        assert_error(app.get(path).await, 404, "no_such_user").await;
+    }
+    // The other spelling of the name finds it (normal form C).
+    assert_eq!(app.get("/users/by-name/Jose%CC%81").await.status(), 200);
+    let res = app.register("a\u{0}b", "a@b", "pw").await;
+    assert_eq!(res.status(), 400);
 }
 
 async fn unknown_users_are_404_and_bad_ids_400(backend: Backend) {
