@@ -19,7 +19,7 @@
 # Fails when an acknowledged write is lost or stored twice, or when verify cannot run.
 # Failed requests while a replica is down are reported; they fail the test only with
 # CHAOS_STRICT=1. Settings: BIN_DIR (default target/debug, built if missing),
-# CHAOS_RATE (requests/s, default 150), CHAOS_SEGMENT_S (seconds per fault, default
+# CHAOS_RATE (requests/s, default 75), CHAOS_SEGMENT_S (seconds per fault, default
 # 5), CHAOS_TIMEOUT_MS (the load's per-request time-out, default 1000; the course's
 # simulator gives up after 300). Logs and the report stay in target/chaos/.
 set -euo pipefail
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/../.."
 repo=$PWD
 
 bin_dir=${BIN_DIR:-$repo/target/debug}
-rate=${CHAOS_RATE:-150}
+rate=${CHAOS_RATE:-75}
 segment=${CHAOS_SEGMENT_S:-5}
 timeout_ms=${CHAOS_TIMEOUT_MS:-1000}
 strict=${CHAOS_STRICT:-0}
