@@ -60,11 +60,17 @@ minitwit_pg_start() {
   id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
   minitwit_pg_dir=$(mktemp -d /tmp/minitwit-pg.XXXXXX)
   chown postgres "$minitwit_pg_dir"
-  local port=55432
-  while minitwit_pg_port_open "$port"; do port=$((port + 1)); done
+  local port=55432 attempt
   runuser -u postgres -- "$minitwit_pg_bin/initdb" -D "$minitwit_pg_dir/data" -A trust -U postgres >/dev/null
-  minitwit_pg_options="-p $port -k $minitwit_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
-  minitwit_pg_restart
+  # Another test may take the free port found here before this server binds it: then
+  # the next one.
+  for attempt in 1 2 3 4 5; do
+    while minitwit_pg_port_open "$port"; do port=$((port + 1)); done
+    minitwit_pg_options="-p $port -k $minitwit_pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+    minitwit_pg_restart && break
+    [ "$attempt" -lt 5 ] || { tail -n 5 "$minitwit_pg_dir/log" >&2; return 1; }
+    port=$((port + 1))
+  done
   export MINITWIT_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "postgres: started a throwaway cluster on 127.0.0.1:$port"
 }

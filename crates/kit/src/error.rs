@@ -62,8 +62,10 @@ impl ApiError {
         Self::common(Common::Unavailable, message).with_cause(cause)
     }
 
-    /// The database does not answer (not reached yet since start-up, or no connection
-    /// within the pool's time-out): 503 `database_unavailable`, `Retry-After: 1`.
+    /// The database does not answer (not reached yet since start-up, a connection lost
+    /// under the query, or none opened within the pool's time-out because connecting
+    /// fails): 503 `database_unavailable`, `Retry-After: 1`. A pool whose connections
+    /// are all busy is [`ApiError::overloaded`] instead.
     pub fn database_unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
         Self::common(Common::DatabaseUnavailable, message).with_cause(cause)
     }
