@@ -670,3 +670,39 @@ pub fn read_latest_file(path: &std::path::Path) -> anyhow::Result<i64> {
     let raw = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     raw.trim().parse().with_context(|| format!("{}: {:?} is not an integer", path.display(), raw.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_source_is_named_without_its_password() {
+        let name = |url: &str| Source::parse(url).unwrap().name();
+        assert_eq!(
+            name("postgres://minitwit:s3cret@db:5432/minitwit"),
+            "postgres://minitwit@db:5432/minitwit"
+        );
+        assert_eq!(name("postgresql://db/minitwit"), "postgresql://db/minitwit");
+        assert_eq!(name("postgres://u@db/m"), "postgres://u@db/m");
+    }
+
+    #[test]
+    fn a_missing_sqlite_file_is_refused_not_created() {
+        let path = std::env::temp_dir().join(format!("no-such-legacy-{}.db", std::process::id()));
+        let e = Source::parse(&path.to_string_lossy()).unwrap_err().to_string();
+        assert!(e.contains("no such SQLite file"), "{e}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn latest_comes_from_the_legacy_apps_file() {
+        let dir = std::env::temp_dir().join(format!("latest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("latest_processed_sim_action_id.txt");
+        std::fs::write(&file, "4711\n").unwrap();
+        assert_eq!(read_latest_file(&file).unwrap(), 4711);
+        std::fs::write(&file, "soon").unwrap();
+        assert!(read_latest_file(&file).unwrap_err().to_string().contains("not an integer"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

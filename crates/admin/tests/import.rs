@@ -15,7 +15,11 @@ use minitwit_kit::{
 use serde_json::json;
 use user_service::bulk::{BulkUser, Scheme};
 
-both_backends!(imports_dirty_data_reports_it_and_keeps_every_login, refuses_a_target_holding_other_data);
+both_backends!(
+    imports_dirty_data_reports_it_and_keeps_every_login,
+    refuses_a_target_holding_other_data,
+    reads_a_legacy_database_moved_to_postgresql,
+);
 
 const SCHEMA: &str = include_str!("fixtures/schema.sql");
 /// Made by Werkzeug 3.1.9 (crates/user-service/tests/fixtures/make_legacy_hashes.sh).
@@ -246,4 +250,39 @@ async fn refuses_a_target_holding_other_data(backend: Backend) {
     let other = legacy_file();
     let e = run(&other, &target, None).await.unwrap_err().to_string();
     assert!(e.contains("an import of another legacy database"), "{e}");
+}
+
+/// The course's schema as teams moved it to PostgreSQL: `user` quoted, the same columns.
+const PG_SCHEMA: &str = r#"
+CREATE TABLE "user" (user_id SERIAL PRIMARY KEY, username TEXT NOT NULL, email TEXT NOT NULL, pw_hash TEXT NOT NULL);
+CREATE TABLE follower (who_id INTEGER, whom_id INTEGER);
+CREATE TABLE message (message_id SERIAL PRIMARY KEY, author_id INTEGER NOT NULL, text TEXT NOT NULL,
+                      pub_date INTEGER, flagged INTEGER);
+"#;
+
+async fn reads_a_legacy_database_moved_to_postgresql(backend: Backend) {
+    let legacy = TestDatabase::new(Backend::Postgres);
+    let mut c = PgConnection::establish(&legacy.url).unwrap();
+    c.batch_execute(PG_SCHEMA).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO \"user\" VALUES (1, 'alice', 'alice@example.com', '{}'), (2, 'bob', 'bob@example.com', '{}');
+         INSERT INTO message VALUES (1, 1, 'tab\there', 10, 0), (2, 2, '', 11, 0), (3, 2, 'flagged', NULL, 1);
+         INSERT INTO follower VALUES (1, 2), (2, 1), (2, 5);",
+        PBKDF2.1, HEX_MD5.1
+    ))
+    .unwrap();
+    let target = Target::new(backend);
+    let summary = run(&legacy, &target, None).await.unwrap();
+    assert_eq!(counts(&summary, "user"), (2, 2, 0, 0, 0, 0));
+    assert_eq!(counts(&summary, "message"), (3, 2, 0, 0, 1, 1));
+    assert_eq!(counts(&summary, "follower"), (3, 2, 0, 0, 0, 1));
+    let mut messages = message_service::bulk::open(&target.messages.url).unwrap();
+    assert_eq!(message_service::bulk::flagged_ids(&mut messages, 1, 10).unwrap(), vec![3]);
+    assert_eq!(
+        count(&mut messages, "SELECT CAST(length(text) AS BIGINT) AS n FROM messages WHERE id = 1"),
+        8
+    );
+    // The same source next time: nothing new.
+    let again = run(&legacy, &target, None).await.unwrap();
+    assert_eq!(counts(&again, "message").2, 2);
 }
