@@ -475,7 +475,17 @@ pub struct Summary {
     pub unflagged: u64,
     pub latest: Option<i64>,
     pub seconds: f64,
+    /// Rows written and seconds taken, per target table.
+    pub writes: Vec<Write>,
     pub issues: Vec<Issue>,
+}
+
+/// One table's write.
+#[derive(Debug, Serialize)]
+pub struct Write {
+    pub table: &'static str,
+    pub rows: u64,
+    pub seconds: f64,
 }
 
 impl Summary {
@@ -506,6 +516,10 @@ impl Summary {
         }
         if let Some(l) = self.latest {
             out.push_str(&format!("latest set to {l}\n"));
+        }
+        for w in &self.writes {
+            let rate = if w.seconds > 0.0 { w.rows as f64 / w.seconds } else { 0.0 };
+            out.push_str(&format!("wrote {} {}: {:.1} s, {rate:.0} rows/s\n", w.rows, w.table, w.seconds));
         }
         for (reason, n) in &self.reasons {
             out.push_str(&format!("  {n:>8}  {reason}\n"));
@@ -582,19 +596,21 @@ impl Progress {
     }
 }
 
-/// Streams `rows` into `insert`, counting them on a progress display.
+/// Streams `rows` into `insert`, counting them on a progress display; the rows
+/// written and the time taken.
 fn with_progress<T>(
     rows: Vec<T>,
-    label: &'static str,
+    table: &'static str,
     enabled: bool,
     insert: impl FnOnce(&mut dyn Iterator<Item = T>) -> anyhow::Result<u64>,
-) -> anyhow::Result<u64> {
-    let mut progress = Progress::new(label, rows.len() as u64, enabled);
+) -> anyhow::Result<Write> {
+    let started = Instant::now();
+    let mut progress = Progress::new(table, rows.len() as u64, enabled);
     let mut iter = rows.into_iter().inspect(|_| progress.inc());
-    let n = insert(&mut iter)?;
+    let rows = insert(&mut iter)?;
     drop(iter);
     progress.finish();
-    Ok(n)
+    Ok(Write { table, rows, seconds: started.elapsed().as_secs_f64() })
 }
 
 fn now_secs() -> i64 {
@@ -636,13 +652,15 @@ pub fn import(options: &Options) -> anyhow::Result<Summary> {
         minitwit_kit::bulk::record_import(conn, &source, now)?;
     }
     let p = options.progress;
-    with_progress(plan.users, "users", p, |rows| user_service::bulk::insert_users(&mut users, rows))?;
-    with_progress(plan.follows, "follows", p, |rows| {
-        follow_service::bulk::insert_follows(&mut follows, rows)
-    })?;
-    with_progress(plan.messages, "messages", p, |rows| {
-        message_service::bulk::insert_messages(&mut messages, rows)
-    })?;
+    let writes = vec![
+        with_progress(plan.users, "users", p, |rows| user_service::bulk::insert_users(&mut users, rows))?,
+        with_progress(plan.follows, "follows", p, |rows| {
+            follow_service::bulk::insert_follows(&mut follows, rows)
+        })?,
+        with_progress(plan.messages, "messages", p, |rows| {
+            message_service::bulk::insert_messages(&mut messages, rows)
+        })?,
+    ];
     let flagged = message_service::bulk::set_flagged(&mut messages, &plan.flag, true)? as u64;
     let unflagged = message_service::bulk::set_flagged(&mut messages, &plan.unflag, false)? as u64;
     if let Some(latest) = options.latest {
@@ -661,6 +679,7 @@ pub fn import(options: &Options) -> anyhow::Result<Summary> {
         unflagged,
         latest: options.latest,
         seconds: started.elapsed().as_secs_f64(),
+        writes,
         issues: plan.issues,
     })
 }
