@@ -262,20 +262,22 @@ impl Plan {
         let mut id_map: HashMap<i64, i64> = HashMap::new();
         for u in &legacy.users {
             plan.count("user").read += 1;
-            let row = serde_json::json!({
-                "user_id": u.user_id, "username": lossy(&u.username), "email": lossy(&u.email),
-            });
+            let row = || {
+                serde_json::json!({
+                    "user_id": u.user_id, "username": lossy(&u.username), "email": lossy(&u.email),
+                })
+            };
             let Some(id) = u.user_id.filter(|id| *id > 0) else {
-                plan.issue("user", "skipped", "user_id is NULL or not positive".into(), row);
+                plan.issue("user", "skipped", "user_id is NULL or not positive".into(), row());
                 continue;
             };
             let Some(raw_name) = &u.username else {
-                plan.issue("user", "skipped", "username is NULL".into(), row);
+                plan.issue("user", "skipped", "username is NULL".into(), row());
                 continue;
             };
             let (name, mut repairs) = text(raw_name);
             if let Err(e) = Username::parse(&name) {
-                plan.issue("user", "skipped", format!("username not usable: {e}"), row);
+                plan.issue("user", "skipped", format!("username not usable: {e}"), row());
                 continue;
             }
             if let Some(&first) = by_name.get(&name) {
@@ -307,7 +309,7 @@ impl Plan {
                 Scheme::Disabled
             });
             if !repairs.is_empty() {
-                plan.issue("user", "modified", repairs.join("; "), row);
+                plan.issue("user", "modified", repairs.join("; "), row());
             }
             if existing.user_ids.contains(&id) {
                 plan.count("user").already += 1;
@@ -328,33 +330,35 @@ impl Plan {
         let mut flagged_legacy = Vec::new();
         for m in &legacy.messages {
             plan.count("message").read += 1;
-            let row = serde_json::json!({
-                "message_id": m.message_id, "author_id": m.author_id, "text": lossy(&m.text),
-                "pub_date": m.pub_date, "flagged": m.flagged,
-            });
+            let row = || {
+                serde_json::json!({
+                    "message_id": m.message_id, "author_id": m.author_id, "text": lossy(&m.text),
+                    "pub_date": m.pub_date, "flagged": m.flagged,
+                })
+            };
             let Some(id) = m.message_id.filter(|id| *id > 0) else {
-                plan.issue("message", "skipped", "message_id is NULL or not positive".into(), row);
+                plan.issue("message", "skipped", "message_id is NULL or not positive".into(), row());
                 continue;
             };
             let Some(author) = m.author_id else {
-                plan.issue("message", "skipped", "author_id is NULL".into(), row);
+                plan.issue("message", "skipped", "author_id is NULL".into(), row());
                 continue;
             };
             let Some(&kept) = id_map.get(&author) else {
-                plan.issue("message", "skipped", format!("author {author} is not an imported user"), row);
+                plan.issue("message", "skipped", format!("author {author} is not an imported user"), row());
                 continue;
             };
             let Some(raw) = &m.text else {
-                plan.issue("message", "skipped", "text is NULL".into(), row);
+                plan.issue("message", "skipped", "text is NULL".into(), row());
                 continue;
             };
             let (body, mut repairs) = text(raw);
             if body.trim().is_empty() {
-                plan.issue("message", "skipped", "empty text".into(), row);
+                plan.issue("message", "skipped", "empty text".into(), row());
                 continue;
             }
             if body.chars().count() > TEXT_MAX_CHARS {
-                plan.issue("message", "skipped", format!("text over {TEXT_MAX_CHARS} characters"), row);
+                plan.issue("message", "skipped", format!("text over {TEXT_MAX_CHARS} characters"), row());
                 continue;
             }
             let pub_date = m.pub_date.unwrap_or_else(|| {
@@ -370,7 +374,7 @@ impl Plan {
             }
             if !repairs.is_empty() {
                 let action = if kept != author { "merged" } else { "modified" };
-                plan.issue("message", action, repairs.join("; "), row);
+                plan.issue("message", action, repairs.join("; "), row());
             }
             if id <= existing.max_message_id {
                 plan.count("message").already += 1;
@@ -397,9 +401,9 @@ impl Plan {
         let mut seen = HashSet::new();
         for f in &legacy.follows {
             plan.count("follower").read += 1;
-            let row = serde_json::json!({"who_id": f.who_id, "whom_id": f.whom_id});
+            let row = || serde_json::json!({"who_id": f.who_id, "whom_id": f.whom_id});
             let (Some(who), Some(whom)) = (f.who_id, f.whom_id) else {
-                plan.issue("follower", "skipped", "who_id or whom_id is NULL".into(), row);
+                plan.issue("follower", "skipped", "who_id or whom_id is NULL".into(), row());
                 continue;
             };
             let (Some(&a), Some(&b)) = (id_map.get(&who), id_map.get(&whom)) else {
@@ -407,20 +411,25 @@ impl Plan {
                     "follower",
                     "skipped",
                     "follows or is followed by a user not imported".into(),
-                    row,
+                    row(),
                 );
                 continue;
             };
             if a == b {
-                plan.issue("follower", "skipped", "a user following themselves".into(), row);
+                plan.issue("follower", "skipped", "a user following themselves".into(), row());
                 continue;
             }
             if !seen.insert((a, b)) {
-                plan.issue("follower", "skipped", "repeated pair".into(), row);
+                plan.issue("follower", "skipped", "repeated pair".into(), row());
                 continue;
             }
             if (a, b) != (who, whom) {
-                plan.issue("follower", "merged", "a user merged into the first of the same name".into(), row);
+                plan.issue(
+                    "follower",
+                    "merged",
+                    "a user merged into the first of the same name".into(),
+                    row(),
+                );
             }
             if existing.pairs.contains(&(a, b)) {
                 plan.count("follower").already += 1;
