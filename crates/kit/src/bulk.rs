@@ -130,6 +130,45 @@ pub fn move_id_sequence(conn: &mut DbConnection, table: &str) -> diesel::QueryRe
     Ok(())
 }
 
+/// The legacy databases recorded in this service's `legacy_imports` table (each
+/// service's migrations make one): what `minitwit-admin import` loaded here before.
+pub fn import_sources(conn: &mut DbConnection) -> diesel::QueryResult<Vec<String>> {
+    #[derive(diesel::QueryableByName)]
+    struct Source {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        source: String,
+    }
+    let sql = "SELECT source FROM legacy_imports ORDER BY source";
+    let rows: Vec<Source> = match conn {
+        DbConnection::Pg(c) => diesel::RunQueryDsl::load(diesel::sql_query(sql), c)?,
+        DbConnection::Sqlite(c) => diesel::RunQueryDsl::load(diesel::sql_query(sql), c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.source).collect())
+}
+
+/// Records (or refreshes) an import of `source` at `at` (unix seconds).
+pub fn record_import(conn: &mut DbConnection, source: &str, at: i64) -> diesel::QueryResult<()> {
+    use diesel::{
+        sql_types::{BigInt, Text},
+        RunQueryDsl,
+    };
+    let delete = diesel::sql_query("DELETE FROM legacy_imports WHERE source = $1").bind::<Text, _>(source);
+    let insert = diesel::sql_query("INSERT INTO legacy_imports (source, imported_at) VALUES ($1, $2)")
+        .bind::<Text, _>(source)
+        .bind::<BigInt, _>(at);
+    match conn {
+        DbConnection::Pg(c) => {
+            delete.execute(c)?;
+            insert.execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            delete.execute(c)?;
+            insert.execute(c)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

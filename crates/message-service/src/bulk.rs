@@ -35,6 +35,17 @@ pub fn next_id(conn: &mut DbConnection) -> QueryResult<i64> {
     Ok(max.unwrap_or(0) + 1)
 }
 
+/// Sets the simulator's `latest` value (as `PUT /latest` does), carried over from a
+/// legacy system at a cut-over.
+pub fn set_latest(conn: &mut DbConnection, value: i64) -> anyhow::Result<()> {
+    crate::latest::set(conn, value).map_err(|e| anyhow::anyhow!("setting latest: {e}"))
+}
+
+/// The simulator's `latest` value, -1 when none was recorded.
+pub fn latest(conn: &mut DbConnection) -> anyhow::Result<i64> {
+    crate::latest::get(conn).map_err(|e| anyhow::anyhow!("reading latest: {e}"))
+}
+
 /// Inserts `rows` in one transaction: all or none. Returns the number inserted.
 pub fn insert_messages(
     conn: &mut DbConnection,

@@ -39,6 +39,11 @@ pub fn next_id(conn: &mut DbConnection) -> QueryResult<i64> {
     Ok(max.unwrap_or(0) + 1)
 }
 
+/// Every stored user id, ascending.
+pub fn ids(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
+    users::table.select(users::id).order(users::id).load(conn)
+}
+
 /// Every stored username.
 pub fn usernames(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     users::table.select(users::username).load(conn)

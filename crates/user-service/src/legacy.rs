@@ -31,6 +31,9 @@ pub enum Scheme {
     HexMd5,
     /// 64 hex digits: SHA-256 of the password.
     HexSha256,
+    /// A legacy value that is no hash this module knows (or none at all): kept as it
+    /// was, it matches no password; the account needs a password reset.
+    Disabled,
 }
 
 /// Iterations above this are refused: a stored value must not make one login burn
@@ -41,12 +44,13 @@ const PBKDF2_MAX_ITERATIONS: u32 = 10_000_000;
 const SCRYPT_MAX_MEMORY: u64 = 256 << 20;
 
 impl Scheme {
-    pub const ALL: [Scheme; 5] = [
+    pub const ALL: [Scheme; 6] = [
         Scheme::WerkzeugPbkdf2,
         Scheme::WerkzeugScrypt,
         Scheme::WerkzeugSaltedHmac,
         Scheme::HexMd5,
         Scheme::HexSha256,
+        Scheme::Disabled,
     ];
 
     /// The value of `users.pw_scheme`.
@@ -57,6 +61,7 @@ impl Scheme {
             Scheme::WerkzeugSaltedHmac => "werkzeug-salted",
             Scheme::HexMd5 => "hex-md5",
             Scheme::HexSha256 => "hex-sha256",
+            Scheme::Disabled => "disabled",
         }
     }
 
@@ -154,6 +159,7 @@ fn parse(scheme: Scheme, stored: &str) -> Option<Parsed<'_>> {
         Scheme::HexSha256 => {
             Some(Parsed::Plain { digest: Digest_::Sha256, expected: hex_of_len(stored, 32)? })
         }
+        Scheme::Disabled => None,
     }
 }
 

@@ -183,6 +183,35 @@ async fn register_then_each_error_in_order() {
         .has("You were successfully registered");
 }
 
+/// An account imported from a legacy MiniTwit (`minitwit-admin import` writes it with
+/// user-service's bulk function) signs in on the login page with its old Werkzeug
+/// password; the hash is upgraded behind the page, and the old password keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_legacy_user_signs_in_with_the_old_password() {
+    use user_service::bulk::{self, BulkUser, Scheme};
+    let sys = spawn_system().await;
+    // Made by Werkzeug 3.1.9 (crates/user-service/tests/fixtures/make_legacy_hashes.sh).
+    let hash = "pbkdf2:sha256:1000$6w9NpOXccwIuopLv$8edb6f1136ed2f105ca11d9e6b3b7522c3faa04af943f5838ab0f6f775cd363a";
+    let user = BulkUser {
+        id: 100,
+        username: "old timer".into(),
+        email: "old@example.com".into(),
+        pw_hash: hash.into(),
+        pw_scheme: Scheme::detect(hash),
+        created_at: 1_300_000_000,
+    };
+    bulk::insert_users(&mut bulk::open(&sys.users.db.url).unwrap(), [user]).unwrap();
+    let b = Browser::new(&sys);
+    b.login("old timer", "short pbkdf2!").await.status(422).has("<strong>Error:</strong> Invalid password");
+    b.login("old timer", "short pbkdf2")
+        .await
+        .status(200)
+        .has("You were logged in")
+        .has("sign out [old timer]");
+    let other = Browser::new(&sys);
+    other.login("old timer", "short pbkdf2").await.status(200).has("You were logged in");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_errors_then_login_and_logout() {
     let sys = spawn_system().await;
