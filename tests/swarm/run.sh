@@ -55,7 +55,8 @@ keep_logs() {
     local dir="$out/logs/${1%% *}" s
     mkdir -p "$dir"
     for s in nginx gateway user-service message-service follow-service postgres; do
-        docker service logs --raw --timestamps --since "$check_started" "${STACK}_$s" \
+        # bounded: `docker service logs` has been seen to hang here (no --follow)
+        timeout 30 docker service logs --raw --timestamps --since "$check_started" "${STACK}_$s" \
             >"$dir/$s.log" 2>&1 || true
     done
     log "check $1: logs in $dir; the failed answers the services logged:"
