@@ -113,7 +113,11 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
     let (id, old) = (account.user.id, account.pw_hash);
     if state.db.run_idempotent(move |c| users::upgrade_password(c, id, &old, &phc)).await? {
         state.upgraded.inc();
-        state.legacy.dec();
+        // Until the first count is in (the database was not ready yet) the gauge is 0:
+        // never below it; the next count sets it right.
+        if state.legacy.get() > 0 {
+            state.legacy.dec();
+        }
     }
     Ok(HttpResponse::Ok().json(account.user))
 }

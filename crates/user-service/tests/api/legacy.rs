@@ -87,6 +87,12 @@ async fn legacy_users_log_in_with_their_old_password_and_become_argon2id(backend
     assert_eq!(bulk::insert_users(&mut bulk::open(&url).unwrap(), users).unwrap(), fixtures.len() as u64);
     let app = spawn_app_on(db);
     app.wait_ready().await;
+    // The start-up count (retried each second until the database is ready) sees them all.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.metric("minitwit_users_legacy_password").await != fixtures.len() as f64 {
+        assert!(std::time::Instant::now() < deadline, "the legacy accounts are never counted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     for (i, f) in fixtures.iter().enumerate() {
         let id = i as i64 + 1;
