@@ -13,10 +13,10 @@ use std::{
     io::{BufWriter, Write},
 };
 
-use diesel::{connection::SimpleConnection, Connection, PgConnection, SqliteConnection};
+use diesel::{connection::SimpleConnection, Connection, PgConnection};
 
 use crate::{
-    db::{migrate, DbConnection, Migrations},
+    db::{migrate, open_sqlite, DbConnection, Migrations},
     settings::DatabaseUrl,
 };
 
@@ -25,7 +25,7 @@ use crate::{
 pub const SQLITE_BATCH_ROWS: usize = 500;
 
 /// How long a bulk load on SQLite waits for a running service's write to finish.
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+const SQLITE_BUSY_TIMEOUT_MS: u64 = 30_000;
 
 /// One connection for an operator tool, to a service's database (`url` as in its
 /// settings), migrated. Unlike the services' pooled connections it has no statement
@@ -33,17 +33,7 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
 pub fn open(url: &str, migrations: &Migrations) -> anyhow::Result<DbConnection> {
     let mut conn = match DatabaseUrl::parse(url).map_err(|e| anyhow::anyhow!("database URL: {e}"))? {
         DatabaseUrl::Postgres(url) => DbConnection::Pg(PgConnection::establish(url)?),
-        DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut c = SqliteConnection::establish(path)?;
-            c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-            ))?;
-            DbConnection::Sqlite(c)
-        }
+        DatabaseUrl::Sqlite(path) => DbConnection::Sqlite(open_sqlite(path, SQLITE_BUSY_TIMEOUT_MS)?),
     };
     migrate(&mut conn, migrations)?;
     Ok(conn)

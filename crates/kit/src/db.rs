@@ -162,6 +162,20 @@ impl Manager {
     }
 }
 
+/// A SQLite file as every MiniTwit process opens it (its directory made first): WAL,
+/// foreign keys on, and `busy_ms` to wait for another writer.
+pub(crate) fn open_sqlite(path: &str, busy_ms: u64) -> Result<SqliteConnection, ConnectError> {
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut c = SqliteConnection::establish(path)?;
+    c.batch_execute(&format!(
+        "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    ))?;
+    Ok(c)
+}
+
 impl r2d2::ManageConnection for Manager {
     type Connection = PooledConnection;
     type Error = ConnectError;
@@ -176,17 +190,7 @@ impl r2d2::ManageConnection for Manager {
                 c.set_instrumentation(WatchForLoss(lost.clone()));
                 DbConnection::Pg(c)
             }
-            Target::Sqlite(path) => {
-                if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let mut c = SqliteConnection::establish(path)?;
-                c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {timeout}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                ))?;
-                DbConnection::Sqlite(c)
-            }
+            Target::Sqlite(path) => DbConnection::Sqlite(open_sqlite(path, timeout)?),
         };
         Ok(PooledConnection { conn, lost })
     }
