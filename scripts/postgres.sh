@@ -38,6 +38,20 @@ minitwit_pg_restart() {
   minitwit_pg_ctl -l "$minitwit_pg_dir/log" -w -o "$minitwit_pg_options" start >/dev/null
 }
 
+# Sets minitwit_pg_bin to the newest installed PostgreSQL's bin directory (initdb,
+# pg_ctl, pgbench), installing Debian's postgresql first if there is none, and makes
+# sure the postgres user exists. Also for tests that start a cluster of their own.
+minitwit_pg_binaries() {
+  minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
+  if [ -z "$minitwit_pg_bin" ]; then
+    echo "postgres: none installed; installing Debian's postgresql"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' | sort -V | tail -n 1 | xargs dirname)
+  fi
+  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+}
+
 minitwit_pg_start() {
   if [ "${MINITWIT_PG_PRIVATE:-}" = 1 ]; then
     unset MINITWIT_TEST_DATABASE_URL
@@ -50,14 +64,7 @@ minitwit_pg_start() {
     echo "postgres: using the server on 127.0.0.1:5432"
     return 0
   fi
-  minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
-  if [ -z "$minitwit_pg_bin" ]; then
-    echo "postgres: none installed; installing Debian's postgresql"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-    minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' | sort -V | tail -n 1 | xargs dirname)
-  fi
-  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  minitwit_pg_binaries
   minitwit_pg_dir=$(mktemp -d /tmp/minitwit-pg.XXXXXX)
   chown postgres "$minitwit_pg_dir"
   local port=55432 attempt

@@ -15,13 +15,10 @@ mapfile -t settings < <(sed -n '/^  postgres:$/,/^    secrets:$/p' docker-stack.
 printf '%s\n' "${settings[@]}" | grep -q '^log_min_duration_statement=' ||
     { echo "postgres_slow_log: no log_min_duration_statement in docker-stack.yml's postgres command" >&2; exit 1; }
 
-bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
-if [ -z "$bin" ] || [ ! -x "$bin/pgbench" ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-    bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' | sort -V | tail -n 1 | xargs dirname)
-fi
-id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+minitwit_pg_binaries
+bin=$minitwit_pg_bin
 
 dir=$(mktemp -d /tmp/minitwit-pglog.XXXXXX)
 chown postgres "$dir"
