@@ -803,6 +803,115 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), ["budget_exhausted"]);
     }
 
+    /// A server that answers each connection's request in a thread of its own, after
+    /// the delay `delays` gives for that connection (in order; 0 once they run out),
+    /// `status` with `body`. Counts connections.
+    fn delayed_server(
+        delays: Vec<Duration>,
+        status: &'static str,
+        body: &'static str,
+    ) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let mut stream = stream.unwrap();
+                seen.fetch_add(1, Ordering::SeqCst);
+                let delay = delays.get(n).copied().unwrap_or_default();
+                std::thread::spawn(move || {
+                    read_request(&mut stream);
+                    std::thread::sleep(delay);
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    /// Retries whose calls have 2 s, hedged after 50 ms.
+    fn hedged(percent: u32, min_per_second: u32) -> (Retries, Arc<Mutex<Vec<&'static str>>>) {
+        let (retries, seen) = retries_within(Duration::from_secs(2), percent, min_per_second);
+        (retries.with_hedge(Duration::from_millis(50)), seen)
+    }
+
+    #[tokio::test]
+    async fn a_stalled_replica_costs_a_read_the_hedge_delay_not_the_time_out() {
+        let (url, connections) = delayed_server(vec![Duration::from_secs(5)], "200 OK", USER);
+        let (retries, seen) = hedged(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        let start = Instant::now();
+        let user = client.by_id("t", UserId::stored(7)).await.unwrap();
+        assert_eq!(user.username, "ann");
+        assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["hedge_ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_fast_answer_is_not_hedged() {
+        let (url, connections) = delayed_server(vec![], "200 OK", USER);
+        let (retries, seen) = hedged(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        client.by_id("t", UserId::stored(7)).await.unwrap();
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_slow_first_answer_that_comes_first_is_taken() {
+        // The hedge's replica is slower still: the first answer wins, the hedge is unused.
+        let (url, connections) =
+            delayed_server(vec![Duration::from_millis(150), Duration::from_secs(5)], "200 OK", USER);
+        let (retries, seen) = hedged(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        let start = Instant::now();
+        client.by_id("t", UserId::stored(7)).await.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+        assert_eq!(*seen.lock().unwrap(), ["hedge_unused"]);
+    }
+
+    #[tokio::test]
+    async fn a_new_user_is_never_sent_twice_however_slow() {
+        let (url, connections) = delayed_server(vec![Duration::from_millis(300)], "201 Created", USER);
+        let (retries, seen) = hedged(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        client.register("t", &ann()).await.unwrap();
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_hedge_beyond_the_budget() {
+        let (url, connections) = delayed_server(vec![Duration::from_millis(300)], "200 OK", USER);
+        let (retries, seen) = hedged(0, 0);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        client.by_id("t", UserId::stored(7)).await.unwrap();
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_hedge_answered_503_is_not_taken() {
+        // Both replicas answer 503 (the second at once): the first's answer stands.
+        let (url, connections) =
+            delayed_server(vec![Duration::from_millis(200)], "503 Service Unavailable", NOT_READY.1);
+        let (retries, seen) = hedged(10, 3);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        let err = client.by_id("t", UserId::stored(7)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Api { status: 503, .. }), "{err}");
+        assert!(connections.load(Ordering::SeqCst) >= 2);
+        assert_eq!(seen.lock().unwrap().first(), Some(&"hedge_unused"));
+    }
+
     #[tokio::test]
     async fn an_unreachable_service_is_unavailable_quickly() {
         let client = UserClient::new(http_client(Duration::from_millis(300)), "http://127.0.0.1:1");

@@ -86,8 +86,12 @@ pub mod outcome {
     pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
     /// A retry was due but the call's time-out had run out.
     pub const NO_TIME_LEFT: &str = "no_time_left";
+    /// A slow call was hedged and the hedge's answer was taken.
+    pub const HEDGE_OK: &str = "hedge_ok";
+    /// A slow call was hedged but the first answer came first, or the hedge failed.
+    pub const HEDGE_UNUSED: &str = "hedge_unused";
     /// Every outcome, e.g. to export each counter at 0 from the start.
-    pub const ALL: [&str; 4] = [OK, FAILED, BUDGET_EXHAUSTED, NO_TIME_LEFT];
+    pub const ALL: [&str; 6] = [OK, FAILED, BUDGET_EXHAUSTED, NO_TIME_LEFT, HEDGE_OK, HEDGE_UNUSED];
 }
 
 /// Sees every retry decision: service name and [`outcome`].
@@ -185,6 +189,8 @@ pub struct Retries {
     timeout: Duration,
     budget: Arc<RetryBudget>,
     observer: Option<RetryObserver>,
+    /// After how long an idempotent call without an answer is sent a second time.
+    hedge_after: Option<Duration>,
 }
 
 impl Retries {
@@ -198,7 +204,15 @@ impl Retries {
             timeout,
             budget: Arc::new(budget),
             observer: None,
+            hedge_after: None,
         }
+    }
+
+    /// Hedges idempotent calls that have no answer after `after` (zero, or not less
+    /// than the call's time-out: never).
+    pub fn with_hedge(mut self, after: Duration) -> Self {
+        self.hedge_after = (!after.is_zero() && after < self.timeout).then_some(after);
+        self
     }
 
     pub fn with_observer(mut self, observer: RetryObserver) -> Self {
@@ -220,7 +234,24 @@ impl Retries {
         let req = req?;
         let again = req.try_clone();
         self.budget.record_call();
-        let first = match client.execute(req).await {
+        let hedge = match self.hedge_after {
+            Some(after) if idempotent == Idempotent::Yes => req.try_clone().map(|r| (after, r)),
+            _ => None,
+        };
+        let first = client.execute(req);
+        let first = match hedge {
+            None => first.await,
+            Some((after, hedge)) => {
+                tokio::pin!(first);
+                tokio::select! {
+                    sent = &mut first => sent,
+                    () = tokio::time::sleep(after.saturating_sub(start.elapsed())) => {
+                        return self.hedge(service, first, hedge, start).await;
+                    }
+                }
+            }
+        };
+        let first = match first {
             Ok(res) => return Ok(res),
             Err(e) => e,
         };
@@ -228,6 +259,43 @@ impl Retries {
             Some(again) => self.send_again(service, again, start).await.ok_or(first),
             None => Err(first),
         }
+    }
+
+    /// `first` has no answer yet after the hedge delay: sends `hedge` too, on a new
+    /// connection, within what is left of the time-out and the budget, and takes the
+    /// first good answer (not a failure, not 503); when both fail, the first's failure.
+    async fn hedge(
+        &self,
+        service: &'static str,
+        mut first: std::pin::Pin<&mut impl std::future::Future<Output = reqwest::Result<reqwest::Response>>>,
+        mut hedge: reqwest::Request,
+        start: Instant,
+    ) -> reqwest::Result<reqwest::Response> {
+        let left = self.timeout.saturating_sub(start.elapsed());
+        if left.is_zero() || !self.budget.try_retry() {
+            return first.await;
+        }
+        *hedge.timeout_mut() = Some(left);
+        let second = self.fresh.execute(hedge);
+        tokio::pin!(second);
+        let good = |sent: &reqwest::Result<reqwest::Response>| {
+            sent.as_ref().is_ok_and(|res| res.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        };
+        let (taken, hedge_taken) = tokio::select! {
+            sent = &mut first => {
+                if good(&sent) {
+                    (sent, false)
+                } else {
+                    let other = second.await;
+                    if good(&other) { (other, true) } else { (sent, false) }
+                }
+            }
+            other = &mut second => {
+                if good(&other) { (other, true) } else { (first.await, false) }
+            }
+        };
+        self.observe(service, if hedge_taken { outcome::HEDGE_OK } else { outcome::HEDGE_UNUSED });
+        taken
     }
 
     /// Sends a call the service shed (`503 overloaded`: it never reached the database)

@@ -92,6 +92,10 @@ pub struct ServicesSettings {
     pub retry_budget_percent: u32,
     /// Retries allowed per service and second however few its calls.
     pub retry_min_per_second: u32,
+    /// An idempotent call with no answer after this long is sent once more, on a new
+    /// connection (likely another replica), and the first good answer taken; hedges
+    /// come out of the retry budget. 0: never (see `minitwit_api::retry`).
+    pub hedge_after_ms: u64,
     /// Age at which the connection pool to a service is replaced by a new one, so calls
     /// follow the service's DNS name (a new replica gets its share within this long, a
     /// removed one loses its connections); 0: never (see `minitwit_api::connections`).
@@ -111,6 +115,7 @@ impl Default for ServicesSettings {
             timeout_ms: 500,
             retry_budget_percent: 10,
             retry_min_per_second: 5,
+            hedge_after_ms: 100,
             connection_max_age_ms: 10_000,
             token: None,
         }

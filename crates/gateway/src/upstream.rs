@@ -63,7 +63,8 @@ impl Upstream {
         let retried = metrics.counter_vec(
             "upstream_retries_total",
             "Calls to the services sent again after a harmless failure, by outcome of the retry \
-             (ok, failed; budget_exhausted and no_time_left: due but not sent)",
+             (ok, failed; budget_exhausted and no_time_left: due but not sent), and slow \
+             idempotent calls sent twice (hedge_ok: the second answer was taken; hedge_unused)",
             &["upstream", "outcome"],
         );
         // Every series from the start, at 0: `rate()` and the alerts then see the first
@@ -79,7 +80,9 @@ impl Upstream {
         // One budget per service: retries to one cannot eat another's.
         let retries = || {
             let budget = RetryBudget::new(services.retry_budget_percent, services.retry_min_per_second);
-            Retries::new(timeout, budget).with_observer(on_retry.clone())
+            Retries::new(timeout, budget)
+                .with_hedge(Duration::from_millis(services.hedge_after_ms))
+                .with_observer(on_retry.clone())
         };
         // One pool per service, each renewed on its own.
         let max_age = Duration::from_millis(services.connection_max_age_ms);
