@@ -6,8 +6,10 @@
 # it must be nobody else's). In front of the gateways nginx (Debian's, a user process
 # with its prefix under target/chaos) with the project's proxy settings
 # (deploy/nginx/minitwit/proxy.conf and idempotency.conf); between the gateways and
-# each service a TCP round robin that, like the swarm's virtual IP, never retries
-# (nginx's stream module, proxy_next_upstream off).
+# each service a TCP round robin (nginx's stream module) that stands for the swarm's
+# DNS round robin (`endpoint_mode: dnsrr`): the gateway's connector tries a name's
+# addresses in turn, so a connect to a dead replica goes on to the next address, and a
+# connection once made is never moved (proxy_next_upstream on, 2 tries).
 #
 # `minitwit-sim load` sends a steady mix of tweets (unique texts), follows and reads
 # through nginx and logs every acknowledged write and every failed request. Meanwhile
@@ -94,7 +96,7 @@ declare -A port=([gateway-1]=$g1 [gateway-2]=$g2 [user-service-1]=$u1 [user-serv
 
 # nginx: the edge (http) and the round robins between gateways and services (stream).
 cp deploy/nginx/minitwit/proxy.conf deploy/nginx/minitwit/idempotency.conf "$work/nginx/"
-rr() { # a TCP round robin on port $1 over ports $2 $3 that never tries the next one
+rr() { # a TCP round robin on port $1 over ports $2 $3; a failed connect tries the other
   cat <<CONF
     upstream rr_$1 {
         server 127.0.0.1:$2 max_fails=1 fail_timeout=1s;
@@ -103,7 +105,8 @@ rr() { # a TCP round robin on port $1 over ports $2 $3 that never tries the next
     server {
         listen 127.0.0.1:$1;
         proxy_pass rr_$1;
-        proxy_next_upstream off;
+        proxy_next_upstream on;
+        proxy_next_upstream_tries 2;
         proxy_connect_timeout 250ms;
     }
 CONF
