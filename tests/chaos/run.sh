@@ -21,6 +21,7 @@
 # Fails when an acknowledged write is lost or stored twice, or when verify cannot run.
 # Failed requests while a replica is down are reported; they fail the test only with
 # CHAOS_STRICT=1. Settings: BIN_DIR (default target/debug, built if missing),
+# CHAOS_REPLICAS (2, or 1: one process each, where a kill cannot be hidden),
 # CHAOS_RATE (requests/s, default 75), CHAOS_SEGMENT_S (seconds per fault, default
 # 5), CHAOS_TIMEOUT_MS (the load's per-request time-out, default 1000; the course's
 # simulator gives up after 300). Logs and the report stay in target/chaos/.
@@ -33,10 +34,12 @@ rate=${CHAOS_RATE:-75}
 segment=${CHAOS_SEGMENT_S:-5}
 timeout_ms=${CHAOS_TIMEOUT_MS:-1000}
 strict=${CHAOS_STRICT:-0}
+replicas_each=${CHAOS_REPLICAS:-2}
 work=$repo/target/chaos
 
 say() { echo "chaos: $*"; }
 fail() { echo "chaos: FAIL: $*" >&2; exit 1; }
+case $replicas_each in 1 | 2) ;; *) fail "CHAOS_REPLICAS must be 1 or 2, not '$replicas_each'" ;; esac
 
 for b in gateway user-service message-service follow-service minitwit-sim; do
   [ -x "$bin_dir/$b" ] || { say "building the binaries"; cargo build --bins; break; }
@@ -96,11 +99,11 @@ declare -A port=([gateway-1]=$g1 [gateway-2]=$g2 [user-service-1]=$u1 [user-serv
 
 # nginx: the edge (http) and the round robins between gateways and services (stream).
 cp deploy/nginx/minitwit/proxy.conf deploy/nginx/minitwit/idempotency.conf "$work/nginx/"
-rr() { # a TCP round robin on port $1 over ports $2 $3; a failed connect tries the other
+rr() { # a TCP round robin on port $1 over ports $2...; a failed connect tries the next
+  local p
+  echo "    upstream rr_$1 {"
+  for p in "${@:2:$replicas_each}"; do echo "        server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"; done
   cat <<CONF
-    upstream rr_$1 {
-        server 127.0.0.1:$2 max_fails=1 fail_timeout=1s;
-        server 127.0.0.1:$3 max_fails=1 fail_timeout=1s;
     }
     server {
         listen 127.0.0.1:$1;
@@ -134,8 +137,7 @@ http {
     # max_fails=0: like the production config (proxy_pass to tasks.gateway, looked
     # up per request), nginx keeps no memory of a failed gateway between requests.
     upstream gateways {
-        server 127.0.0.1:$g1 max_fails=0;
-        server 127.0.0.1:$g2 max_fails=0;
+$(for p in "$g1" "$g2"; do echo "        server 127.0.0.1:$p max_fails=0;"; done | head -n "$replicas_each")
         keepalive 32;
     }
     server {
@@ -182,12 +184,14 @@ wait_ready() { # wait_ready <port>...: each answers /ready 200 within 30 s
   done
 }
 
-replicas=(user-service-1 user-service-2 message-service-1 message-service-2
-  follow-service-1 follow-service-2 gateway-1 gateway-2)
+replicas=()
+for kind in user-service message-service follow-service gateway; do
+  for i in $(seq 1 "$replicas_each"); do replicas+=("$kind-$i"); done
+done
 for name in "${replicas[@]}"; do start "$name"; done
-wait_ready "$u1" "$u2" "$m1" "$m2" "$f1" "$f2" "$g1" "$g2"
+for name in "${replicas[@]}"; do wait_ready "${port[$name]}"; done
 curl -fs -o /dev/null "http://127.0.0.1:$edge/ready" || fail "gateways not ready through nginx"
-say "2 replicas each of gateway, user-, message- and follow-service; nginx on :$edge; PostgreSQL ${admin##*@}"
+say "$replicas_each replica(s) each of gateway, user-, message- and follow-service; nginx on :$edge; PostgreSQL ${admin##*@}"
 
 now() { date +%s.%N; }
 marks=$work/faults.tsv # fault name, start (epoch s), downtime
@@ -222,7 +226,9 @@ minitwit_pg_ctl -m immediate stop >/dev/null
 sleep 1
 minitwit_pg_restart
 printf 'PostgreSQL restarted\t%s\t%s\n' "$t0" "$(python3 -c "print(round($(now) - $t0, 2))")" >>"$marks"
-wait_ready "$u1" "$u2" "$m1" "$m2" "$f1" "$f2"
+for name in "${replicas[@]}"; do
+  case $name in gateway-*) ;; *) wait_ready "${port[$name]}" ;; esac
+done
 sleep "$(python3 -c "print(max(0.0, $segment - ($(now) - $t0)))")"
 printf 'end\t%s\t0\n' "$(now)" >>"$marks"
 
