@@ -269,6 +269,19 @@ async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_l
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_allow_list_network_stops_the_start_naming_the_setting() {
+    for bad in ["10.0.0.0/33", "10.0.0/8", "2001:db8::/129", "::ffff:10.0.0.0/95", "localhost"] {
+        let (code, out) = start_binary(&[("GATEWAY_SIM__ALLOW_LIST", &format!("127.0.0.1,{bad}"))]).await;
+        assert_eq!(code, Some(1), "{bad}: {out}");
+        assert!(out.contains("sim.allow_list") && out.contains(bad), "{bad}: {out}");
+    }
+    // The settings' syntax as before: addresses, networks of both families, mapped
+    // IPv4, spaces around entries.
+    let good = "127.0.0.1, 10.0.0.0/8 ,2001:db8::/32,::1,::ffff:192.168.0.0/112";
+    assert_eq!(start_binary(&[("GATEWAY_SIM__ALLOW_LIST", good)]).await, (None, "running".into()));
+}
+
 /// Signs `name` (password `default`) in without a cookie jar: the session cookie, as
 /// anyone who copied it would hold it.
 async fn session_cookie(sys: &TestSystem, name: &str) -> String {
