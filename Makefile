@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint bench chaos test-browser clean-data swarm-test swarm-up swarm-down
+.PHONY: build run test lint deny bench chaos test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
 	cargo build --release --bins
@@ -23,6 +23,15 @@ lint:
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
 	    echo "$$crate links diesel"; exit 1; fi; done
 	deploy/lint.sh
+
+# Licences, bans (no wildcard versions; duplicate versions warn) and sources
+# (crates.io only) of every dependency, by deny.toml. Not part of `lint`:
+# installing cargo-deny (`cargo install --locked`) took 12 min 43 s on the 2-core
+# test machine, too long for CI's budget. Advisories need the RustSec database
+# from GitHub: `cargo deny check advisories` where that is reachable.
+deny:
+	@command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
+	cargo deny check licenses bans sources
 
 bench:
 	scripts/bench.sh

@@ -52,8 +52,39 @@ if grep -Eq 'http://(tasks\.gateway|grafana):' "$work/minitwit/upstream.conf"; t
     exit 1
 fi
 
+# Grafana's allow-list, written by the entrypoint as in the swarm: first the
+# default (no GRAFANA_ALLOW_LIST), which the shipped config is checked with.
+render_grafana_allow() { # render_grafana_allow [LIST]: the entrypoint's --render-only
+    (
+        unset GRAFANA_ALLOW_LIST
+        if [ $# -gt 0 ]; then export GRAFANA_ALLOW_LIST="$1"; fi
+        GRAFANA_ALLOW_FILE="$work/minitwit/grafana_allow.conf" sh "$here/entrypoint.sh" --render-only
+    )
+}
+render_grafana_allow
+grep -qx 'allow 10.0.0.0/8;' "$work/minitwit/grafana_allow.conf" \
+    && [ "$(tail -n 1 "$work/minitwit/grafana_allow.conf")" = "deny all;" ] \
+    || { echo "test.sh: the default Grafana allow-list is not private networks, then deny" >&2; exit 1; }
+
 "$nginx_bin" -t -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>&1
 echo "nginx -t: configuration OK ($("$nginx_bin" -v 2>&1))"
+
+# A bad GRAFANA_ALLOW_LIST stops the entrypoint naming it (what could end the
+# directive), or fails nginx -t (well-formed characters, no address).
+for bad in '10.0.0.0/8;allow all' '*' 'localhost' ' , '; do
+    if out="$(render_grafana_allow "$bad" 2>&1)" || [[ "$out" != *GRAFANA_ALLOW_LIST* ]]; then
+        echo "FAILED: GRAFANA_ALLOW_LIST='$bad' was not refused by name: $out" >&2
+        exit 1
+    fi
+done
+render_grafana_allow '10.0.0.0/99'
+if "$nginx_bin" -t -q -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>/dev/null; then
+    echo "FAILED: nginx -t took GRAFANA_ALLOW_LIST=10.0.0.0/99" >&2
+    exit 1
+fi
+echo "ok: bad Grafana allow-lists are refused"
+# The running copy lets 127.0.0.1 in and keeps 127.0.0.2 out.
+render_grafana_allow '127.0.0.1, 192.0.2.0/24'
 
 # Then the same copy runs, on free local ports instead of 80 and 443, and answers
 # what it answers itself (no gateway behind it: anything passed on is a 502).
@@ -72,13 +103,14 @@ for _ in $(seq 50); do
 done
 
 failed=0
-expect() { # expect STATUS METHOD PATH, over HTTPS
-    local want="$1" method="$2" path="$3" got
-    got="$(curl -sk -o /dev/null -w '%{http_code}' -X "$method" "https://127.0.0.1:$https_port$path")"
+expect() { # expect STATUS METHOD PATH [CLIENT_ADDRESS], over HTTPS
+    local want="$1" method="$2" path="$3" from="${4:-127.0.0.1}" got
+    got="$(curl -sk --interface "$from" -o /dev/null -w '%{http_code}' -X "$method" \
+        "https://127.0.0.1:$https_port$path")"
     if [ "$got" = "$want" ]; then
-        echo "ok: $method $path -> $got"
+        echo "ok: $method $path from $from -> $got"
     else
-        echo "FAILED: $method $path -> $got, expected $want" >&2
+        echo "FAILED: $method $path from $from -> $got, expected $want" >&2
         failed=1
     fi
 }
@@ -91,6 +123,14 @@ expect 400 get /public
 expect 404 GET /ready
 expect 404 GET /ready?x=1
 expect 404 GET /metrics
+# Issue 12, finding 9: Grafana only for the addresses of GRAFANA_ALLOW_LIST (here
+# 127.0.0.1; passed on, to no Grafana: 502); anyone else gets 403.
+expect 502 GET /grafana/login
+expect 403 GET /grafana/login 127.0.0.2
+expect 403 GET /grafana/api/health 127.0.0.2
+expect 403 POST /grafana/login 127.0.0.2
+# The rest of the site is everyone's.
+expect 502 GET /public 127.0.0.2
 # Everything else is passed on (here: to no gateway).
 expect 502 GET /public
 expect 502 POST /msgs/a
@@ -100,4 +140,4 @@ if [ "$failed" != 0 ]; then
     cat "$work/nginx.log" >&2
     exit 1
 fi
-echo "nginx: refuses unknown methods and hides internal endpoints"
+echo "nginx: refuses unknown methods, hides internal endpoints, keeps Grafana to its allow-list"

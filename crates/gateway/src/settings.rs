@@ -171,8 +171,9 @@ fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Resu
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WebSettings {
-    /// Refuse short and common passwords on the register page (on in production; off by
-    /// default because the course's UI tests register with `default`).
+    /// Refuse short and easily guessed passwords (`zxcvbn`) on the register page (on
+    /// in production; off by default because the course's UI tests register with
+    /// `default`).
     pub password_policy: bool,
     pub per_page: u32,
     /// Sign-in and sign-up form posts allowed per client address and minute, after a

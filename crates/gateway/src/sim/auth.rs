@@ -16,72 +16,58 @@ use std::{
 };
 
 use actix_web::{dev::Payload, http::header::AUTHORIZATION, FromRequest, HttpRequest};
+use ipnet::{IpNet, Ipv4Net};
 use secrecy::ExposeSecret;
 
 use super::{error::SimError, Sim};
 use crate::settings::SimSettings;
 
-/// One entry of the allow-list: an address or a network, IPv4 or IPv6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
+/// One entry of the allow-list, `ipnet`'s network parser taking what it takes (`10.0.0.0/8`,
+/// `2001:db8::/32`), plus what the setting has always taken besides: a bare address
+/// (`192.168.1.7`, `::1`) is the network of that one address, and an IPv4-mapped IPv6
+/// address or network (`::ffff:10.0.0.0/104`) is the IPv4 one it maps. Host bits in the
+/// network address are dropped (`10.1.2.3/8` is `10.0.0.0/8`).
+pub fn parse_network(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    let bad = |why: &str| format!("not an IP address or CIDR: {entry:?} ({why})");
+    let net = match entry.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) if !entry.contains('/') => {
+            IpNet::from(IpAddr::from_str(entry).map_err(|_| bad("bad address"))?)
         }
-    }
+        Err(_) => {
+            let (addr, _) = entry.split_once('/').unwrap_or((entry, ""));
+            return Err(bad(if IpAddr::from_str(addr).is_ok() {
+                "bad prefix length"
+            } else {
+                "bad address"
+            }));
+        }
+    };
+    let net = match net {
+        IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => {
+                let prefix =
+                    v6.prefix_len().checked_sub(96).ok_or_else(|| bad("prefix length out of range"))?;
+                IpNet::V4(Ipv4Net::new(v4, prefix).map_err(|_| bad("prefix length out of range"))?)
+            }
+            None => net,
+        },
+        IpNet::V4(_) => net,
+    };
+    Ok(net.trunc())
 }
 
-impl FromStr for Cidr {
-    type Err = String;
-
-    /// `10.0.0.0/8`, `192.168.1.7`, `2001:db8::/32`, `::1`; an IPv4-mapped IPv6 address
-    /// is taken as the IPv4 address it maps.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| format!("not an IP address or CIDR: {s:?} ({why})");
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (s.trim(), None),
-        };
-        let addr = IpAddr::from_str(addr).map_err(|_| bad("bad address"))?;
-        let (addr, max, offset) = match addr {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => (IpAddr::V4(v4), 32, 96),
-                None => (addr, 128, 0),
-            },
-            IpAddr::V4(_) => (addr, 32, 0),
-        };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => {
-                let p: u8 = p.parse().map_err(|_| bad("bad prefix length"))?;
-                if p < offset || p - offset > max {
-                    return Err(bad("prefix length out of range"));
-                }
-                p - offset
-            }
-        };
-        Ok(Cidr { addr, prefix })
-    }
+/// Whether `net` holds `ip`, an IPv4-mapped IPv6 client being the IPv4 address it maps.
+fn holds(net: &IpNet, ip: IpAddr) -> bool {
+    net.contains(&ip.to_canonical())
 }
 
 /// The client addresses allowed on the simulator routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowList {
     Everyone,
-    Only(Vec<Cidr>),
+    Only(Vec<IpNet>),
 }
 
 impl AllowList {
@@ -91,14 +77,14 @@ impl AllowList {
         if entries.contains(&"*") {
             return Ok(AllowList::Everyone);
         }
-        entries.iter().map(|e| e.parse()).collect::<Result<_, _>>().map(AllowList::Only)
+        entries.iter().map(|e| parse_network(e)).collect::<Result<_, _>>().map(AllowList::Only)
     }
 
     pub fn allows(&self, client: Option<&str>) -> bool {
         match self {
             AllowList::Everyone => true,
             AllowList::Only(nets) => match client.and_then(parse_client) {
-                Some(ip) => nets.iter().any(|net| net.contains(ip)),
+                Some(ip) => nets.iter().any(|net| holds(net, ip)),
                 None => false,
             },
         }
@@ -192,51 +178,51 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn cidr(s: &str) -> Cidr {
-        s.parse().unwrap()
+    fn cidr(s: &str) -> IpNet {
+        parse_network(s).unwrap()
     }
 
     #[test]
     fn ipv4_networks_contain_their_addresses_only() {
         let net = cidr("10.0.0.0/8");
-        assert!(net.contains(ip("10.0.0.0")));
-        assert!(net.contains(ip("10.255.255.255")));
-        assert!(!net.contains(ip("11.0.0.0")));
-        assert!(!net.contains(ip("9.255.255.255")));
+        assert!(holds(&net, ip("10.0.0.0")));
+        assert!(holds(&net, ip("10.255.255.255")));
+        assert!(!holds(&net, ip("11.0.0.0")));
+        assert!(!holds(&net, ip("9.255.255.255")));
         let net = cidr("192.168.1.128/25");
-        assert!(net.contains(ip("192.168.1.200")));
-        assert!(!net.contains(ip("192.168.1.127")));
-        assert!(cidr("0.0.0.0/0").contains(ip("203.0.113.9")));
+        assert!(holds(&net, ip("192.168.1.200")));
+        assert!(!holds(&net, ip("192.168.1.127")));
+        assert!(holds(&cidr("0.0.0.0/0"), ip("203.0.113.9")));
         let single = cidr("127.0.0.1");
-        assert!(single.contains(ip("127.0.0.1")));
-        assert!(!single.contains(ip("127.0.0.2")));
+        assert!(holds(&single, ip("127.0.0.1")));
+        assert!(!holds(&single, ip("127.0.0.2")));
         assert_eq!(cidr("127.0.0.1"), cidr("127.0.0.1/32"));
         // Host bits in the network address are ignored.
-        assert!(cidr("10.1.2.3/8").contains(ip("10.200.0.1")));
+        assert!(holds(&cidr("10.1.2.3/8"), ip("10.200.0.1")));
     }
 
     #[test]
     fn ipv6_networks_contain_their_addresses_only() {
         let net = cidr("2001:db8::/32");
-        assert!(net.contains(ip("2001:db8::1")));
-        assert!(net.contains(ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")));
-        assert!(!net.contains(ip("2001:db9::1")));
-        assert!(cidr("::/0").contains(ip("fe80::1")));
-        assert!(cidr("::1").contains(ip("::1")));
-        assert!(!cidr("::1").contains(ip("::2")));
-        assert!(cidr("fe80::/10").contains(ip("febf::1")));
-        assert!(!cidr("fe80::/10").contains(ip("fec0::1")));
+        assert!(holds(&net, ip("2001:db8::1")));
+        assert!(holds(&net, ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert!(!holds(&net, ip("2001:db9::1")));
+        assert!(holds(&cidr("::/0"), ip("fe80::1")));
+        assert!(holds(&cidr("::1"), ip("::1")));
+        assert!(!holds(&cidr("::1"), ip("::2")));
+        assert!(holds(&cidr("fe80::/10"), ip("febf::1")));
+        assert!(!holds(&cidr("fe80::/10"), ip("fec0::1")));
     }
 
     #[test]
     fn families_do_not_mix_except_for_mapped_ipv4() {
-        assert!(!cidr("0.0.0.0/0").contains(ip("::1")));
-        assert!(!cidr("::/0").contains(ip("127.0.0.1")));
+        assert!(!holds(&cidr("0.0.0.0/0"), ip("::1")));
+        assert!(!holds(&cidr("::/0"), ip("127.0.0.1")));
         // A client seen as ::ffff:10.1.2.3 is 10.1.2.3.
-        assert!(cidr("10.0.0.0/8").contains(ip("::ffff:10.1.2.3")));
+        assert!(holds(&cidr("10.0.0.0/8"), ip("::ffff:10.1.2.3")));
         // A mapped network is the IPv4 network.
         assert_eq!(cidr("::ffff:10.0.0.0/104"), cidr("10.0.0.0/8"));
-        assert!(cidr("::ffff:10.0.0.0/104").contains(ip("10.9.9.9")));
+        assert!(holds(&cidr("::ffff:10.0.0.0/104"), ip("10.9.9.9")));
     }
 
     #[test]
@@ -251,7 +237,7 @@ mod tests {
             "10.0.0.0/-1",
             "::ffff:10.0.0.0/95",
         ] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+            assert!(parse_network(bad).is_err(), "{bad:?}");
         }
         assert!(AllowList::parse(&["10.0.0.0/8".into(), "nonsense".into()]).is_err());
     }

@@ -269,6 +269,47 @@ async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_l
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_allow_list_network_stops_the_start_naming_the_setting() {
+    for bad in ["10.0.0.0/33", "10.0.0/8", "2001:db8::/129", "::ffff:10.0.0.0/95", "localhost"] {
+        let (code, out) = start_binary(&[("GATEWAY_SIM__ALLOW_LIST", &format!("127.0.0.1,{bad}"))]).await;
+        assert_eq!(code, Some(1), "{bad}: {out}");
+        assert!(out.contains("sim.allow_list") && out.contains(bad), "{bad}: {out}");
+    }
+    // The settings' syntax as before: addresses, networks of both families, mapped
+    // IPv4, spaces around entries.
+    let good = "127.0.0.1, 10.0.0.0/8 ,2001:db8::/32,::1,::ffff:192.168.0.0/112";
+    assert_eq!(start_binary(&[("GATEWAY_SIM__ALLOW_LIST", good)]).await, (None, "running".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_token_no_header_can_carry_stops_the_start_naming_the_setting() {
+    let dir = std::env::temp_dir().join(format!("gateway-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (split, trailing) = (dir.join("split"), dir.join("trailing"));
+    std::fs::write(&split, "secret-part-one\nsecret-part-two\n").unwrap();
+    std::fs::write(&trailing, "secret-token-value\n").unwrap();
+    let (split, trailing) = (split.to_str().unwrap(), trailing.to_str().unwrap());
+    for (name, value) in [
+        ("GATEWAY_SERVICES__TOKEN", "secret-part-one\nsecret-part-two"),
+        ("GATEWAY_SERVICES__TOKEN", "secret-part-one\rsecret-part-two"),
+        ("GATEWAY_SERVICES__TOKEN", "secret-part-one\u{7f}secret-part-two"),
+        ("GATEWAY_SERVICES__TOKEN_FILE", split),
+    ] {
+        let (code, out) = start_binary(&[(name, value)]).await;
+        assert_eq!(code, Some(1), "{name}={value:?}: {out}");
+        assert!(out.contains("services.token"), "{name}={value:?}: {out}");
+        assert!(!out.contains("secret-part"), "the token is not printed: {out}");
+    }
+    // A secret file's final newline is not part of the token; a plain token starts.
+    for (name, value) in
+        [("GATEWAY_SERVICES__TOKEN_FILE", trailing), ("GATEWAY_SERVICES__TOKEN", "abc.DEF-123_~+/=")]
+    {
+        assert_eq!(start_binary(&[(name, value)]).await, (None, "running".into()), "{name}={value:?}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Signs `name` (password `default`) in without a cookie jar: the session cookie, as
 /// anyone who copied it would hold it.
 async fn session_cookie(sys: &TestSystem, name: &str) -> String {
