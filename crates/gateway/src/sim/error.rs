@@ -22,10 +22,14 @@ pub struct SimError {
     pub retry_after: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error of the simulator API.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The HTTP status code, again.
     status: u16,
-    error_msg: &'a str,
+    /// What went wrong, for a person.
+    error_msg: String,
 }
 
 impl SimError {
@@ -98,7 +102,7 @@ impl ResponseError for SimError {
         if let Some(secs) = self.retry_after {
             res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body { status: self.status.as_u16(), error_msg: &self.message })
+        res.json(ErrorBody { status: self.status.as_u16(), error_msg: self.message.clone() })
     }
 }
 

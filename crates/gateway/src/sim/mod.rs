@@ -32,6 +32,7 @@ pub(crate) mod auth;
 mod body;
 mod error;
 mod handlers;
+pub mod openapi;
 mod query;
 
 use std::{collections::HashMap, sync::Arc};
@@ -83,6 +84,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     });
     let sim = web::Data::new(Sim { state, allow });
     let resource = |path: &str| web::resource(path).app_data(sim.clone()).wrap(from_fn(rules));
+    // The document of these routes; outside `rules`: anyone may read it.
+    cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::serve)));
     cfg.service(
         resource("/latest").route(web::get().to(handlers::latest)).default_service(web::to(not_allowed)),
     )
