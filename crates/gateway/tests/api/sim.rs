@@ -745,3 +745,19 @@ async fn a_tweet_repeated_with_its_idempotency_key_is_one_tweet() {
     tweet(&sys, "alice", "just once").await;
     assert_eq!(contents(&sys, "/msgs/alice").await, ["just once"; 3]);
 }
+
+/// The OpenAPI document is served to anyone (no credentials, any client address), as
+/// JSON, and describes the seven routes the gateway answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_without_credentials() {
+    let sys = spawn_system_with(Backend::Sqlite, |s| s.sim.allow_list = vec!["10.0.0.0/8".into()]).await;
+    let res = sys.client.get(sys.url("/openapi.json?latest=9")).send().await.unwrap();
+    assert_eq!(res.headers().get(CONTENT_TYPE).unwrap(), "application/json");
+    let doc = ok_json(res).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/fllws/{username}", "/latest", "/msgs", "/msgs/{username}", "/register"]);
+    // Only the document is open: the routes it describes still refuse this client.
+    error_is(sys.client.get(sys.url("/latest")).send().await.unwrap(), 403, NOT_AUTHORIZED).await;
+}
