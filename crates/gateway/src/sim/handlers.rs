@@ -94,14 +94,16 @@ pub async fn latest(sim: web::Data<Sim>, rid: RequestId) -> Result<HttpResponse,
 #[derive(Deserialize, ToSchema)]
 #[schema(as = Registration)]
 pub struct Registration {
-    /// Not empty, not taken.
-    #[schema(value_type = String, required = true)]
+    /// Not empty, not taken; no `/`, control characters or surrounding white space.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
+        pattern = r"^[^\s/\x00-\x1f\x7f]([^\t\n\r\f\v/\x00-\x1f\x7f]*[^\s/\x00-\x1f\x7f])?$")]
     username: Option<String>,
-    /// Text with an `@` that has something on both sides.
-    #[schema(value_type = String, required = true)]
+    /// Text with an `@` that has something on both sides; no white space.
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 254,
+        pattern = r"^[^\s\x00-\x1f\x7f]+@[^\s\x00-\x1f\x7f]+$")]
     email: Option<String>,
     /// Any non-empty password.
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     pwd: Option<String>,
 }
 
@@ -157,7 +159,7 @@ pub async fn register(
     summary = "The newest unflagged messages of everyone, newest first",
     params(
         ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u32>, Query, description = NO, minimum = 0),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
     ),
     security(("simulator" = [])),
     responses(
@@ -196,7 +198,7 @@ pub async fn public(
     params(
         ("username" = String, Path, description = USERNAME, min_length = 1),
         ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u32>, Query, description = NO, minimum = 0),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
     ),
     security(("simulator" = [])),
     responses(
@@ -228,8 +230,8 @@ pub async fn user_messages(
 /// The body of `POST /msgs/{username}`. A missing or `null` content counts as empty.
 #[derive(Deserialize, ToSchema)]
 pub struct Tweet {
-    /// The message's text: not empty, at most 1000 characters.
-    #[schema(value_type = String, required = true)]
+    /// The message's text: not only white space, at most 1000 characters, no NUL.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"^[^\x00]*\S[^\x00]*$")]
     content: Option<String>,
 }
 
@@ -283,7 +285,7 @@ pub async fn post_message(
     params(
         ("username" = String, Path, description = USERNAME, min_length = 1),
         ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u32>, Query, description = NO, minimum = 0),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
     ),
     security(("simulator" = [])),
     responses(
@@ -312,16 +314,31 @@ pub async fn follows(
     Ok(HttpResponse::Ok().json(Follows { follows }))
 }
 
-/// The body of `POST /fllws/{username}`: exactly one of the two.
-#[derive(Deserialize, ToSchema)]
+/// The body of `POST /fllws/{username}`: exactly one of the two (its schema says so:
+/// one of two objects, each requiring its key; both keys match both, so neither).
+#[derive(Deserialize)]
 pub struct FollowRequest {
-    /// The username to follow (idempotent; not yourself).
-    #[schema(value_type = String)]
     follow: Option<String>,
-    /// The username to unfollow (204 also when not followed).
-    #[schema(value_type = String)]
     unfollow: Option<String>,
 }
+
+impl utoipa::PartialSchema for FollowRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let one = |key: &str, what: &str| {
+            ObjectBuilder::new()
+                .property(key, ObjectBuilder::new().schema_type(Type::String).description(Some(what)))
+                .required(key)
+        };
+        OneOfBuilder::new()
+            .item(one("follow", "The username to follow (idempotent; not yourself)"))
+            .item(one("unfollow", "The username to unfollow (204 also when not followed)"))
+            .description(Some("Exactly one of `follow` and `unfollow`"))
+            .into()
+    }
+}
+
+impl ToSchema for FollowRequest {}
 
 /// `POST /fllws/{username}` `{"follow": name}` or `{"unfollow": name}`
 #[utoipa::path(
