@@ -87,7 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     // The document of these routes; outside `rules`: anyone may read it.
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::serve)));
     cfg.service(
-        resource("/latest").route(web::get().to(handlers::latest)).default_service(web::to(not_allowed)),
+        resource("/latest").route(web::get().to(handlers::latest)).default_service(not_allowed("GET")),
     )
     .service(
         resource("/register")
@@ -95,18 +95,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             .guard(guard::fn_guard(not_a_form))
             .route(web::post().to(handlers::register)),
     )
-    .service(resource("/msgs").route(web::get().to(handlers::public)).default_service(web::to(not_allowed)))
+    .service(resource("/msgs").route(web::get().to(handlers::public)).default_service(not_allowed("GET")))
     .service(
         resource("/msgs/{username}")
             .route(web::get().to(handlers::user_messages))
             .route(web::post().to(handlers::post_message))
-            .default_service(web::to(not_allowed)),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         resource("/fllws/{username}")
             .route(web::get().to(handlers::follows))
             .route(web::post().to(handlers::follow))
-            .default_service(web::to(not_allowed)),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(resource("/msgs/{tail:.*}").default_service(web::to(not_found)))
     .service(resource("/fllws").default_service(web::to(not_found)))
@@ -125,8 +125,9 @@ async fn not_found() -> Result<HttpResponse, SimError> {
     Err(SimError::not_found("No such resource"))
 }
 
-async fn not_allowed() -> Result<HttpResponse, SimError> {
-    Err(SimError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"))
+/// The answer to a method the resource lacks: a 405 whose `Allow` names the ones it has.
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(SimError::method_not_allowed(allow)) })
 }
 
 /// The rules of every simulator request, around its route: the allow-list, then
