@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 me=schemathesis
 bin_dir=${BIN_DIR:-target/debug}
 venv=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
 seed=${SCHEMATHESIS_SEED:-20261203}
 max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-150}
 max_time=${SCHEMATHESIS_MAX_TIME:-150}
@@ -142,8 +143,11 @@ PY
 # repeatable (up to timing: `--max-time` bounds it, fuzzing repeats until then). One
 # worker: Python 3.11's ast.parse, which hypothesis calls, is not thread-safe
 # ("AST constructor recursion depth mismatch" with two).
+# Run from the temporary directory: schemathesis keeps the failures it found in
+# ./.schemathesis and replays them first in the next run, which would make a run
+# depend on the one before.
 set +e
-"$venv/bin/schemathesis" run "$base/openapi.json" \
+(cd "$work" && "$venv/bin/schemathesis" run "$base/openapi.json" \
   --auth "$sim_user" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
@@ -155,7 +159,7 @@ set +e
   --request-timeout 5 \
   --workers 1 \
   --no-color \
-  --report ndjson --report-dir "$work/report" \
+  --report ndjson --report-dir "$work/report") \
   >"$work/schemathesis.out" 2>&1
 code=$?
 set -e
