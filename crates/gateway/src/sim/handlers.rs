@@ -94,7 +94,8 @@ pub async fn latest(sim: web::Data<Sim>, rid: RequestId) -> Result<HttpResponse,
 #[derive(Deserialize, ToSchema)]
 #[schema(as = Registration)]
 pub struct Registration {
-    /// Not empty, not taken; no `/`, control characters or surrounding white space.
+    /// Not empty, not taken; no `/`, control or invisible characters, no surrounding white
+    /// space (the pattern leaves invisible characters to the server: a 400).
     #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
         pattern = r"^[^\s/\x00-\x1f\x7f]([^\t\n\r\f\v/\x00-\x1f\x7f]*[^\s/\x00-\x1f\x7f])?$")]
     username: Option<String>,
@@ -314,8 +315,9 @@ pub async fn follows(
     Ok(HttpResponse::Ok().json(Follows { follows }))
 }
 
-/// The body of `POST /fllws/{username}`: exactly one of the two (its schema says so:
-/// one of two objects, each requiring its key; both keys match both, so neither).
+/// The body of `POST /fllws/{username}`: exactly one of the two. Its schema says so: one
+/// of two objects, each requiring its key as a string and the other absent or `null`
+/// (which counts as absent).
 #[derive(Deserialize)]
 pub struct FollowRequest {
     follow: Option<String>,
@@ -325,14 +327,15 @@ pub struct FollowRequest {
 impl utoipa::PartialSchema for FollowRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-        let one = |key: &str, what: &str| {
+        let one = |key: &str, other: &str, what: &str| {
             ObjectBuilder::new()
                 .property(key, ObjectBuilder::new().schema_type(Type::String).description(Some(what)))
                 .required(key)
+                .property(other, ObjectBuilder::new().schema_type(Type::Null))
         };
         OneOfBuilder::new()
-            .item(one("follow", "The username to follow (idempotent; not yourself)"))
-            .item(one("unfollow", "The username to unfollow (204 also when not followed)"))
+            .item(one("follow", "unfollow", "The username to follow (idempotent; not yourself)"))
+            .item(one("unfollow", "follow", "The username to unfollow (204 also when not followed)"))
             .description(Some("Exactly one of `follow` and `unfollow`"))
             .into()
     }

@@ -297,6 +297,8 @@ mod tests {
         let one_of = doc["components"]["schemas"]["FollowRequest"]["oneOf"].as_array().unwrap();
         let keys: Vec<&Value> = one_of.iter().map(|o| &o["required"]).collect();
         assert_eq!(keys, [&serde_json::json!(["follow"]), &serde_json::json!(["unfollow"])]);
+        assert_eq!(one_of[0]["properties"]["unfollow"]["type"], "null");
+        assert_eq!(one_of[1]["properties"]["follow"]["type"], "null");
     }
 
     /// README's table of the simulator routes names the contract's routes and the
