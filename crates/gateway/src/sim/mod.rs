@@ -22,7 +22,9 @@
 //! and last, since only it waits for the network, the body [`SimJson`] (415, 413, 400).
 //! What needs a service (the user behind a name: 404) is the handler's.
 //!
-//! Every error, 404 and 405 included, is `{"status": N, "error_msg": "..."}`. Choices
+//! Every error, 404 and 405 included, is `{"status": N, "error_msg": "..."}` (a 405
+//! with `Allow`). The OpenAPI document of these routes, generated from the handlers,
+//! is served at `GET /openapi.json` ([`openapi`]). Choices
 //! where the contract is silent: a `POST /fllws` body with both `follow` and `unfollow`
 //! is a 400 (as is one with neither); following yourself is a 400, unfollowing yourself
 //! a 204; missing register fields count as empty; a username path segment that does
