@@ -20,17 +20,23 @@ pub struct SimError {
     /// Seconds for a `Retry-After` header: a service shed the call (and so did its
     /// retry), so trying again in a second likely works.
     pub retry_after: Option<u32>,
+    /// The methods of the resource, for the `Allow` header of a 405 (RFC 9110 requires it).
+    pub allow: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error of the simulator API.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The HTTP status code, again.
     status: u16,
-    error_msg: &'a str,
+    /// What went wrong, for a person.
+    error_msg: String,
 }
 
 impl SimError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), cause: None, retry_after: None }
+        Self { status, message: message.into(), cause: None, retry_after: None, allow: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -39,6 +45,11 @@ impl SimError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// A 405 for a resource whose methods are `allow` (`"GET, POST"`).
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self { allow: Some(allow), ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") }
     }
 
     pub fn forbidden() -> Self {
@@ -98,7 +109,10 @@ impl ResponseError for SimError {
         if let Some(secs) = self.retry_after {
             res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(Body { status: self.status.as_u16(), error_msg: &self.message })
+        if let Some(methods) = self.allow {
+            res.insert_header((actix_web::http::header::ALLOW, methods));
+        }
+        res.json(ErrorBody { status: self.status.as_u16(), error_msg: self.message.clone() })
     }
 }
 
@@ -133,6 +147,14 @@ mod tests {
         };
         let e = SimError::from(unreadable);
         assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "missing field `text`"));
+    }
+
+    #[test]
+    fn a_405_names_the_allowed_methods() {
+        let res = SimError::method_not_allowed("GET, POST").error_response();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers().get("allow").map(|v| v.as_bytes()), Some(&b"GET, POST"[..]));
+        assert!(SimError::forbidden().error_response().headers().get("allow").is_none());
     }
 
     #[test]

@@ -11,18 +11,51 @@ use minitwit_api::{
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::upstream::idempotency_key;
 
-use super::{Authorized, No, PathUser, Sim, SimError, SimJson};
+use super::{error::ErrorBody, Authorized, No, PathUser, Sim, SimError, SimJson};
+
+// The `responses(...)` of `#[utoipa::path]` below are the contract's lines for each route
+// (`sim-api.md`), plus what the gateway answers where it is silent: 403 on every route
+// (the allow-list), 413 and 415 on routes with a body, 503 when a service is down or
+// `latest` could not be stored. `super::openapi`'s tests hold the document to that.
+
+/// The `latest` query parameter of every route but `GET /latest` (recorded as is; a
+/// value that is not an integer is ignored).
+const LATEST: &str =
+    "The simulator's action id, recorded before anything else (also when the request is then \
+refused); not an integer: ignored";
+/// The `no` query parameter of the list routes.
+const NO: &str = "How many items at most (default 100, capped by the operators' bound); not a non-negative \
+integer: 400";
+/// The username path segment.
+const USERNAME: &str = "A username, percent-encoded (they contain spaces)";
 
 /// One message as the simulator sees it.
-#[derive(Serialize)]
-struct SimMessage {
+#[derive(Serialize, ToSchema)]
+pub struct SimMessage {
+    /// The text, as posted.
     content: String,
+    /// When it was posted, in Unix seconds.
     pub_date: i64,
+    /// The author's username.
     user: String,
+}
+
+/// The answer of `GET /latest`.
+#[derive(Serialize, ToSchema)]
+pub struct Latest {
+    /// The last recorded `latest` value; -1 while none was ever recorded.
+    latest: i64,
+}
+
+/// The answer of `GET /fllws/{username}`.
+#[derive(Serialize, ToSchema)]
+pub struct Follows {
+    /// The usernames the user follows.
+    follows: Vec<String>,
 }
 
 /// The newest `no` messages. The services answer a limit of 0 with an empty page
@@ -40,20 +73,61 @@ fn invalid(e: DomainError) -> SimError {
 }
 
 /// `GET /latest`
+#[utoipa::path(
+    get,
+    path = "/latest",
+    tag = "simulator",
+    operation_id = "get_latest",
+    summary = "The last recorded `latest` value",
+    responses(
+        (status = 200, description = "The value (-1 before any)", body = Latest),
+        (status = 403, description = "The client address is not on the allow-list", body = ErrorBody),
+        (status = 503, description = "message-service is unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn latest(sim: web::Data<Sim>, rid: RequestId) -> Result<HttpResponse, SimError> {
     let latest = sim.state.latest.get(&rid.0).await?;
-    Ok(HttpResponse::Ok().json(json!({ "latest": latest })))
+    Ok(HttpResponse::Ok().json(Latest { latest }))
 }
 
-/// The body of `POST /register`.
-#[derive(Deserialize)]
+/// The body of `POST /register`. A missing or `null` field counts as empty (a 400).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Registration)]
 pub struct Registration {
+    /// Not empty, not taken; no `/`, control or invisible characters, no surrounding white
+    /// space (the pattern leaves invisible characters to the server: a 400).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
+        pattern = r"^[^\s/\x00-\x1f\x7f]([^\t\n\r\f\v/\x00-\x1f\x7f]*[^\s/\x00-\x1f\x7f])?$")]
     username: Option<String>,
+    /// Text with an `@` that has something on both sides; no white space.
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 254,
+        pattern = r"^[^\s\x00-\x1f\x7f]+@[^\s\x00-\x1f\x7f]+$")]
     email: Option<String>,
+    /// Any non-empty password.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pwd: Option<String>,
 }
 
 /// `POST /register` `{"username", "email", "pwd"}`
+#[utoipa::path(
+    post,
+    path = "/register",
+    tag = "simulator",
+    operation_id = "register",
+    summary = "Registers a user",
+    params(("latest" = Option<i64>, Query, description = LATEST)),
+    request_body(content = Registration, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 400, description = "In this order: `You have to enter a username`, `You have to enter a valid \
+email address`, `You have to enter a password`, `The username is already taken`; or a body that is not a JSON \
+object of strings", body = ErrorBody),
+        (status = 403, description = "The client address is not on the allow-list", body = ErrorBody),
+        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn register(
     sim: web::Data<Sim>,
     req: HttpRequest,
@@ -78,6 +152,25 @@ pub async fn register(
 }
 
 /// `GET /msgs?no=N`: the public timeline.
+#[utoipa::path(
+    get,
+    path = "/msgs",
+    tag = "simulator",
+    operation_id = "public_messages",
+    summary = "The newest unflagged messages of everyone, newest first",
+    params(
+        ("latest" = Option<i64>, Query, description = LATEST),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
+    ),
+    security(("simulator" = [])),
+    responses(
+        (status = 200, description = "The messages", body = [SimMessage]),
+        (status = 400, description = "`no` is not a non-negative integer", body = ErrorBody),
+        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
+allow-list", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn public(
     sim: web::Data<Sim>,
     rid: RequestId,
@@ -97,6 +190,27 @@ pub async fn public(
 }
 
 /// `GET /msgs/{username}?no=N`: one user's messages.
+#[utoipa::path(
+    get,
+    path = "/msgs/{username}",
+    tag = "simulator",
+    operation_id = "user_messages",
+    summary = "The newest unflagged messages of one user, newest first",
+    params(
+        ("username" = String, Path, description = USERNAME, min_length = 1),
+        ("latest" = Option<i64>, Query, description = LATEST),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
+    ),
+    security(("simulator" = [])),
+    responses(
+        (status = 200, description = "The messages", body = [SimMessage]),
+        (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
+        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
+allow-list", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn user_messages(
     sim: web::Data<Sim>,
     req: HttpRequest,
@@ -114,13 +228,39 @@ pub async fn user_messages(
     Ok(HttpResponse::Ok().json(messages))
 }
 
-/// The body of `POST /msgs/{username}`.
-#[derive(Deserialize)]
+/// The body of `POST /msgs/{username}`. A missing or `null` content counts as empty.
+#[derive(Deserialize, ToSchema)]
 pub struct Tweet {
+    /// The message's text: not only white space, at most 1000 characters, no NUL.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"^[^\x00]*\S[^\x00]*$")]
     content: Option<String>,
 }
 
 /// `POST /msgs/{username}` `{"content"}`
+#[utoipa::path(
+    post,
+    path = "/msgs/{username}",
+    tag = "simulator",
+    operation_id = "post_message",
+    summary = "Posts a message as the user",
+    params(
+        ("username" = String, Path, description = USERNAME, min_length = 1),
+        ("latest" = Option<i64>, Query, description = LATEST),
+    ),
+    request_body(content = Tweet, content_type = "application/json"),
+    security(("simulator" = [])),
+    responses(
+        (status = 204, description = "Posted"),
+        (status = 400, description = "Empty or too long content, a body that is not a JSON object of strings, or a \
+username that is not UTF-8", body = ErrorBody),
+        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
+allow-list", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn post_message(
     sim: web::Data<Sim>,
     req: HttpRequest,
@@ -137,6 +277,27 @@ pub async fn post_message(
 }
 
 /// `GET /fllws/{username}?no=N`: whom the user follows, in follow-service's order.
+#[utoipa::path(
+    get,
+    path = "/fllws/{username}",
+    tag = "simulator",
+    operation_id = "follows",
+    summary = "Whom the user follows",
+    params(
+        ("username" = String, Path, description = USERNAME, min_length = 1),
+        ("latest" = Option<i64>, Query, description = LATEST),
+        ("no" = Option<u64>, Query, description = NO, minimum = 0),
+    ),
+    security(("simulator" = [])),
+    responses(
+        (status = 200, description = "The usernames", body = Follows),
+        (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
+        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
+allow-list", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn follows(
     sim: web::Data<Sim>,
     req: HttpRequest,
@@ -150,17 +311,64 @@ pub async fn follows(
     let users = sim.users(&rid, followees.iter().copied()).await?;
     let names: Vec<&str> =
         followees.iter().filter_map(|id| users.get(id).map(|u| u.username.as_str())).collect();
-    Ok(HttpResponse::Ok().json(json!({ "follows": names })))
+    let follows = names.into_iter().map(str::to_owned).collect();
+    Ok(HttpResponse::Ok().json(Follows { follows }))
 }
 
-/// The body of `POST /fllws/{username}`: exactly one of the two.
+/// The body of `POST /fllws/{username}`: exactly one of the two. Its schema says so: one
+/// of two objects, each requiring its key as a string and the other absent or `null`
+/// (which counts as absent).
 #[derive(Deserialize)]
 pub struct FollowRequest {
     follow: Option<String>,
     unfollow: Option<String>,
 }
 
+impl utoipa::PartialSchema for FollowRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let one = |key: &str, other: &str, what: &str| {
+            ObjectBuilder::new()
+                .property(key, ObjectBuilder::new().schema_type(Type::String).description(Some(what)))
+                .required(key)
+                .property(other, ObjectBuilder::new().schema_type(Type::Null))
+        };
+        OneOfBuilder::new()
+            .item(one("follow", "unfollow", "The username to follow (idempotent; not yourself)"))
+            .item(one("unfollow", "follow", "The username to unfollow (204 also when not followed)"))
+            .description(Some("Exactly one of `follow` and `unfollow`"))
+            .into()
+    }
+}
+
+impl ToSchema for FollowRequest {}
+
 /// `POST /fllws/{username}` `{"follow": name}` or `{"unfollow": name}`
+#[utoipa::path(
+    post,
+    path = "/fllws/{username}",
+    tag = "simulator",
+    operation_id = "follow",
+    summary = "Follows or unfollows a user",
+    params(
+        ("username" = String, Path, description = USERNAME, min_length = 1),
+        ("latest" = Option<i64>, Query, description = LATEST),
+    ),
+    request_body(content = FollowRequest, content_type = "application/json",
+        description = "Exactly one of `follow` and `unfollow`"),
+    security(("simulator" = [])),
+    responses(
+        (status = 204, description = "Followed or unfollowed"),
+        (status = 400, description = "Neither or both keys, following yourself, a body that is not a JSON object of \
+strings, or a username that is not UTF-8", body = ErrorBody),
+        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
+allow-list", body = ErrorBody),
+        (status = 404, description = "No such user, or no such user to (un)follow", body = ErrorBody),
+        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+    ),
+)]
 pub async fn follow(
     sim: web::Data<Sim>,
     req: HttpRequest,

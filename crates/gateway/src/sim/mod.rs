@@ -22,7 +22,9 @@
 //! and last, since only it waits for the network, the body [`SimJson`] (415, 413, 400).
 //! What needs a service (the user behind a name: 404) is the handler's.
 //!
-//! Every error, 404 and 405 included, is `{"status": N, "error_msg": "..."}`. Choices
+//! Every error, 404 and 405 included, is `{"status": N, "error_msg": "..."}` (a 405
+//! with `Allow`). The OpenAPI document of these routes, generated from the handlers,
+//! is served at `GET /openapi.json` ([`openapi`]). Choices
 //! where the contract is silent: a `POST /fllws` body with both `follow` and `unfollow`
 //! is a 400 (as is one with neither); following yourself is a 400, unfollowing yourself
 //! a 204; missing register fields count as empty; a username path segment that does
@@ -32,6 +34,7 @@ pub(crate) mod auth;
 mod body;
 mod error;
 mod handlers;
+pub mod openapi;
 mod query;
 
 use std::{collections::HashMap, sync::Arc};
@@ -83,8 +86,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     });
     let sim = web::Data::new(Sim { state, allow });
     let resource = |path: &str| web::resource(path).app_data(sim.clone()).wrap(from_fn(rules));
+    // The document of these routes; outside `rules`: anyone may read it.
+    cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::serve)));
     cfg.service(
-        resource("/latest").route(web::get().to(handlers::latest)).default_service(web::to(not_allowed)),
+        resource("/latest").route(web::get().to(handlers::latest)).default_service(not_allowed("GET")),
     )
     .service(
         resource("/register")
@@ -92,18 +97,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             .guard(guard::fn_guard(not_a_form))
             .route(web::post().to(handlers::register)),
     )
-    .service(resource("/msgs").route(web::get().to(handlers::public)).default_service(web::to(not_allowed)))
+    .service(resource("/msgs").route(web::get().to(handlers::public)).default_service(not_allowed("GET")))
     .service(
         resource("/msgs/{username}")
             .route(web::get().to(handlers::user_messages))
             .route(web::post().to(handlers::post_message))
-            .default_service(web::to(not_allowed)),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(
         resource("/fllws/{username}")
             .route(web::get().to(handlers::follows))
             .route(web::post().to(handlers::follow))
-            .default_service(web::to(not_allowed)),
+            .default_service(not_allowed("GET, POST")),
     )
     .service(resource("/msgs/{tail:.*}").default_service(web::to(not_found)))
     .service(resource("/fllws").default_service(web::to(not_found)))
@@ -122,8 +127,9 @@ async fn not_found() -> Result<HttpResponse, SimError> {
     Err(SimError::not_found("No such resource"))
 }
 
-async fn not_allowed() -> Result<HttpResponse, SimError> {
-    Err(SimError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"))
+/// The answer to a method the resource lacks: a 405 whose `Allow` names the ones it has.
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(SimError::method_not_allowed(allow)) })
 }
 
 /// The rules of every simulator request, around its route: the allow-list, then

@@ -515,14 +515,35 @@ async fn odd_paths_answer_json_errors_never_500() {
         error(get(&sys, path).await, 404).await;
         error(post(&sys, path, &json!({})).await, 404).await;
     }
-    for path in ["/msgs", "/msgs/alice", "/fllws/alice", "/latest"] {
-        let res = sys.client.delete(sys.url(path)).header("Authorization", SIM_AUTH).send().await.unwrap();
-        error(res, 405).await;
-        let res = sys.client.put(sys.url(path)).header("Authorization", SIM_AUTH).send().await.unwrap();
-        error(res, 405).await;
+    // A 405 names the resource's methods in `Allow` (RFC 9110; schemathesis found it missing).
+    let allow = |res: &Response| res.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
+    for (path, methods) in
+        [("/msgs", "GET"), ("/msgs/alice", "GET, POST"), ("/fllws/alice", "GET, POST"), ("/latest", "GET")]
+    {
+        for method in
+            [reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::TRACE, reqwest::Method::HEAD]
+        {
+            let res = sys
+                .client
+                .request(method.clone(), sys.url(path))
+                .header("Authorization", SIM_AUTH)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(allow(&res).as_deref(), Some(methods), "{method} {path}");
+            if method == reqwest::Method::HEAD {
+                assert_eq!(res.status(), 405, "{method} {path}");
+            } else {
+                error(res, 405).await;
+            }
+        }
     }
-    error(post(&sys, "/msgs", &json!({"content": "x"})).await, 405).await;
-    error(post(&sys, "/latest", &json!({"latest": 1})).await, 405).await;
+    let res = post(&sys, "/msgs", &json!({"content": "x"})).await;
+    assert_eq!(allow(&res).as_deref(), Some("GET"));
+    error(res, 405).await;
+    let res = post(&sys, "/latest", &json!({"latest": 1})).await;
+    assert_eq!(allow(&res).as_deref(), Some("GET"));
+    error(res, 405).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,4 +765,20 @@ async fn a_tweet_repeated_with_its_idempotency_key_is_one_tweet() {
     tweet(&sys, "alice", "just once").await;
     tweet(&sys, "alice", "just once").await;
     assert_eq!(contents(&sys, "/msgs/alice").await, ["just once"; 3]);
+}
+
+/// The OpenAPI document is served to anyone (no credentials, any client address), as
+/// JSON, and describes the seven routes the gateway answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_without_credentials() {
+    let sys = spawn_system_with(Backend::Sqlite, |s| s.sim.allow_list = vec!["10.0.0.0/8".into()]).await;
+    let res = sys.client.get(sys.url("/openapi.json?latest=9")).send().await.unwrap();
+    assert_eq!(res.headers().get(CONTENT_TYPE).unwrap(), "application/json");
+    let doc = ok_json(res).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let mut paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/fllws/{username}", "/latest", "/msgs", "/msgs/{username}", "/register"]);
+    // Only the document is open: the routes it describes still refuse this client.
+    error_is(sys.client.get(sys.url("/latest")).send().await.unwrap(), 403, NOT_AUTHORIZED).await;
 }
