@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint bench chaos test-browser clean-data swarm-test swarm-up swarm-down
+.PHONY: build run test lint fuzz bench chaos test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
 	cargo build --release --bins
@@ -23,6 +23,11 @@ lint:
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
 	    echo "$$crate links diesel"; exit 1; fi; done
 	deploy/lint.sh
+
+# Each fuzz target of fuzz/ (every parser of outside input) for FUZZ_SECONDS (default
+# 30) seconds; needs nightly and cargo-fuzz (scripts/fuzz.sh). Not part of `make test`.
+fuzz:
+	scripts/fuzz.sh
 
 bench:
 	scripts/bench.sh
