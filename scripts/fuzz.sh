@@ -37,8 +37,8 @@ for t in "${targets[@]}"; do
   fi
 done
 
-echo "building ${#targets[@]} fuzz targets (nightly, sanitizer $sanitizer)"
-(cd fuzz && cargo +nightly fuzz build "${build[@]}" "${targets[@]}")
+echo "building the fuzz targets (nightly, sanitizer $sanitizer)"
+(cd fuzz && cargo +nightly fuzz build "${build[@]}")
 
 logs=fuzz/target/logs
 mkdir -p "$logs"
