@@ -38,7 +38,9 @@ fn username(raw: &str) {
             assert!((1..=64).contains(&chars), "{raw:?} -> {s:?}");
             assert_eq!(s.trim(), s);
             assert!(!s.chars().any(|c| c == '/' || c.is_control()), "{s:?}");
-            assert!(!s.chars().any(|c| (c.is_whitespace() && c != ' ') || minitwit_api::domain::is_invisible(c)));
+            assert!(!s
+                .chars()
+                .any(|c| (c.is_whitespace() && c != ' ') || minitwit_api::domain::is_invisible(c)));
             assert_eq!(s.nfc().collect::<String>(), s, "kept in NFC");
             assert_eq!(Username::parse(s).as_ref(), Ok(name), "a stored name parses to itself");
         }

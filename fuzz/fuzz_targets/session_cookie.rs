@@ -76,7 +76,8 @@ fuzz_target!(|data: &[u8]| {
                 serde_json::from_str::<SessionUser>(&user).ok(),
                 serde_json::from_str::<Vec<String>>(&flashes).unwrap_or_default(),
             );
-            let state = serde_json::to_string(&HashMap::from([(SESSION_USER, user), (SESSION_FLASHES, flashes)]));
+            let state =
+                serde_json::to_string(&HashMap::from([(SESSION_USER, user), (SESSION_FLASHES, flashes)]));
             let state = state.unwrap();
             // actix-session drops a state too large for a cookie whole: nothing is read.
             let expected = if state.len() <= STATE_MAX_BYTES { expected } else { (None, Vec::new()) };
