@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint deny bench chaos test-browser clean-data swarm-test swarm-up swarm-down
+.PHONY: build run test lint deny fuzz bench chaos test-browser clean-data swarm-test swarm-up swarm-down
 
 build:
 	cargo build --release --bins
@@ -32,6 +32,11 @@ lint:
 deny:
 	@command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
 	cargo deny check licenses bans sources
+
+# Each fuzz target of fuzz/ (every parser of outside input) for FUZZ_SECONDS (default
+# 30) seconds; needs nightly and cargo-fuzz (scripts/fuzz.sh). Not part of `make test`.
+fuzz:
+	scripts/fuzz.sh
 
 bench:
 	scripts/bench.sh

@@ -2,6 +2,7 @@
 //! and serves the course simulator's JSON API, in both cases by calling the three
 //! services over internal HTTP. It owns no business table.
 
+pub mod inputs;
 pub mod latest;
 pub mod settings;
 mod sim;

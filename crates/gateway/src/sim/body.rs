@@ -80,7 +80,7 @@ async fn read(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<V
 
 /// A JSON object read into `T`. Parsed as a `Value` first: a repeated key is then the
 /// last one's value, not an error.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, SimError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, SimError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(object @ Value::Object(_)) => serde_json::from_value(object)
             .map_err(|e| SimError::bad_request(format!("A field of the body has the wrong type: {e}"))),

@@ -108,6 +108,16 @@ pub struct Registration {
     pwd: Option<String>,
 }
 
+impl Registration {
+    /// The new user, checked in the contract's order; a missing field counts as empty.
+    pub fn checked(self) -> Result<NewUser, SimError> {
+        let username = Username::parse(self.username.as_deref().unwrap_or_default()).map_err(invalid)?;
+        let email = Email::parse(self.email.as_deref().unwrap_or_default()).map_err(invalid)?;
+        let password = Password::parse(self.pwd.as_deref().unwrap_or_default()).map_err(invalid)?;
+        Ok(NewUser { username, email, password })
+    }
+}
+
 /// `POST /register` `{"username", "email", "pwd"}`
 #[utoipa::path(
     post,
@@ -134,11 +144,7 @@ pub async fn register(
     rid: RequestId,
     SimJson(body): SimJson<Registration>,
 ) -> Result<HttpResponse, SimError> {
-    // Checked in the contract's order; a missing field counts as empty.
-    let username = Username::parse(body.username.as_deref().unwrap_or_default()).map_err(invalid)?;
-    let email = Email::parse(body.email.as_deref().unwrap_or_default()).map_err(invalid)?;
-    let password = Password::parse(body.pwd.as_deref().unwrap_or_default()).map_err(invalid)?;
-    let new = NewUser { username, email, password };
+    let new = body.checked()?;
     match sim.state.upstream.for_request(&rid).register(&new).await {
         Ok(user) => {
             req.extensions_mut().insert(ActingUser(user.id));
@@ -236,6 +242,13 @@ pub struct Tweet {
     content: Option<String>,
 }
 
+impl Tweet {
+    /// The message's text; a missing `content` counts as empty.
+    pub fn text(&self) -> Result<MessageText, SimError> {
+        MessageText::parse(self.content.as_deref().unwrap_or_default()).map_err(invalid)
+    }
+}
+
 /// `POST /msgs/{username}` `{"content"}`
 #[utoipa::path(
     post,
@@ -270,7 +283,7 @@ pub async fn post_message(
     SimJson(tweet): SimJson<Tweet>,
 ) -> Result<HttpResponse, SimError> {
     let user = sim.known(&req, &rid, name).await?;
-    let text = MessageText::parse(tweet.content.as_deref().unwrap_or_default()).map_err(invalid)?;
+    let text = tweet.text()?;
     let key = idempotency_key(&req).map_err(invalid)?;
     sim.state.upstream.for_request(&rid).post(user.id, &text, &key).await?;
     Ok(no_content())
@@ -343,6 +356,20 @@ impl utoipa::PartialSchema for FollowRequest {
 
 impl ToSchema for FollowRequest {}
 
+impl FollowRequest {
+    /// Whether to follow (else unfollow), and whom: exactly one of the two fields.
+    pub fn target(self) -> Result<(bool, String), SimError> {
+        match (self.follow, self.unfollow) {
+            (Some(target), None) => Ok((true, target)),
+            (None, Some(target)) => Ok((false, target)),
+            (None, None) => Err(SimError::bad_request("You have to give \"follow\" or \"unfollow\"")),
+            (Some(_), Some(_)) => {
+                Err(SimError::bad_request("Give either \"follow\" or \"unfollow\", not both"))
+            }
+        }
+    }
+}
+
 /// `POST /fllws/{username}` `{"follow": name}` or `{"unfollow": name}`
 #[utoipa::path(
     post,
@@ -377,14 +404,7 @@ pub async fn follow(
     name: PathUser,
     SimJson(body): SimJson<FollowRequest>,
 ) -> Result<HttpResponse, SimError> {
-    let (following, target) = match (body.follow, body.unfollow) {
-        (Some(target), None) => (true, target),
-        (None, Some(target)) => (false, target),
-        (None, None) => return Err(SimError::bad_request("You have to give \"follow\" or \"unfollow\"")),
-        (Some(_), Some(_)) => {
-            return Err(SimError::bad_request("Give either \"follow\" or \"unfollow\", not both"))
-        }
-    };
+    let (following, target) = body.target()?;
     let (user, target) = tokio::join!(sim.known(&req, &rid, name), sim.by_name(&rid, &target));
     let user = user?;
     let target = target?.ok_or_else(|| SimError::not_found("The user to (un)follow does not exist"))?;

@@ -31,11 +31,11 @@
 //! not decode to UTF-8 is a 400, one no user can have (`/`, control characters) a 404.
 
 pub(crate) mod auth;
-mod body;
+pub(crate) mod body;
 mod error;
-mod handlers;
+pub(crate) mod handlers;
 pub mod openapi;
-mod query;
+pub(crate) mod query;
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -18,9 +18,9 @@ const FORM_ERROR: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    username: String,
+    pub(crate) username: String,
     #[serde(default)]
-    password: String,
+    pub(crate) password: String,
 }
 
 /// `GET /login`
@@ -123,7 +123,7 @@ pub async fn register_form(state: web::Data<AppState>, visitor: Visitor) -> Resu
 
 /// The form's error, in the original's order: username, email, password, repeated
 /// password (then the optional policy); a taken name is found out by user-service last.
-fn validate(form: &RegisterForm, policy: bool) -> Result<NewUser, String> {
+pub(crate) fn validate(form: &RegisterForm, policy: bool) -> Result<NewUser, String> {
     let username = Username::parse(&form.username).map_err(|e| e.to_string())?;
     let email = Email::parse(&form.email).map_err(|e| e.to_string())?;
     let password = Password::parse(&form.password).map_err(|e| e.to_string())?;

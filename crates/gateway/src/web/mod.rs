@@ -12,15 +12,15 @@
 //! JSON `POST /register` therefore comes first; this scope's `POST /register` takes
 //! form bodies only.
 
-mod auth;
-mod csrf;
-mod error;
+pub(crate) mod auth;
+pub(crate) mod csrf;
+pub(crate) mod error;
 mod follow;
 mod password_policy;
 mod render;
-mod session;
+pub(crate) mod session;
 mod throttle;
-mod timeline;
+pub(crate) mod timeline;
 
 use actix_web::{
     cookie::Key,
@@ -63,9 +63,11 @@ impl Web {
             web::scope("")
                 .app_data(web::Data::new(state))
                 .app_data(web::Data::new(self.throttle.clone()))
-                .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES).error_handler(|e, _| {
-                    WebError::BadRequest(format!("The form could not be read: {e}.")).into()
-                }))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(FORM_LIMIT_BYTES)
+                        .error_handler(|e, _| unreadable_form(e).into()),
+                )
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     WebError::BadRequest(format!("The address could not be read: {e}.")).into()
                 }))
@@ -124,6 +126,11 @@ where
     F::Output: actix_web::Responder + 'static,
 {
     web::resource(path).route(web::get().to(handler.clone())).route(web::head().to(handler))
+}
+
+/// The answer to a form body that cannot be read into the form's fields.
+pub(crate) fn unreadable_form(e: impl std::fmt::Display) -> WebError {
+    WebError::BadRequest(format!("The form could not be read: {e}."))
 }
 
 /// Whether the request carries an HTML form (not the simulator's JSON).

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use super::error::WebError;
 use crate::{settings::SessionSettings, AppState};
 
-const USER: &str = "user";
-const FLASHES: &str = "flashes";
+pub const USER: &str = "user";
+pub const FLASHES: &str = "flashes";
 pub const COOKIE_NAME: &str = "minitwit_session";
 /// actix-session (the `cookie` crate) needs at least this many bytes of key.
 pub const KEY_MIN_BYTES: usize = 64;
@@ -95,7 +95,7 @@ impl Visitor {
     /// ended session is forgotten.
     async fn of(req: HttpRequest) -> Result<Self, actix_web::Error> {
         let session = req.get_session();
-        let mut user = session.get::<SessionUser>(USER).ok().flatten();
+        let mut user = stored_user(&session);
         if let Some(mut u) = user.take() {
             let state = req.app_data::<web::Data<AppState>>().expect("the web scope has the state").clone();
             let limits = &state.settings.session;
@@ -152,8 +152,20 @@ impl Visitor {
 
     /// The flash messages waiting to be shown; they are gone from the session after this.
     pub fn take_flashes(&self) -> Vec<String> {
-        self.session.remove_as::<Vec<String>>(FLASHES).and_then(Result::ok).unwrap_or_default()
+        take_flashes(&self.session)
     }
+}
+
+/// The signed-in user the session holds, unchecked; a value that does not read as one
+/// is none.
+pub(crate) fn stored_user(session: &Session) -> Option<SessionUser> {
+    session.get::<SessionUser>(USER).ok().flatten()
+}
+
+/// The flash messages the session holds, removed from it; a value that does not read
+/// as a list of texts is none.
+pub(crate) fn take_flashes(session: &Session) -> Vec<String> {
+    session.remove_as::<Vec<String>>(FLASHES).and_then(Result::ok).unwrap_or_default()
 }
 
 impl FromRequest for Visitor {

@@ -42,13 +42,17 @@ pub struct PageParams {
 
 impl PageParams {
     fn query(&self, state: &AppState) -> Result<PageQuery, WebError> {
-        let before = match self.before.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => Some(raw.parse::<Cursor>().map_err(|_| {
+        Ok(PageQuery { limit: Some(state.settings.web.per_page), before: self.before()? })
+    }
+
+    /// The `before` cursor; absent or blank is the first page.
+    pub(crate) fn before(&self) -> Result<Option<Cursor>, WebError> {
+        match self.before.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => Ok(Some(raw.parse::<Cursor>().map_err(|_| {
                 WebError::BadRequest("That page of the timeline does not exist (a broken link?).".into())
-            })?),
-        };
-        Ok(PageQuery { limit: Some(state.settings.web.per_page), before })
+            })?)),
+        }
     }
 }
 
@@ -181,7 +185,7 @@ pub async fn user(
 #[derive(Debug, Deserialize)]
 pub struct NewMessageForm {
     #[serde(default)]
-    text: String,
+    pub(crate) text: String,
 }
 
 /// `POST /add_message`: posts the form's `text`; an empty text posts nothing.
