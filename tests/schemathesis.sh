@@ -75,49 +75,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r user_port message_port follow_port gateway_port < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-)
-
-start() {
-  local service=$1
-  shift
-  env "$@" "$bin_dir/$service" >"$work/$service.log" 2>&1 &
-  pids+=($!)
-}
-start user-service USER_SERVICE_HTTP__PORT="$user_port" USER_SERVICE_DATABASE__URL="$work/users.db" \
-  USER_SERVICE_ARGON2__MEMORY_KIB=64 USER_SERVICE_ARGON2__ITERATIONS=1 USER_SERVICE_LOG__FORMAT=json
-start message-service MESSAGE_SERVICE_HTTP__PORT="$message_port" \
-  MESSAGE_SERVICE_DATABASE__URL="$work/messages.db" MESSAGE_SERVICE_LOG__FORMAT=json
-start follow-service FOLLOW_SERVICE_HTTP__PORT="$follow_port" \
-  FOLLOW_SERVICE_DATABASE__URL="$work/follows.db" FOLLOW_SERVICE_LOG__FORMAT=json
-start gateway GATEWAY_HTTP__PORT="$gateway_port" \
-  GATEWAY_SERVICES__USER_URL="http://127.0.0.1:$user_port" \
-  GATEWAY_SERVICES__MESSAGE_URL="http://127.0.0.1:$message_port" \
-  GATEWAY_SERVICES__FOLLOW_URL="http://127.0.0.1:$follow_port" \
-  GATEWAY_LOG__FORMAT=json
-
-base="http://127.0.0.1:$gateway_port"
-ready=no
-for _ in $(seq 1 150); do
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$base/ready" 2>/dev/null; then
-    ready=yes
-    break
-  fi
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { log "a process exited at start-up"; exit 1; }
-  done
-  sleep 0.2
-done
-[ "$ready" = yes ] || { log "MiniTwit did not become ready at $base"; exit 1; }
-log "MiniTwit is ready at $base"
+# shellcheck source=tests/lib/sqlite_system.sh
+. tests/lib/sqlite_system.sh
+minitwit_start_sqlite "$bin_dir" "$work"
 
 # A few users with messages and follows, so that generated names sometimes exist and
 # lists are not all empty (schemathesis's own names almost never do).

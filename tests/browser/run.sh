@@ -78,58 +78,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-user_port=$(free_port)
-message_port=$(free_port)
-follow_port=$(free_port)
-gateway_port=$(free_port)
-
-start() {
-  local service=$1
-  shift
-  env "$@" "$BIN_DIR/$service" >"$tmp/$service.log" 2>&1 &
-  pids+=($!)
-}
-
-start user-service \
-  USER_SERVICE_HTTP__PORT="$user_port" \
-  USER_SERVICE_DATABASE__URL="$tmp/users.db" \
-  USER_SERVICE_ARGON2__MEMORY_KIB=64 \
-  USER_SERVICE_ARGON2__ITERATIONS=1 \
-  USER_SERVICE_LOG__FORMAT=json
-start message-service \
-  MESSAGE_SERVICE_HTTP__PORT="$message_port" \
-  MESSAGE_SERVICE_DATABASE__URL="$tmp/messages.db" \
-  MESSAGE_SERVICE_LOG__FORMAT=json
-start follow-service \
-  FOLLOW_SERVICE_HTTP__PORT="$follow_port" \
-  FOLLOW_SERVICE_DATABASE__URL="$tmp/follows.db" \
-  FOLLOW_SERVICE_LOG__FORMAT=json
-start gateway \
-  GATEWAY_HTTP__PORT="$gateway_port" \
-  GATEWAY_SERVICES__USER_URL="http://127.0.0.1:$user_port" \
-  GATEWAY_SERVICES__MESSAGE_URL="http://127.0.0.1:$message_port" \
-  GATEWAY_SERVICES__FOLLOW_URL="http://127.0.0.1:$follow_port" \
-  GATEWAY_LOG__FORMAT=json
-
-# The gateway is ready when it and all three services answer.
-base="http://127.0.0.1:$gateway_port"
-ready=no
-for _ in $(seq 1 150); do
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$base/ready" 2>/dev/null; then
-    ready=yes
-    break
-  fi
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { log "a process exited at start-up"; exit 1; }
-  done
-  sleep 0.2
-done
-[ "$ready" = yes ] || { log "MiniTwit did not become ready at $base"; exit 1; }
-log "MiniTwit is ready at $base"
+# shellcheck source=tests/lib/sqlite_system.sh
+. tests/lib/sqlite_system.sh
+minitwit_start_sqlite "$BIN_DIR" "$tmp"
 
 rm -rf "$OUT_DIR"
 mkdir -p "$OUT_DIR"

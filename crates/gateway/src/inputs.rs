@@ -4,8 +4,6 @@
 //! but the read of a form body, which is what actix-web's `Form` does once it has the
 //! body (`serde_urlencoded::from_bytes`). Not an API for anything else.
 
-use std::net::IpAddr;
-
 use actix_session::{storage::CookieSessionStore, Session, SessionMiddleware};
 use actix_web::{cookie::Key, web::Query};
 use minitwit_api::{
@@ -64,20 +62,9 @@ pub fn sim_follow(body: &[u8]) -> Result<(bool, String), SimError> {
     body::parse::<FollowRequest>(body)?.target()
 }
 
-/// The client address of an `X-Forwarded-For` hop or a peer address.
-pub fn client_ip(raw: &str) -> Option<IpAddr> {
-    crate::sim::auth::parse_client(raw)
-}
-
-/// Whether a state-changing request with these headers is refused as cross-site.
-pub fn is_cross_site(
-    sec_fetch_site: Option<&str>,
-    origin: Option<&str>,
-    referer: Option<&str>,
-    host: &str,
-) -> bool {
-    crate::web::csrf::is_cross_site(sec_fetch_site, origin, referer, host)
-}
+/// The client address of an `X-Forwarded-For` hop or a peer address; whether a
+/// state-changing request with these headers is refused as cross-site.
+pub use crate::{sim::auth::parse_client as client_ip, web::csrf::is_cross_site};
 
 fn form<T: DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
     serde_urlencoded::from_bytes(body).map_err(crate::web::unreadable_form)

@@ -123,7 +123,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
 }
 
 /// `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]`, `[::1]:80`.
-pub(crate) fn parse_client(raw: &str) -> Option<IpAddr> {
+pub fn parse_client(raw: &str) -> Option<IpAddr> {
     let raw = raw.trim();
     IpAddr::from_str(raw)
         .ok()
