@@ -18,7 +18,7 @@ use crate::{
     domain::{IdempotencyKey, MessageId, MessageText, UserId, Username},
     error::{Common, ServiceError},
     follow::{Follow, FollowError, Followees, Following},
-    message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery},
+    message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery, SetLatest},
     retry::{Idempotent, Retries},
     user::{Credentials, NewUser, SessionGeneration, User, UserError, UserIds},
     Count, ErrorBody,
@@ -451,11 +451,10 @@ impl MessageClient {
         Ok(l.latest)
     }
 
-    /// Idempotent: storing the same value twice stores it once.
-    pub async fn set_latest(&self, rid: &str, latest: i64) -> Result<(), ClientError<MessageError>> {
-        self.0
-            .empty(self.0.request(Method::PUT, "/latest", rid).json(&Latest { latest }), Idempotent::Yes)
-            .await
+    /// Idempotent: storing the same value twice stores it once, and a copy that lands
+    /// after a newer value changes nothing ([`SetLatest::recorded_at_us`]).
+    pub async fn set_latest(&self, rid: &str, latest: SetLatest) -> Result<(), ClientError<MessageError>> {
+        self.0.empty(self.0.request(Method::PUT, "/latest", rid).json(&latest), Idempotent::Yes).await
     }
 }
 

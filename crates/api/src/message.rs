@@ -13,7 +13,7 @@
 //! | `DELETE /messages/{id}/flag` | | 204; 400 `invalid_id`; 404 `no_such_message` |
 //! | `GET /messages/count` | | 200 [`Count`](crate::Count) |
 //! | `GET /latest` | | 200 [`Latest`] (`-1` before any) |
-//! | `PUT /latest` | [`Latest`] | 204 |
+//! | `PUT /latest` | [`SetLatest`] | 204 (an older write than the stored one is ignored) |
 //!
 //! Refusals are [`MessageError`]s; any route may also answer a [common
 //! code](crate::error::Common).
@@ -161,6 +161,31 @@ pub struct MessagePage {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Latest {
     pub latest: i64,
+}
+
+/// The body of `PUT /latest`: the value and when the gateway received it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SetLatest {
+    pub latest: i64,
+    /// Microseconds since the Unix epoch when the gateway received `latest`. A write
+    /// older than the stored value's is ignored (answered 204 all the same), so a call
+    /// that lands late, a hedged copy or one the gateway gave up on, cannot set
+    /// `latest` back. Absent: the service's own clock (a gateway from before the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at_us: Option<i64>,
+}
+
+impl SetLatest {
+    /// `latest` received now.
+    pub fn now(latest: i64) -> Self {
+        Self { latest, recorded_at_us: Some(now_us()) }
+    }
+}
+
+/// Microseconds since the Unix epoch by this host's clock.
+pub fn now_us() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@
 //! busy replica writes once per round trip, not once per request, and no request is
 //! answered before its value is stored.
 //!
+//! Each value carries the time this gateway received it, so message-service ignores a
+//! write that lands after a newer one (a hedged copy, or a call given up on that the
+//! service still finished): `latest` never goes back.
+//!
 //! Waiting requests do not queue on a lock: whoever finds no write in flight becomes the
 //! writer (`try_lock`), the others sleep until a write attempt ends and then look at
 //! what is stored. (A fair lock taken by every request in turn made each request wait
@@ -21,7 +25,7 @@ use std::sync::{
 
 use minitwit_api::{
     client::{ClientError, MessageClient},
-    message::MessageError,
+    message::{now_us, MessageError, SetLatest},
 };
 use prometheus::IntGauge;
 use tokio::sync::watch;
@@ -34,7 +38,7 @@ pub struct LatestRecorder {
 struct Inner {
     client: MessageClient,
     /// The newest recorded value and its sequence number.
-    newest: Mutex<(u64, i64)>,
+    newest: Mutex<Newest>,
     /// The sequence number of the newest value known to be stored.
     stored: AtomicU64,
     /// Held by the one request writing.
@@ -58,12 +62,22 @@ impl Drop for Writing<'_> {
     }
 }
 
+/// The newest value recorded, its sequence number and when it was received.
+#[derive(Clone, Copy)]
+struct Newest {
+    seq: u64,
+    value: SetLatest,
+}
+
 impl LatestRecorder {
     pub fn new(client: MessageClient, gauge: IntGauge) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
-                newest: Mutex::new((0, -1)),
+                newest: Mutex::new(Newest {
+                    seq: 0,
+                    value: SetLatest { latest: -1, recorded_at_us: Some(0) },
+                }),
                 stored: AtomicU64::new(0),
                 writer: tokio::sync::Mutex::new(()),
                 attempts: watch::Sender::new(0),
@@ -79,9 +93,11 @@ impl LatestRecorder {
         let mut ended = inner.attempts.subscribe();
         let mine = {
             let mut newest = inner.newest.lock().expect("latest lock");
-            newest.0 += 1;
-            newest.1 = value;
-            newest.0
+            // Never earlier than the value recorded before it, whatever the clock does.
+            let at = now_us().max(newest.value.recorded_at_us.unwrap_or(0));
+            newest.seq += 1;
+            newest.value = SetLatest { latest: value, recorded_at_us: Some(at) };
+            newest.seq
         };
         loop {
             if inner.stored.load(Ordering::Acquire) >= mine {
@@ -96,10 +112,10 @@ impl LatestRecorder {
             if inner.stored.load(Ordering::Acquire) >= mine {
                 return Ok(());
             }
-            let (seq, value) = *inner.newest.lock().expect("latest lock");
+            let Newest { seq, value } = *inner.newest.lock().expect("latest lock");
             inner.client.set_latest(rid, value).await?;
             inner.stored.fetch_max(seq, Ordering::AcqRel);
-            inner.gauge.set(value);
+            inner.gauge.set(value.latest);
             return Ok(());
         }
     }
@@ -122,16 +138,19 @@ mod tests {
 
     use super::*;
 
-    /// A message-service stand-in: PUT /latest stores after `delay` (failing the first
+    /// A message-service stand-in: PUT /latest stores after 5 ms (failing the first
     /// `fail_first` writes with a 500), GET /latest answers what is stored.
     #[derive(Default)]
     struct Fake {
         value: Mutex<i64>,
+        /// The `recorded_at_us` of each write, in order of arrival.
+        stamps: Mutex<Vec<Option<i64>>>,
         writes: AtomicUsize,
         fail_first: usize,
     }
 
-    async fn put(fake: web::Data<Fake>, body: web::Json<Latest>) -> HttpResponse {
+    async fn put(fake: web::Data<Fake>, body: web::Json<SetLatest>) -> HttpResponse {
+        fake.stamps.lock().unwrap().push(body.recorded_at_us);
         tokio::time::sleep(Duration::from_millis(5)).await;
         if fake.writes.fetch_add(1, Ordering::SeqCst) < fake.fail_first {
             return HttpResponse::InternalServerError()
@@ -176,10 +195,14 @@ mod tests {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        let last = rec.inner.newest.lock().unwrap().1;
+        let last = rec.inner.newest.lock().unwrap().value.latest;
         assert_eq!(rec.get("t").await.unwrap(), last);
         let writes = fake.writes.load(Ordering::SeqCst);
         assert!((1..300).contains(&writes), "{writes} writes for 300 values");
+        // Each write says when its value was received, later writes no earlier.
+        let stamps: Vec<i64> = fake.stamps.lock().unwrap().iter().map(|s| s.expect("a stamp")).collect();
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "stamps go back: {stamps:?}");
+        assert!(stamps[0] > 1_700_000_000_000_000, "microseconds since the epoch: {}", stamps[0]);
         // Alone, a value is written and answered once stored.
         rec.record("t", 1337).await.unwrap();
         assert_eq!(rec.get("t").await.unwrap(), 1337);

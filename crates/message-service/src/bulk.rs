@@ -38,7 +38,8 @@ pub fn next_id(conn: &mut DbConnection) -> QueryResult<i64> {
 /// Sets the simulator's `latest` value (as `PUT /latest` does), carried over from a
 /// legacy system at a cut-over.
 pub fn set_latest(conn: &mut DbConnection, value: i64) -> anyhow::Result<()> {
-    crate::latest::set(conn, value).map_err(|e| anyhow::anyhow!("setting latest: {e}"))
+    let now = minitwit_api::message::now_us();
+    crate::latest::set(conn, value, now).map_err(|e| anyhow::anyhow!("setting latest: {e}"))
 }
 
 /// The simulator's `latest` value, -1 when none was recorded.

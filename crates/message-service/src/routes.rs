@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use minitwit_api::{
     domain::{MessageId, UserId},
-    message::{AuthorsQuery, Cursor, Latest, Message, MessageError, NewMessage, PageQuery, AUTHORS_MAX},
+    message::{
+        now_us, AuthorsQuery, Cursor, Latest, Message, MessageError, NewMessage, PageQuery, SetLatest,
+        AUTHORS_MAX,
+    },
     Count,
 };
 use minitwit_kit::{
@@ -164,8 +167,9 @@ async fn get_latest(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Latest { latest }))
 }
 
-async fn put_latest(state: web::Data<State>, body: web::Json<Latest>) -> Result<HttpResponse, ApiError> {
-    let value = body.into_inner().latest;
-    state.db.run_idempotent(move |c| latest::set(c, value)).await?;
+async fn put_latest(state: web::Data<State>, body: web::Json<SetLatest>) -> Result<HttpResponse, ApiError> {
+    let SetLatest { latest: value, recorded_at_us } = body.into_inner();
+    let at = recorded_at_us.unwrap_or_else(now_us);
+    state.db.run_idempotent(move |c| latest::set(c, value, at)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

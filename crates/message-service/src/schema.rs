@@ -15,5 +15,6 @@ diesel::table! {
     sim_latest (id) {
         id -> Integer,
         value -> BigInt,
+        recorded_at -> BigInt,
     }
 }

@@ -1,4 +1,4 @@
-//! The simulator's `latest` value: default, overwrite, durability, bad bodies.
+//! The simulator's `latest` value: default, overwrite, late writes, durability, bad bodies.
 
 use minitwit_kit::{both_backends, testing::Backend};
 use reqwest::Method;
@@ -9,6 +9,7 @@ use crate::helpers::{assert_error, settings, spawn_app, start, TestApp};
 both_backends!(
     latest_starts_at_minus_one_and_is_overwritten,
     latest_refuses_bad_bodies,
+    latest_ignores_a_write_received_before_the_stored_one,
     latest_survives_a_restart,
 );
 
@@ -26,6 +27,32 @@ async fn latest_starts_at_minus_one_and_is_overwritten(backend: Backend) {
     set(&app, 1).await;
     set(&app, 0).await;
     assert_eq!(app.latest().await, 0);
+}
+
+async fn put_at(app: &TestApp, value: i64, recorded_at_us: i64) {
+    let body = json!({ "latest": value, "recorded_at_us": recorded_at_us });
+    assert_eq!(app.put("/latest", &body).await.status(), 204);
+}
+
+/// A hedged copy, or a call the gateway gave up on, that lands after a newer value.
+async fn latest_ignores_a_write_received_before_the_stored_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    put_at(&app, 10, 2_000).await;
+    assert_eq!(app.latest().await, 10);
+    put_at(&app, 7, 1_000).await;
+    assert_eq!(app.latest().await, 10, "received earlier: ignored");
+    put_at(&app, 8, 2_000).await;
+    assert_eq!(app.latest().await, 8, "received at the same time: the last to arrive wins");
+    // Without a time (a gateway from before the field): the service's own clock.
+    set(&app, 3).await;
+    assert_eq!(app.latest().await, 3);
+    put_at(&app, 99, 5_000).await;
+    assert_eq!(app.latest().await, 3, "older than the service's clock at the last write");
+    for bad in [json!("soon"), json!(1.5), json!({})] {
+        let body = json!({ "latest": 4, "recorded_at_us": bad });
+        assert_error(app.put("/latest", &body).await, 400, "invalid_field").await;
+    }
+    assert_eq!(app.latest().await, 3, "unchanged");
 }
 
 async fn latest_refuses_bad_bodies(backend: Backend) {

@@ -1,0 +1,1 @@
+ALTER TABLE sim_latest DROP COLUMN recorded_at;
