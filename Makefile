@@ -23,6 +23,11 @@ lint:
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
 	    echo "$$crate links diesel"; exit 1; fi; done
 	deploy/lint.sh
+	@# docs/sim-api.md is the design's contract, copied for clones without ../shared.
+	@if [ -f ../shared/design/sim-api.md ]; then \
+	  cmp docs/sim-api.md ../shared/design/sim-api.md || { \
+	    echo "docs/sim-api.md differs from ../shared/design/sim-api.md: copy the contract again"; exit 1; }; \
+	else echo "no ../shared/design/sim-api.md here: docs/sim-api.md not compared"; fi
 
 # Licences, bans (no wildcard versions; duplicate versions warn) and sources
 # (crates.io only) of every dependency, by deny.toml. Not part of `lint`:
