@@ -8,6 +8,10 @@
 //! busy replica writes once per round trip, not once per request, and no request is
 //! answered before its value is stored.
 //!
+//! A write that fails fails every request whose value it carried, at once: under an
+//! outage (PostgreSQL restarting) the waiters would otherwise take turns writing again,
+//! each after the last one's call budget, and time out instead of answering 503.
+//!
 //! Each value carries the time this gateway received it, so message-service ignores a
 //! write that lands after a newer one (a hedged copy, or a call given up on that the
 //! service still finished): `latest` never goes back.
@@ -41,6 +45,8 @@ struct Inner {
     newest: Mutex<Newest>,
     /// The sequence number of the newest value known to be stored.
     stored: AtomicU64,
+    /// The newest sequence number a failed write carried, and why it failed.
+    failed: Mutex<(u64, String)>,
     /// Held by the one request writing.
     writer: tokio::sync::Mutex<()>,
     /// Bumped whenever a write attempt ends (stored, failed or abandoned).
@@ -69,6 +75,18 @@ struct Newest {
     value: SetLatest,
 }
 
+impl Inner {
+    /// The error for a request whose value (sequence number `mine`) a write carried that
+    /// failed, none stored since: answered at once instead of writing again.
+    fn carried_by_a_failed_write(&self, mine: u64) -> Option<ClientError<MessageError>> {
+        let failed = self.failed.lock().expect("latest lock");
+        (failed.0 >= mine).then(|| ClientError::Unavailable {
+            service: MessageClient::SERVICE,
+            reason: format!("the write of latest that carried this value failed: {}", failed.1),
+        })
+    }
+}
+
 impl LatestRecorder {
     pub fn new(client: MessageClient, gauge: IntGauge) -> Self {
         Self {
@@ -79,6 +97,7 @@ impl LatestRecorder {
                     value: SetLatest { latest: -1, recorded_at_us: Some(0) },
                 }),
                 stored: AtomicU64::new(0),
+                failed: Mutex::new((0, String::new())),
                 writer: tokio::sync::Mutex::new(()),
                 attempts: watch::Sender::new(0),
                 gauge,
@@ -103,6 +122,9 @@ impl LatestRecorder {
             if inner.stored.load(Ordering::Acquire) >= mine {
                 return Ok(());
             }
+            if let Some(failed) = inner.carried_by_a_failed_write(mine) {
+                return Err(failed);
+            }
             let Ok(lock) = inner.writer.try_lock() else {
                 // A write is in flight; it may not include `mine`: look again when it ends.
                 let _ = ended.changed().await;
@@ -113,7 +135,13 @@ impl LatestRecorder {
                 return Ok(());
             }
             let Newest { seq, value } = *inner.newest.lock().expect("latest lock");
-            inner.client.set_latest(rid, value).await?;
+            if let Err(e) = inner.client.set_latest(rid, value).await {
+                let mut failed = inner.failed.lock().expect("latest lock");
+                if seq > failed.0 {
+                    *failed = (seq, e.to_string());
+                }
+                return Err(e);
+            }
             inner.stored.fetch_max(seq, Ordering::AcqRel);
             inner.gauge.set(value.latest);
             return Ok(());
@@ -218,6 +246,26 @@ mod tests {
         assert!(a.is_err(), "the first write failed");
         b.unwrap();
         assert_eq!(rec.get("t").await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_fails_every_request_it_carried_at_once() {
+        // message-service cannot store anything (its database restarting).
+        let (rec, fake) = recorder(usize::MAX);
+        let tasks: Vec<_> = (1..=50)
+            .map(|v| {
+                let rec = rec.clone();
+                tokio::spawn(async move { rec.record("t", v).await })
+            })
+            .collect();
+        for t in tasks {
+            let err = t.await.unwrap().unwrap_err();
+            assert!(matches!(err, ClientError::Api { .. } | ClientError::Unavailable { .. }), "{err}");
+        }
+        // Taking turns, each waiter would have written again after the one before it
+        // failed: 50 writes, the last request answered after 50 round trips.
+        let writes = fake.writes.load(Ordering::SeqCst);
+        assert!(writes < 25, "{writes} writes for 50 values that all failed");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
