@@ -51,6 +51,11 @@ struct VerifyArgs {
     /// The file `load --ack-log` wrote.
     #[arg(long)]
     ack_log: PathBuf,
+    /// How many tweets (follows) of one user to read at once (`no=`); a user with a full
+    /// page is not checked. Above 1000 the deployment must allow it
+    /// (`GATEWAY_SIM__MAX_NO`, `MESSAGE_SERVICE_MAX_LIMIT`, `FOLLOW_SERVICE_MAX_LIMIT`).
+    #[arg(long, default_value_t = minitwit_sim::verify::PAGE)]
+    page: usize,
     #[command(flatten)]
     common: Common,
 }
@@ -273,7 +278,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify(a) => {
-            let summary = rt.block_on(minitwit_sim::verify::verify(&a.url, &a.ack_log, &a.common.auth))?;
+            let summary =
+                rt.block_on(minitwit_sim::verify::verify(&a.url, &a.ack_log, &a.common.auth, a.page))?;
             print(a.common.json, &summary, || summary.render())?;
             Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::http::{self, Connections};
 
 /// Largest page the message-service serves by default (`MESSAGE_SERVICE_MAX_LIMIT`); a
-/// user with more acknowledged tweets than this cannot be checked in one read.
+/// user with more acknowledged tweets than the page cannot be checked in one read
+/// (`verify --page` for a deployment whose operators allow more).
 pub const PAGE: usize = 1000;
 
 /// One line of the log: a tweet (`content`) or a follow (`follow`) of `user`.
@@ -73,7 +74,10 @@ impl VerifySummary {
             ));
         }
         if !self.unchecked_users.is_empty() {
-            out.push_str(&format!("not checked (more than {PAGE} tweets): {:?}\n", self.unchecked_users));
+            out.push_str(&format!(
+                "not checked (a full page of tweets or follows): {:?}\n",
+                self.unchecked_users
+            ));
         }
         for e in &self.examples {
             out.push_str(&format!("  {e}\n"));
@@ -82,8 +86,9 @@ impl VerifySummary {
     }
 }
 
-/// Reads the acknowledgement log at `path` and checks it against `url`.
-pub async fn verify(url: &str, path: &Path, auth: &str) -> anyhow::Result<VerifySummary> {
+/// Reads the acknowledgement log at `path` and checks it against `url`, reading each
+/// user's tweets and follows as one page of `page` (`no=`).
+pub async fn verify(url: &str, path: &Path, auth: &str, page: usize) -> anyhow::Result<VerifySummary> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut by_user: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut follows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -103,12 +108,12 @@ pub async fn verify(url: &str, path: &Path, auth: &str) -> anyhow::Result<Verify
     let mut summary = VerifySummary { users: by_user.len(), ..Default::default() };
     for (user, followees) in follows {
         summary.follows_acknowledged += followees.len() as u64;
-        let url = format!("{base}/fllws/{}?no={PAGE}", http::encode_segment(&user));
+        let url = format!("{base}/fllws/{}?no={page}", http::encode_segment(&user));
         let resp = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
         let status = resp.status();
         anyhow::ensure!(status.is_success(), "GET {url}: {status}");
         let listed: Follows = resp.json().await.with_context(|| format!("GET {url}: body"))?;
-        if listed.follows.len() >= PAGE {
+        if listed.follows.len() >= page {
             summary.unchecked_users.push(user);
             continue;
         }
@@ -130,12 +135,12 @@ pub async fn verify(url: &str, path: &Path, auth: &str) -> anyhow::Result<Verify
     }
     for (user, tweets) in by_user {
         summary.acknowledged += tweets.len() as u64;
-        let url = format!("{base}/msgs/{}?no={PAGE}", http::encode_segment(&user));
+        let url = format!("{base}/msgs/{}?no={page}", http::encode_segment(&user));
         let resp = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
         let status = resp.status();
         anyhow::ensure!(status.is_success(), "GET {url}: {status}");
         let messages: Vec<Message> = resp.json().await.with_context(|| format!("GET {url}: body"))?;
-        if messages.len() >= PAGE {
+        if messages.len() >= page {
             summary.unchecked_users.push(user);
             continue;
         }
@@ -197,7 +202,7 @@ mod tests {
             "{\"user\":\"u\",\"content\":\"a #0-1\"}\n{\"user\":\"u\",\"content\":\"b #0-2\"}\n{\"user\":\"u\",\"content\":\"c #0-3\"}\n",
         )
         .unwrap();
-        let s = verify(&url, &log, "Basic x").await.unwrap();
+        let s = verify(&url, &log, "Basic x", PAGE).await.unwrap();
         std::fs::remove_file(&log).unwrap();
         assert_eq!((s.acknowledged, s.kept, s.lost, s.duplicated), (3, 1, 1, 1));
         assert!(!s.ok());
@@ -214,7 +219,7 @@ mod tests {
              {\"user\":\"a\",\"follow\":\"c\"}\n{\"user\":\"a\",\"follow\":\"d\"}\n",
         )
         .unwrap();
-        let s = verify(&url, &log, "Basic x").await.unwrap();
+        let s = verify(&url, &log, "Basic x", PAGE).await.unwrap();
         std::fs::remove_file(&log).unwrap();
         // b was acknowledged twice: one pair, listed once.
         assert_eq!(
@@ -226,10 +231,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_with_a_full_page_is_not_checked_and_not_ok() {
+        let url = serve(r#"[{"content":"a #0-1","user":"u"},{"content":"b #0-2","user":"u"}]"#).await;
+        let log = std::env::temp_dir().join(format!("minitwit-verify-page-{}.jsonl", std::process::id()));
+        std::fs::write(&log, "{\"user\":\"u\",\"content\":\"a #0-1\"}\n").unwrap();
+        let full = verify(&url, &log, "Basic x", 2).await.unwrap();
+        let larger = verify(&url, &log, "Basic x", 3).await.unwrap();
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(full.unchecked_users, ["u"]);
+        assert!(!full.ok(), "a user that could not be read whole is no proof");
+        assert!(larger.unchecked_users.is_empty());
+        assert_eq!((larger.kept, larger.lost), (1, 0));
+        assert!(larger.ok());
+    }
+
+    #[tokio::test]
     async fn refuses_a_log_that_is_not_json_lines() {
         let log = std::env::temp_dir().join(format!("minitwit-verify-bad-{}.jsonl", std::process::id()));
         std::fs::write(&log, "not json\n").unwrap();
-        let err = verify("http://127.0.0.1:9", &log, "Basic x").await.unwrap_err();
+        let err = verify("http://127.0.0.1:9", &log, "Basic x", PAGE).await.unwrap_err();
         std::fs::remove_file(&log).unwrap();
         assert!(format!("{err:#}").contains("not an ack line"), "{err:#}");
     }
