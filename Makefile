@@ -23,6 +23,7 @@ lint:
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
 	    echo "$$crate links diesel"; exit 1; fi; done
 	deploy/lint.sh
+	scripts/deny.sh
 	@# docs/sim-api.md is the design's contract, copied for clones without ../shared.
 	@if [ -f ../shared/design/sim-api.md ]; then \
 	  cmp docs/sim-api.md ../shared/design/sim-api.md || { \
@@ -30,13 +31,11 @@ lint:
 	else echo "no ../shared/design/sim-api.md here: docs/sim-api.md not compared"; fi
 
 # Licences, bans (no wildcard versions; duplicate versions warn) and sources
-# (crates.io only) of every dependency, by deny.toml. Not part of `lint`:
-# installing cargo-deny (`cargo install --locked`) took 12 min 43 s on the 2-core
-# test machine, too long for CI's budget. Advisories need the RustSec database
-# from GitHub: `cargo deny check advisories` where that is reachable.
+# (crates.io only) of every dependency by deny.toml, and the RustSec advisories
+# where GitHub answers (scripts/deny.sh, which installs cargo-deny into
+# target/tools on first use). Also part of `lint`.
 deny:
-	@command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
-	cargo deny check licenses bans sources
+	scripts/deny.sh
 
 # Each fuzz target of fuzz/ (every parser of outside input) for FUZZ_SECONDS (default
 # 30) seconds; needs nightly and cargo-fuzz (scripts/fuzz.sh). Not part of `make test`.
