@@ -11,7 +11,7 @@ use minitwit_api::{
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::upstream::idempotency_key;
 
@@ -21,6 +21,32 @@ use super::{error::ErrorBody, Authorized, No, PathUser, Sim, SimError, SimJson};
 // (`sim-api.md`), plus what the gateway answers where it is silent: 403 on every route
 // (the allow-list), 413 and 415 on routes with a body, 503 when a service is down or
 // `latest` could not be stored. `super::openapi`'s tests hold the document to that.
+// The answers several routes share are the three types below, written once.
+
+/// 403 on a route that needs the simulator's `Authorization` header.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "No or a wrong `Authorization` header, or a client address not on the allow-list"
+)]
+#[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
+struct Forbidden(ErrorBody);
+
+/// 503 on a route that calls a service and records `latest`.
+#[derive(IntoResponses)]
+#[response(status = 503, description = "A service is unavailable, or `latest` could not be stored")]
+#[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
+struct Unavailable(ErrorBody);
+
+/// 413 and 415 on a route with a JSON body.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
+enum BodyRefused {
+    #[response(status = 413, description = "The body is larger than the operators' limit")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not `application/json`")]
+    NotJson(ErrorBody),
+}
 
 /// The `latest` query parameter of every route but `GET /latest` (recorded as is; a
 /// value that is not an integer is ignored).
@@ -133,9 +159,8 @@ impl Registration {
 email address`, `You have to enter a password`, `The username is already taken`; or a body that is not a JSON \
 object of strings", body = ErrorBody),
         (status = 403, description = "The client address is not on the allow-list", body = ErrorBody),
-        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        BodyRefused,
+        Unavailable,
     ),
 )]
 pub async fn register(
@@ -172,9 +197,8 @@ pub async fn register(
     responses(
         (status = 200, description = "The messages", body = [SimMessage]),
         (status = 400, description = "`no` is not a non-negative integer", body = ErrorBody),
-        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
-allow-list", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        Forbidden,
+        Unavailable,
     ),
 )]
 pub async fn public(
@@ -211,10 +235,9 @@ pub async fn public(
     responses(
         (status = 200, description = "The messages", body = [SimMessage]),
         (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
-        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
-allow-list", body = ErrorBody),
+        Forbidden,
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        Unavailable,
     ),
 )]
 pub async fn user_messages(
@@ -266,12 +289,10 @@ impl Tweet {
         (status = 204, description = "Posted"),
         (status = 400, description = "Empty or too long content, a body that is not a JSON object of strings, or a \
 username that is not UTF-8", body = ErrorBody),
-        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
-allow-list", body = ErrorBody),
+        Forbidden,
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        BodyRefused,
+        Unavailable,
     ),
 )]
 pub async fn post_message(
@@ -305,10 +326,9 @@ pub async fn post_message(
     responses(
         (status = 200, description = "The usernames", body = Follows),
         (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
-        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
-allow-list", body = ErrorBody),
+        Forbidden,
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        Unavailable,
     ),
 )]
 pub async fn follows(
@@ -388,12 +408,10 @@ impl FollowRequest {
         (status = 204, description = "Followed or unfollowed"),
         (status = 400, description = "Neither or both keys, following yourself, a body that is not a JSON object of \
 strings, or a username that is not UTF-8", body = ErrorBody),
-        (status = 403, description = "No or a wrong `Authorization` header, or a client address not on the \
-allow-list", body = ErrorBody),
+        Forbidden,
         (status = 404, description = "No such user, or no such user to (un)follow", body = ErrorBody),
-        (status = 413, description = "The body is larger than the operators' limit", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 503, description = "A service is unavailable, or `latest` could not be stored", body = ErrorBody),
+        BodyRefused,
+        Unavailable,
     ),
 )]
 pub async fn follow(
