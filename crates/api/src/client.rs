@@ -194,7 +194,7 @@ impl Base {
         // idempotent call is sent again the same way, to a replica that may be ready.
         match (answer, &self.retries, again) {
             (Err(ClientError::Overloaded { .. }), Some(retries), Some(again)) => {
-                match retries.send_shed_again(service, again, start).await {
+                match retries.send_shed_again(service, again, idempotent, start).await {
                     Some(sent) => self.answer(Ok(sent)).await,
                     None => Err(ClientError::Overloaded { service, body: shed_body() }),
                 }
@@ -202,7 +202,7 @@ impl Base {
             (Err(e), Some(retries), Some(again))
                 if idempotent == Idempotent::Yes && database_unavailable(&e) =>
             {
-                match retries.send_shed_again(service, again, start).await {
+                match retries.send_shed_again(service, again, idempotent, start).await {
                     Some(sent) => self.answer(Ok(sent)).await,
                     None => Err(e),
                 }
@@ -688,6 +688,39 @@ mod tests {
         assert_eq!(message.id, MessageId::stored(1));
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_retry_cut_off_too_is_sent_a_last_time_after_a_pause() {
+        // Both the call and its retry land on a replica being killed.
+        let (url, connections) = scripted_server(vec![None, None, Some(MESSAGE), Some(MESSAGE)]);
+        let (retries, seen) = retries(10, 5);
+        let client = MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(retries);
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let message = client.post("t", UserId::stored(7), &text("once"), &key).await.unwrap();
+        assert_eq!(message.id, MessageId::stored(1));
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "the call, its retry and the last try");
+        assert_eq!(*seen.lock().unwrap(), ["failed", "ok"]);
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_off_three_times_fails_and_a_new_user_is_not_retried_at_all() {
+        let (url, connections) = scripted_server(vec![None, None, None, Some(MESSAGE)]);
+        let (message_retries, seen) = retries(10, 5);
+        let client =
+            MessageClient::new(http_client(Duration::from_secs(5)), &url).with_retries(message_retries);
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let err = client.post("t", UserId::stored(7), &text("once"), &key).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "never a fourth time");
+        assert_eq!(*seen.lock().unwrap(), ["failed", "failed"]);
+
+        let (url, connections) = scripted_server(vec![None, None, Some(USER)]);
+        let (user_retries, seen) = retries(10, 5);
+        let client = UserClient::new(http_client(Duration::from_secs(5)), &url).with_retries(user_retries);
+        client.register("t", &ann()).await.unwrap_err();
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert!(seen.lock().unwrap().is_empty());
     }
 
     const SHED: (&str, &str) = (
