@@ -17,7 +17,9 @@ if ! "$deny" --version 2>/dev/null | grep -qx "cargo-deny $version"; then
   cargo install --quiet --locked --debug --version "$version" --root target/tools cargo-deny
 fi
 
-"$deny" check licenses bans sources
+# Duplicates are listed without their inclusion graphs (2,300 lines of the log);
+# `target/tools/bin/cargo-deny check bans` shows who pulls each one in.
+"$deny" check --hide-inclusion-graph licenses bans sources
 
 if timeout 10 git ls-remote -q https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
   "$deny" check advisories
