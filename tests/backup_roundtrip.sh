@@ -93,16 +93,9 @@ check() {
     fi
 }
 
-read -r port_user port_message port_follow port_gateway < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-)
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
+read -r port_user port_message port_follow port_gateway < <(free_ports 4)
 gateway="http://127.0.0.1:$port_gateway"
 
 start_services() {

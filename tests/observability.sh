@@ -116,16 +116,9 @@ PY
 }
 
 # ---- processes -------------------------------------------------------------------
-read -r port_user port_message port_follow port_gateway port_prom port_node < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-)
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
+read -r port_user port_message port_follow port_gateway port_prom port_node < <(free_ports 6)
 
 # A simulator credential that is not the course default, and a session key.
 python3 - "$work" <<'PY'

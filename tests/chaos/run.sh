@@ -95,11 +95,9 @@ done
 db_url() { echo "${admin%/postgres}/chaos_$1"; }
 
 # Free ports: the edge, three round robins, two replicas of everything.
-read -r edge rr_user rr_message rr_follow g1 g2 u1 u2 m1 m2 f1 f2 < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(12)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
+read -r edge rr_user rr_message rr_follow g1 g2 u1 u2 m1 m2 f1 f2 < <(free_ports 12)
 declare -A port=([gateway-1]=$g1 [gateway-2]=$g2 [user-service-1]=$u1 [user-service-2]=$u2
   [message-service-1]=$m1 [message-service-2]=$m2 [follow-service-1]=$f1 [follow-service-2]=$f2)
 

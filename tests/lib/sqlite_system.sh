@@ -8,18 +8,12 @@
 # three services answer `/ready`; exits 1 when a process dies or 30 s pass. Needs a
 # `log` function and python3.
 
+# shellcheck source=tests/lib/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 minitwit_start_sqlite() {
   local bin_dir=$1 work=$2 user_port message_port follow_port gateway_port pid
-  read -r user_port message_port follow_port gateway_port < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-)
+  read -r user_port message_port follow_port gateway_port < <(free_ports 4)
   _minitwit_start() {
     local service=$1
     shift
