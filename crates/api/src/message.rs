@@ -175,13 +175,6 @@ pub struct SetLatest {
     pub recorded_at_us: Option<i64>,
 }
 
-impl SetLatest {
-    /// `latest` received now.
-    pub fn now(latest: i64) -> Self {
-        Self { latest, recorded_at_us: Some(now_us()) }
-    }
-}
-
 /// Microseconds since the Unix epoch by this host's clock.
 pub fn now_us() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

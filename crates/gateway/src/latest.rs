@@ -211,17 +211,29 @@ mod tests {
         (LatestRecorder::new(client, IntGauge::new("latest", "latest").unwrap()), fake)
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_values_share_writes_and_the_last_recorded_wins() {
-        let (rec, fake) = recorder(0);
-        let tasks: Vec<_> = (1..=300)
+    /// Records each of `values` from a task of its own, all at once; their results.
+    async fn record_at_once(
+        rec: &LatestRecorder,
+        values: std::ops::RangeInclusive<i64>,
+    ) -> Vec<Result<(), ClientError<MessageError>>> {
+        let tasks: Vec<_> = values
             .map(|v| {
                 let rec = rec.clone();
                 tokio::spawn(async move { rec.record("t", v).await })
             })
             .collect();
+        let mut results = Vec::new();
         for t in tasks {
-            t.await.unwrap().unwrap();
+            results.push(t.await.unwrap());
+        }
+        results
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_values_share_writes_and_the_last_recorded_wins() {
+        let (rec, fake) = recorder(0);
+        for recorded in record_at_once(&rec, 1..=300).await {
+            recorded.unwrap();
         }
         let last = rec.inner.newest.lock().unwrap().value.latest;
         assert_eq!(rec.get("t").await.unwrap(), last);
@@ -252,14 +264,8 @@ mod tests {
     async fn a_failed_write_fails_every_request_it_carried_at_once() {
         // message-service cannot store anything (its database restarting).
         let (rec, fake) = recorder(usize::MAX);
-        let tasks: Vec<_> = (1..=50)
-            .map(|v| {
-                let rec = rec.clone();
-                tokio::spawn(async move { rec.record("t", v).await })
-            })
-            .collect();
-        for t in tasks {
-            let err = t.await.unwrap().unwrap_err();
+        for recorded in record_at_once(&rec, 1..=50).await {
+            let err = recorded.unwrap_err();
             assert!(matches!(err, ClientError::Api { .. } | ClientError::Unavailable { .. }), "{err}");
         }
         // Taking turns, each waiter would have written again after the one before it
