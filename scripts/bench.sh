@@ -386,9 +386,15 @@ if [ "$do_pgbench" = 1 ]; then
   pgdb=${tag}_pgbench
   create_db "$pgdb"
   pg_url=$server_url/$pgdb
-  for f in migrations/message-service/postgres/*/up.sql migrations/follow-service/postgres/*/up.sql; do
-    psql "$pg_url" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null
+  # Each service's migrations into a schema of its own, as each has a database of its
+  # own (both create legacy_imports); the database's search_path finds both.
+  for svc in message follow; do
+    psql "$pg_url" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $svc" >/dev/null
+    for f in migrations/$svc-service/postgres/*/up.sql; do
+      PGOPTIONS="-c search_path=$svc" psql "$pg_url" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null
+    done
   done
+  psql "$pg_url" -q -v ON_ERROR_STOP=1 -c "ALTER DATABASE $pgdb SET search_path = message, follow" >/dev/null
   psql "$pg_url" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 INSERT INTO messages (author_id, text, pub_date)
   SELECT 1 + (random() * ($seed_users - 1))::int, md5(g::text) || ' ' || md5((g * 7)::text), 1700000000 + g
