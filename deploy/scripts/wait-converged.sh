@@ -5,7 +5,10 @@
 # - its update status: `updating` (or `rollback_started` after a rollback) is
 #   still going; `completed` is done; `paused`, `rollback_paused`, and a
 #   rollback swarm started by itself (update_config.failure_action) fail at once;
-# - as many tasks running as are desired (a job, or 0 desired, needs none);
+# - as many tasks running as are desired (a job, or 0 desired, needs none),
+#   not counting a task on a node that is down: swarm goes on listing it as
+#   running (`docker stack services` says 3/2) while its replacement runs
+#   elsewhere, and a deploy during a node loss must still converge;
 # - with --record (deploy.sh writes it): an update status counts only for a
 #   service whose object version rose since the snapshot taken before
 #   `docker stack deploy`, so an old status of an untouched service is ignored;
@@ -78,6 +81,8 @@ def epoch: if . == null or . == "" then 0
 def template: (.TaskTemplate // {}) | del(.Placement);
 def counts: ((.Replicas // "") | capture("^(?<run>[0-9]+)/(?<want>[0-9]+)")
              | {run: (.run | tonumber), want: (.want | tonumber)}) // {run: 0, want: -1};
+# tasks swarm still counts as running on nodes that are down, by service name
+def stale($name): ($stale[0][$name] // 0);
 def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 
 # by name: `docker stack services` shows IDs truncated to 12 characters
@@ -85,10 +90,11 @@ def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 | $record[0] as $rec
 | $services[]
 | . as $line
-| ($line | counts) as $c
+| ($line | counts | .run -= stale($line.Name)) as $c
 | (($line.Mode // "") | test("job")) as $job
-| (if $job or $c.want == 0 or $c.run == $c.want then ["settled", "\($line.Replicas) running"]
-   else ["pending", "\($line.Replicas) running"] end) as $by_counts
+| (if stale($line.Name) > 0 then " (\(stale($line.Name)) on a node that is down)" else "" end) as $note
+| (if $job or $c.want == 0 or $c.run == $c.want then ["settled", "\($c.run)/\($c.want) running\($note)"]
+   else ["pending", "\($c.run)/\($c.want) running\($note)"] end) as $by_counts
 | $by_name[$line.Name] as $svc
 | if $svc == null then [$line.Name, "pending", "not inspectable yet"]
   else
@@ -119,6 +125,22 @@ def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 | @tsv
 '
 
+# stale_tasks: {"<service>": N} of the tasks swarm lists as running on nodes that
+# are down ({} when no node is down, or when docker cannot tell).
+stale_tasks() {
+  local down
+  down=$(docker node ls --format '{{.Hostname}} {{.Status}}' 2>/dev/null | awk '$2 == "Down" { print $1 }') || true
+  if [ -z "$down" ]; then
+    echo '{}'
+    return 0
+  fi
+  docker stack ps "$stack" --filter desired-state=running --format '{{.Name}} {{.Node}} {{.CurrentState}}' 2>/dev/null |
+    awk -v down="$down" 'BEGIN { n = split(down, d, "\n"); for (i = 1; i <= n; i++) isdown[d[i]] = 1 }
+      isdown[$2] && $3 == "Running" { sub(/\..*/, "", $1); count[$1]++ }
+      END { printf "{"; sep = ""; for (s in count) { printf "%s\"%s\":%d", sep, s, count[s]; sep = "," } print "}" }' ||
+    true
+}
+
 deadline=$(($(date +%s) + timeout))
 polls=0
 while :; do
@@ -129,10 +151,12 @@ while :; do
       log "stack $stack has no services" >&2
       exit 1
     fi
+    stale_tasks >"$work/stale.json"
     if swarm_inspect_stack "$stack" >"$work/inspect.json" 2>"$work/err"; then
       verdicts=$(jq -rn \
         --slurpfile inspect "$work/inspect.json" \
         --slurpfile record "$work/record.json" \
+        --slurpfile stale "$work/stale.json" \
         --argjson since "$since" \
         --argjson after_rollback "$after_rollback" \
         '[inputs] as $services | '"$verdicts_jq" <"$work/services.jsonl")

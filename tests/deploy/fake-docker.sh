@@ -10,6 +10,10 @@
 #   secrets             names of the Docker secrets that exist
 #   stack-config.yml    what `docker stack config` prints
 #   deploy-exit         exit status of `docker stack deploy` (default 0)
+#   nodes               what `docker node ls --format '{{.Hostname}} {{.Status}}'`
+#                       prints (unsupported, as on a worker, when missing)
+#   stack-ps            what `docker stack ps --format '{{.Name}} {{.Node}}
+#                       {{.CurrentState}}'` prints
 #
 # Time moves on as on a swarm: each poll (`docker stack services`) after the
 # first of a frame moves to the next frame, and `docker stack deploy` or
@@ -90,7 +94,11 @@ case "${1:-} ${2:-}" in
     echo "id-$name"
     ;;
   "stack ps")
-    echo "(fake docker: stack ps)"
+    if [ -f "$state/stack-ps" ]; then cat "$state/stack-ps"; else echo "(fake docker: stack ps)"; fi
+    ;;
+  "node ls")
+    [ -f "$state/nodes" ] || { echo "fake docker: no nodes" >&2; exit 1; }
+    cat "$state/nodes"
     ;;
   *)
     echo "fake docker: unsupported command: $*" >&2

@@ -217,3 +217,39 @@ wait_global_and_job_services() {
   expect_in "$out" "converged (poll 2)"
 }
 register wait_global_and_job_services
+
+# A node lost: swarm goes on listing its tasks as running (3/2) while their
+# replacements run elsewhere. Found by the cluster test (check 5): a deploy with a
+# manager down never converged.
+wait_does_not_count_tasks_on_a_node_that_is_down() {
+  svc name=minitwit_gateway index=3 image=gw:1 replicas=3/2
+  svc name=minitwit_node-exporter index=4 image=ne:1 replicas=4/3 mode=global
+  frame
+  printf '%s\n' "manager1 Ready" "manager3 Down" "worker1 Ready" >"$FAKE/state/nodes"
+  printf '%s\n' "minitwit_gateway.1 manager1 Running 1 minute ago" \
+    "minitwit_gateway.2 manager3 Running 9 minutes ago" "minitwit_gateway.2 worker1 Running 1 minute ago" \
+    "minitwit_node-exporter.abc manager1 Running 9 minutes ago" \
+    "minitwit_node-exporter.def manager3 Running 9 minutes ago" \
+    "minitwit_node-exporter.ghi worker1 Running 9 minutes ago" >"$FAKE/state/stack-ps"
+  wait_converged minitwit
+  expect_status "$rc" 0
+  expect_in "$out" "minitwit_gateway (2/2 running (1 on a node that is down))"
+  expect_in "$out" "minitwit_node-exporter (3/3 running (1 on a node that is down))"
+}
+register wait_does_not_count_tasks_on_a_node_that_is_down
+
+# ... but a replacement that is not running yet is still waited for.
+wait_for_the_replacement_of_a_task_on_a_node_that_is_down() {
+  svc name=minitwit_gateway index=3 image=gw:1 replicas=2/2
+  frame
+  svc name=minitwit_gateway index=3 image=gw:1 replicas=3/2
+  frame
+  printf '%s\n' "manager1 Ready" "manager3 Down" >"$FAKE/state/nodes"
+  printf '%s\n' "minitwit_gateway.1 manager1 Running 1 minute ago" \
+    "minitwit_gateway.2 manager3 Running 9 minutes ago" >"$FAKE/state/stack-ps"
+  wait_converged minitwit
+  expect_status "$rc" 0
+  expect_in "$out" "minitwit_gateway: 1/2 running (1 on a node that is down)"
+  expect_in "$out" "converged (poll 2)"
+}
+register wait_for_the_replacement_of_a_task_on_a_node_that_is_down
