@@ -6,6 +6,10 @@ locals {
   provision_dir     = "${path.module}/../deploy/provision"
   provision_scripts = { for f in ["base.sh", "pgdata.sh", "swarm-init.sh", "swarm-join.sh", "ssh-allow-sync.sh"] : f => filebase64("${local.provision_dir}/${f}") }
 
+  # With more than one manager the roles are spread: db on the first manager,
+  # edge and monitoring (and the reserved IP) on the second.
+  spread_roles = var.manager_count > 1
+
   # How DigitalOcean exposes an attached volume to the droplet.
   pgdata_device = "/dev/disk/by-id/scsi-0DO_Volume_${digitalocean_volume.pgdata.name}"
 
@@ -73,8 +77,12 @@ resource "digitalocean_volume" "pgdata" {
 }
 
 # ---------------------------------------------------------------------------
-# Droplets: the first manager (swarm init, db=true, volume, reserved IP),
-# further managers, and workers.
+# Droplets: the first manager (swarm init, db=true, volume), further managers
+# (the second: edge=true monitoring=true and the reserved IP), and workers.
+# With one manager, it carries all three roles. The layout is the cluster
+# test's (tests/cluster/README.md): losing the database's node, the edge node or
+# a bare node each costs only what it carries (deploy/README.md, "Single points
+# of failure").
 # ---------------------------------------------------------------------------
 
 resource "digitalocean_droplet" "leader" {
@@ -94,7 +102,7 @@ resource "digitalocean_droplet" "leader" {
     run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.manager_env, {
       role                 = "leader"
       pgdata_device        = local.pgdata_device
-      node_labels          = "db=true edge=true monitoring=true"
+      node_labels          = local.spread_roles ? "db=true" : "db=true edge=true monitoring=true"
       join_ssh_public_key  = trimspace(tls_private_key.swarm_join.public_key_openssh)
       manager_join_allowed = var.manager_count > 1 ? "true" : "false"
       manager_addr         = ""
@@ -126,7 +134,7 @@ resource "digitalocean_droplet" "manager" {
     run_script = templatefile("${path.module}/templates/provision.sh.tftpl", merge(local.manager_env, {
       role                 = "manager"
       pgdata_device        = ""
-      node_labels          = ""
+      node_labels          = count.index == 0 ? "edge=true monitoring=true" : ""
       join_ssh_public_key  = ""
       manager_join_allowed = "false"
       manager_addr         = digitalocean_droplet.leader.ipv4_address_private
@@ -169,9 +177,10 @@ resource "digitalocean_droplet" "worker" {
 }
 
 # ---------------------------------------------------------------------------
-# Public entry point: a reserved IP on the first manager. nginx publishes
-# 80/443 through the swarm routing mesh, so any node answers, but DNS points
-# here and the address survives a replaced droplet.
+# Public entry point: a reserved IP on the edge node (the second manager, or
+# the only one). nginx publishes 80/443 in host mode, so only the node it runs
+# on answers: DNS points at the reserved IP, which survives a replaced droplet
+# and can be moved to a new edge node (deploy/README.md, "A node lost").
 # ---------------------------------------------------------------------------
 
 resource "digitalocean_reserved_ip" "public" {
@@ -180,5 +189,5 @@ resource "digitalocean_reserved_ip" "public" {
 
 resource "digitalocean_reserved_ip_assignment" "public" {
   ip_address = digitalocean_reserved_ip.public.ip_address
-  droplet_id = digitalocean_droplet.leader.id
+  droplet_id = local.spread_roles ? digitalocean_droplet.manager[0].id : digitalocean_droplet.leader.id
 }

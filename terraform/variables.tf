@@ -92,9 +92,9 @@ variable "image" {
 }
 
 variable "manager_count" {
-  description = "Number of swarm managers, the first of which holds the database volume. Odd, so the raft quorum survives a loss."
+  description = "Number of swarm managers, the first of which holds the database volume (db=true) and the second the edge and monitoring roles (edge=true, monitoring=true, the reserved IP). Odd, so the raft quorum survives a loss: 3 survives one manager lost (tests/cluster/). 1 puts every role on one droplet: a single point of failure for everything."
   type        = number
-  default     = 1
+  default     = 3
 
   validation {
     condition     = contains([1, 3, 5], var.manager_count)

@@ -12,6 +12,8 @@
 #   JOIN_TOKEN_FILE     file holding the join token
 #   JOIN_SSH_KEY_FILE   private key allowed to fetch a join token from root@MANAGER_ADDR
 #   JOIN_WAIT_SECONDS   how long to wait for the manager (default 900)
+#   NODE_LABELS         space separated labels for this node, e.g. "edge=true
+#                       monitoring=true" (a manager only: a worker cannot label itself)
 set -euo pipefail
 
 : "${MANAGER_ADDR:?MANAGER_ADDR must be the private address of the first manager}"
@@ -19,6 +21,7 @@ ROLE="${ROLE:-worker}"
 JOIN_TOKEN_FILE="${JOIN_TOKEN_FILE:-}"
 JOIN_SSH_KEY_FILE="${JOIN_SSH_KEY_FILE:-}"
 JOIN_WAIT_SECONDS="${JOIN_WAIT_SECONDS:-900}"
+NODE_LABELS="${NODE_LABELS:-}"
 METADATA_URL="http://169.254.169.254/metadata/v1/interfaces/private/0/ipv4/address"
 
 log() { printf '[swarm-join] %s\n' "$*"; }
@@ -30,12 +33,25 @@ case "$ROLE" in
     exit 2
     ;;
 esac
+if [ -n "$NODE_LABELS" ] && [ "$ROLE" != manager ]; then
+  log "NODE_LABELS needs ROLE=manager: a worker cannot label itself (label it from a manager)" >&2
+  exit 2
+fi
+
+label_self() {
+  local label
+  for label in $NODE_LABELS; do
+    docker node update --label-add "$label" "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
+    log "label $label"
+  done
+}
 
 ADVERTISE_ADDR="${ADVERTISE_ADDR:-$(curl -fsS --max-time 5 "$METADATA_URL" || true)}"
 : "${ADVERTISE_ADDR:?ADVERTISE_ADDR is not set and the droplet metadata has no private address}"
 
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = "active" ]; then
   log "already part of a swarm"
+  label_self
   exit 0
 fi
 
@@ -63,3 +79,4 @@ until token=$(fetch_token 2>/dev/null) && [ -n "$token" ] &&
   waited=$((waited + 10))
 done
 log "joined the swarm as a $ROLE"
+label_self
