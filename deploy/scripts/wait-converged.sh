@@ -126,7 +126,9 @@ def why($st): if ($st.Message // "") == "" then "" else ": " + $st.Message end;
 '
 
 # stale_tasks: {"<service>": N} of the tasks swarm lists as running on nodes that
-# are down ({} when no node is down, or when docker cannot tell).
+# are down ({} when no node is down, or when docker cannot tell). Their desired
+# state is already shutdown, but their last known state stays "Running" until the
+# node answers again, and `docker stack services` counts them.
 stale_tasks() {
   local down
   down=$(docker node ls --format '{{.Hostname}} {{.Status}}' 2>/dev/null | awk '$2 == "Down" { print $1 }') || true
@@ -134,7 +136,7 @@ stale_tasks() {
     echo '{}'
     return 0
   fi
-  docker stack ps "$stack" --filter desired-state=running --format '{{.Name}} {{.Node}} {{.CurrentState}}' 2>/dev/null |
+  docker stack ps "$stack" --format '{{.Name}} {{.Node}} {{.CurrentState}}' 2>/dev/null |
     awk -v down="$down" 'BEGIN { n = split(down, d, "\n"); for (i = 1; i <= n; i++) isdown[d[i]] = 1 }
       isdown[$2] && $3 == "Running" { sub(/\..*/, "", $1); count[$1]++ }
       END { printf "{"; sep = ""; for (s in count) { printf "%s\"%s\":%d", sep, s, count[s]; sep = "," } print "}" }' ||

@@ -218,8 +218,9 @@ wait_global_and_job_services() {
 }
 register wait_global_and_job_services
 
-# A node lost: swarm goes on listing its tasks as running (3/2) while their
-# replacements run elsewhere. Found by the cluster test (check 5): a deploy with a
+# A node lost: swarm goes on listing its tasks as running (3/2: their last known
+# state, though their desired state is shutdown) while their replacements run
+# elsewhere. Found by the cluster test (check 5): a deploy with a
 # manager down never converged.
 wait_does_not_count_tasks_on_a_node_that_is_down() {
   svc name=minitwit_gateway index=3 image=gw:1 replicas=3/2
