@@ -390,7 +390,7 @@ if [ "$do_pgbench" = 1 ]; then
   # own (both create legacy_imports); the database's search_path finds both.
   for svc in message follow; do
     psql "$pg_url" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $svc" >/dev/null
-    for f in migrations/$svc-service/postgres/*/up.sql; do
+    for f in "migrations/$svc-service/postgres"/*/up.sql; do
       PGOPTIONS="-c search_path=$svc" psql "$pg_url" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null
     done
   done
