@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint deny fuzz bench chaos test-browser clean-data swarm-test swarm-up swarm-down
+.PHONY: build run test lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down
 
 build:
 	cargo build --release --bins
@@ -52,16 +52,30 @@ chaos:
 	cargo build --bins
 	BIN_DIR=$(CURDIR)/target/debug tests/chaos/run.sh
 
-# The real stack on this machine's Docker engine, from images built offline
-# (tests/swarm/README.md). swarm-test deploys, runs the operators' checks, removes.
-swarm-test: build
-	tests/swarm/run.sh
-
+# The real stack on this machine's own engine as a one-node swarm, from images built
+# offline (tests/swarm/README.md), for a quick look; swarm-down removes it.
 swarm-up: build
 	tests/swarm/up.sh
 
 swarm-down:
 	tests/swarm/down.sh
+
+# The stack on a swarm of four test nodes (three managers, a worker: containers with
+# an engine each) pulling from a registry of its own (tests/cluster/README.md).
+# cluster-test: deploy, the cluster checks, remove (also part of `make test`);
+# cluster-test-full adds the slow ones (quorum lost, the database's node lost): run
+# it before a release. cluster-up leaves the nodes running; cluster-down removes them.
+cluster-test: build
+	tests/cluster/run.sh
+
+cluster-test-full: build
+	CLUSTER_FULL=1 tests/cluster/run.sh
+
+cluster-up: build
+	tests/cluster/up.sh
+
+cluster-down:
+	tests/cluster/down.sh
 
 clean-data:
 	rm -rf data

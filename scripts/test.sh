@@ -79,16 +79,17 @@ for t in tests/*.sh tests/browser/run.sh; do
   echo "== $t"
   "$t"
 done
-# The stack on a live Docker engine (tests/swarm/run.sh). In CI a missing engine
-# is a failure; on a developer's machine without one it is said and skipped.
+# The stack on four test nodes pulling from a registry, on a live Docker engine
+# (tests/cluster/run.sh). In CI a missing engine is a failure; on a developer's
+# machine without one it is said and skipped.
 if docker info >/dev/null 2>&1; then
-  echo "== tests/swarm/run.sh (release binaries, images built offline, a one-node swarm)"
+  echo "== tests/cluster/run.sh (release binaries, images built offline, four test nodes and a registry)"
   cargo build --release --bins
-  BIN_DIR="$PWD/target/release" tests/swarm/run.sh
+  BIN_DIR="$PWD/target/release" tests/cluster/run.sh
 elif [ "${CI:-}" = true ]; then
-  echo "== FAIL: no Docker engine answers (docker info): the swarm test cannot run" >&2
+  echo "== FAIL: no Docker engine answers (docker info): the cluster test cannot run" >&2
   exit 1
 else
-  echo "== SKIPPED tests/swarm/run.sh: no Docker engine answers here (CI requires one)"
+  echo "== SKIPPED tests/cluster/run.sh: no Docker engine answers here (CI requires one)"
 fi
 echo "== all tests passed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The error paths of the stack's own entrypoint scripts, each in a plain container
-# of the image the swarm test deploys (no swarm needed; images.sh must have run),
+# of the image the tests deploy (no swarm needed; images.sh must have run),
 # mounted where docker-stack.yml mounts it:
 #   - deploy/postgres/entrypoint.sh: a first start whose databases cannot be created
 #     (a URL secret missing) fails, and the next start on the same data creates them;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds, offline, every image the swarm test deploys (tests/swarm/README.md):
+# Builds, offline, every image the tests deploy (tests/swarm/README.md):
 #
 #   minitwit-test/base-runtime:<key>     Debian + ca-certificates curl tini: the
 #                                        RUNTIME_BASE of the project's Dockerfile
@@ -39,27 +39,6 @@ BIN_DIR="${BIN_DIR:-$root/target/release}"
 
 RUNTIME_PACKAGES="ca-certificates,curl,tini"
 THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,rclone,certbot,python3-cryptography,python3"
-
-# base_image NAME PACKAGES: prints the image name, building it when missing.
-base_image() {
-    local name="$1" packages="$2" key image
-    key="$(printf 'bookworm minbase %s v1' "$packages" | sha256sum | cut -c1-12)"
-    image="minitwit-test/base-$name:$key"
-    if ! docker image inspect "$image" >/dev/null 2>&1; then
-        need_cmd mmdebstrap mmdebstrap
-        log "building $image from Debian's packages ($packages)"
-        # Docs, man pages and translations are not needed in a container. The
-        # hook's "$1" is the root file system, expanded by mmdebstrap.
-        # shellcheck disable=SC2016
-        mmdebstrap --quiet --variant=minbase --include="$packages" \
-            --dpkgopt='path-exclude=/usr/share/man/*' \
-            --dpkgopt='path-exclude=/usr/share/doc/*' \
-            --dpkgopt='path-exclude=/usr/share/locale/*' \
-            --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-            bookworm - | docker import - "$image" >/dev/null
-    fi
-    echo "$image"
-}
 
 runtime_base="$(base_image runtime "$RUNTIME_PACKAGES")"
 thirdparty_base="$(base_image thirdparty "$THIRDPARTY_PACKAGES")"

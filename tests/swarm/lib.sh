@@ -62,3 +62,108 @@ converge() {
         --timeout "$1" "$STACK" >>"$SWARM_STATE/converge.log" 2>&1 || return 1
     echo $((SECONDS - start))
 }
+
+# base_image NAME PACKAGES: prints the image name, building it when missing.
+base_image() {
+    local name="$1" packages="$2" key image
+    key="$(printf 'bookworm minbase %s v1' "$packages" | sha256sum | cut -c1-12)"
+    image="minitwit-test/base-$name:$key"
+    if ! docker image inspect "$image" >/dev/null 2>&1; then
+        need_cmd mmdebstrap mmdebstrap
+        log "building $image from Debian's packages ($packages)"
+        # Docs, man pages and translations are not needed in a container. The
+        # hook's "$1" is the root file system, expanded by mmdebstrap.
+        # shellcheck disable=SC2016
+        mmdebstrap --quiet --variant=minbase --include="$packages" \
+            --dpkgopt='path-exclude=/usr/share/man/*' \
+            --dpkgopt='path-exclude=/usr/share/doc/*' \
+            --dpkgopt='path-exclude=/usr/share/locale/*' \
+            --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+            bookworm - | docker import - "$image" >/dev/null
+    fi
+    echo "$image"
+}
+
+# test_ca DIR: a test CA in DIR (ca.pem, what clients trust, and ca-key.pem), made
+# once. test_cert DIR NAME SAN EXTENDED_KEY_USAGE: a certificate NAME.pem and key
+# NAME-key.pem signed by it, e.g. test_cert DIR localhost "DNS:localhost" serverAuth.
+# A certificate of its own for each server: TLS libraries such as rustls refuse
+# a CA certificate as a server's.
+test_ca() {
+    [ -s "$1/ca.pem" ] && return 0
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=MiniTwit test CA" -keyout "$1/ca-key.pem" -out "$1/ca.pem" 2>/dev/null
+}
+test_cert() {
+    local dir="$1" name="$2" san="$3" eku="$4"
+    [ -s "$dir/$name.pem" ] && return 0
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
+        -keyout "$dir/$name-key.pem" -out "$dir/$name.csr" 2>/dev/null
+    printf '%s\n' "subjectAltName=$san" "basicConstraints=CA:FALSE" "extendedKeyUsage=$eku" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+        -CAcreateserial -days 30 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
+    rm -f "$dir/$name.csr" "$dir/$name.ext"
+}
+
+# test_secrets: the secrets the stack names, as minitwit_<name>_swarmtest, on the
+# swarm `docker` reaches (made once; down.sh removes them).
+test_secrets() {
+    secret() {
+        local name="minitwit_$1_$SECRET_VERSION"
+        docker secret inspect "$name" >/dev/null 2>&1 || printf '%s' "$2" | docker secret create "$name" - >/dev/null
+    }
+    hex() { openssl rand -hex "$1"; }
+    secret postgres_password "$(hex 24)"
+    secret user_db_url "postgres://minitwit_users:$(hex 24)@postgres:5432/users"
+    secret message_db_url "postgres://minitwit_messages:$(hex 24)@postgres:5432/messages"
+    secret follow_db_url "postgres://minitwit_follows:$(hex 24)@postgres:5432/follows"
+    secret session_key "$(hex 64)"
+    secret service_token "$(hex 32)"
+    secret sim_authorization "${MINITWIT_SIM_AUTH:-Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh}"
+    secret s3_access_key_id unused-in-the-test
+    secret s3_secret_access_key unused-in-the-test
+    secret grafana_admin_password "$(hex 16)"
+    secret smtp_password unused-by-the-mail-sink
+}
+
+# test_env_settings: the deploy settings both tests share (the stack's variables);
+# the caller adds REGISTRY, TAG, REGISTRY_AUTH, RESOLVE_IMAGE and PGDATA_PATH.
+test_env_settings() {
+    cat <<ENV
+DOMAIN=localhost
+ACME_EMAIL=ops@localhost
+SIM_ALLOW_LIST=*
+BACKUP_BUCKET=unused
+S3_ENDPOINT=http://unused.invalid
+S3_REGION=unused
+ALERT_EMAIL_TO=ops@localhost
+ALERT_EMAIL_FROM=alerts@localhost
+ALERT_SMTP_SMARTHOST=mailsink:2525
+ALERT_SMTP_REQUIRE_TLS=false
+ENV
+    local s
+    for s in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN \
+        SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD; do
+        echo "${s}_SECRET_VERSION=$SECRET_VERSION"
+    done
+}
+
+# tls_volume IMAGE DIR: the volume nginx and certbot share (STACK_tls), on the
+# engine `docker` reaches (which may be another machine's: the files go through
+# stdin), holding DIR's localhost.pem + ca.pem as fullchain.pem and
+# localhost-key.pem as privkey.pem; IMAGE is any image with a shell and tar.
+tls_volume() {
+    local dir="$2" staged
+    staged="$(mktemp -d)"
+    cat "$dir/localhost.pem" "$dir/ca.pem" >"$staged/fullchain.pem"
+    cp "$dir/localhost-key.pem" "$staged/privkey.pem"
+    chmod 0644 "$staged/fullchain.pem"
+    chmod 0600 "$staged/privkey.pem"
+    docker volume create --label "com.docker.stack.namespace=$STACK" "${STACK}_tls" >/dev/null
+    # from a registry where there is one (quietly: docker run would print the pull)
+    docker pull -q "$1" >/dev/null 2>&1 || true
+    tar -C "$staged" -cf - fullchain.pem privkey.pem \
+        | docker run --rm -i -v "${STACK}_tls:/tls" --entrypoint tar "$1" -xpf - -C /tls
+    rm -rf "$staged"
+}

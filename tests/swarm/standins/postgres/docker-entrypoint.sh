@@ -1,5 +1,5 @@
 #!/bin/sh
-# What the official postgres image's entrypoint does, for the swarm test: on an
+# What the official postgres image's entrypoint does, for the tests: on an
 # empty PGDATA, initdb with the superuser and password from the environment,
 # allow password logins from the network, create POSTGRES_DB, run the files in
 # /docker-entrypoint-initdb.d once; then exec the command as the postgres user.
