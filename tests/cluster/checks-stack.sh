@@ -44,7 +44,7 @@ stack_checks_under_load() {
     running="$(for s in "${APP[@]}"; do
         on "$MANAGER" service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_$s"; done \
         | sed 's#.*/##; s#@.*##' | tr '\n' ' ')"
-    if [ "$deploy_status" = 1 ] && [ "$rollback_status" = 0 ] && ! grep -q ':bad' <<<"$running" && [ "$W_FAILED" = 0 ]; then
+    if [ "$deploy_status" = 1 ] && [ "$rollback_status" = 0 ] && ! grep -q ':bad' <<<"$running" && few_503s; then
         result "8 bad release rolls back" OK "deploy.sh exit $deploy_status after ${deploy_s} s, rollback.sh ${rollback_s} s; running: $running; $(failures)"
     else
         result "8 bad release rolls back" FAIL "deploy.sh exit $deploy_status after ${deploy_s} s, rollback.sh exit $rollback_status; running: $running; $(failures)"

@@ -47,11 +47,10 @@ cp "$pki/client-key.pem" "$pki/client/key.pem"
 # machine's engine (which pushes) through its own, removed again by down.sh.
 mkdir -p "$CLUSTER_STATE/certs.d/$REGISTRY_HOST"
 cp "$pki/ca.pem" "$CLUSTER_STATE/certs.d/$REGISTRY_HOST/ca.crt"
-if [ ! -f "/etc/docker/certs.d/$REGISTRY_HOST/ca.crt" ]; then
-    mkdir -p "/etc/docker/certs.d/$REGISTRY_HOST"
-    cp "$pki/ca.pem" "/etc/docker/certs.d/$REGISTRY_HOST/ca.crt"
-    echo "/etc/docker/certs.d/$REGISTRY_HOST" >"$CLUSTER_STATE/made-host-certs-d"
-fi
+# (Always copied: one left by an earlier run that was not taken down is another CA's.)
+[ -d "/etc/docker/certs.d/$REGISTRY_HOST" ] || echo "/etc/docker/certs.d/$REGISTRY_HOST" >"$CLUSTER_STATE/made-host-certs-d"
+mkdir -p "/etc/docker/certs.d/$REGISTRY_HOST"
+cp "$pki/ca.pem" "/etc/docker/certs.d/$REGISTRY_HOST/ca.crt"
 
 # --- the network and the registry -------------------------------------------------------
 if ! docker network inspect "$CLUSTER_NET" >/dev/null 2>&1; then
