@@ -402,9 +402,9 @@ fi
 # --- every acknowledged write, read back ----------------------------------------------------------
 load_stop
 verify_status=0
-"$sim" verify --url "$url" --ack-log "$out/acks.jsonl" --json >"$out/verify.json" 2>"$out/verify.log" \
+"$sim" verify --url "$url" --ack-log "$out/acks.jsonl" --page 50000 --json >"$out/verify.json" 2>"$out/verify.log" \
     || verify_status=$?
-verified="$(jq -r '"\(.acknowledged) acknowledged tweets: \(.kept) kept once, \(.lost) lost, \(.duplicated) duplicated"' \
+verified="$(jq -r '"\(.acknowledged) acknowledged tweets: \(.kept) kept once, \(.lost) lost, \(.duplicated) duplicated, \(.unchecked_users | length) users not checked"' \
     "$out/verify.json" 2>/dev/null || echo "verify failed: $(tail -2 "$out/verify.log")")"
 total_load="$(jq -r '"\(.total.sent) requests sent, \(.errors) failed"' "$out/load.json")"
 if [ "$verify_status" = 0 ]; then
