@@ -86,6 +86,7 @@ for _ in $(seq 1 90); do
     sleep 1
 done
 on "$MANAGER" node update --label-add db=true replacement >/dev/null || true
+on "$MANAGER" node demote manager1 >/dev/null 2>&1 || true
 on "$MANAGER" node rm --force manager1 >/dev/null || true
 recovered=""
 while [ $((SECONDS - t0)) -lt 300 ]; do
