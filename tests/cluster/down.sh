@@ -18,11 +18,11 @@ containers="$(docker ps -aq --filter label=minitwit-cluster=1)"
 [ -z "$containers" ] || docker rm -f -v $containers >/dev/null
 for node in "${CLUSTER_NODES[@]}" replacement registry; do
     for v in "$(node_container "$node")-docker" "$(node_container "$node")-data"; do
-        docker volume inspect "$v" >/dev/null 2>&1 && docker volume rm "$v" >/dev/null
+        if docker volume inspect "$v" >/dev/null 2>&1; then docker volume rm "$v" >/dev/null; fi
     done
 done
-docker volume inspect "$CLUSTER_PGDATA_VOLUME" >/dev/null 2>&1 && docker volume rm "$CLUSTER_PGDATA_VOLUME" >/dev/null
-docker network inspect "$CLUSTER_NET" >/dev/null 2>&1 && docker network rm "$CLUSTER_NET" >/dev/null
+if docker volume inspect "$CLUSTER_PGDATA_VOLUME" >/dev/null 2>&1; then docker volume rm "$CLUSTER_PGDATA_VOLUME" >/dev/null; fi
+if docker network inspect "$CLUSTER_NET" >/dev/null 2>&1; then docker network rm "$CLUSTER_NET" >/dev/null; fi
 if [ -f "$CLUSTER_STATE/made-host-certs-d" ]; then
     rm -rf "$(cat "$CLUSTER_STATE/made-host-certs-d")"
 fi
