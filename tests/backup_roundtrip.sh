@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Backup round trip on a real PostgreSQL, through the real binaries:
+# Backup round trip on a real PostgreSQL, through the real binaries, into an S3 peer
+# (moto's server over TLS with a test CA: the production path, rclone to
+# s3://BUCKET/PREFIX, configured only by the settings an operator also has):
 #
-#   1. create three fresh databases, start user-, message-, follow-service and the
-#      gateway on free ports against them;
-#   2. through the gateway's simulator API: register users, post messages, follow,
-#      record a `latest` value; read everything back (the "before" snapshot);
-#   3. deploy/backup/backup.sh --once into a local directory (BACKUP_TARGET=file://),
-#      check the Prometheus textfile it writes;
+#   1. the bucket's expiry rule (terraform/spaces.tf) watches the prefix the stack
+#      writes under (docker-stack.yml, terraform's outputs): checked statically, since
+#      the test server does not run lifecycle rules;
+#   2. create three fresh databases, start user-, message-, follow-service and the
+#      gateway on free ports against them; through the simulator API register users,
+#      post messages, follow, record a `latest` value (the "before" snapshot);
+#   3. backup.sh --schedule (as the swarm service runs it) makes its start-up backup:
+#      every dump lands under PREFIX/<today>/, the textfile for node-exporter says so,
+#      and backup.sh's own pruning removed the day folders older than its retention
+#      (seeded beforehand) but kept the newest BACKUP_MIN_KEEP_DAYS;
 #   4. write more data (which the restore must undo), stop the services, DROP the
-#      three databases;
-#   5. deploy/backup/restore.sh --yes, start the services again, read everything
-#      back through the API: it must equal the "before" snapshot.
+#      three databases; restore.sh --yes from the bucket: every table's row digest
+#      equals the one taken at the backup, and the API shows the "before" snapshot;
+#   5. the S3 peer stopped: backup.sh --once fails, records the failure and keeps the
+#      last success, and the real Prometheus (alerts.yml, node-exporter's textfile
+#      collector as in the stack) fires MinitwitBackupFailing;
+#   6. the file:// target (a mounted disk) still stores and lists a backup.
 #
 # Environment: BIN_DIR (target/debug) holds the binaries; MINITWIT_TEST_DATABASE_URL
-# (postgres://postgres@127.0.0.1:5432/postgres) is an admin connection.
+# (postgres://postgres@127.0.0.1:5432/postgres) is an admin connection; MOTO_VENV
+# (target/moto-venv) where moto is installed when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
@@ -27,7 +37,11 @@ services=(user-service message-service follow-service gateway)
 for s in "${services[@]}"; do
     [ -x "$bin_dir/$s" ] || { echo "backup_roundtrip: $bin_dir/$s is missing (cargo build --bins)" >&2; exit 1; }
 done
-for tool in curl jq python3 psql pg_dump pg_restore; do
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
+need_pkg rclone rclone /usr/bin/prometheus prometheus /usr/bin/promtool prometheus \
+    /usr/bin/prometheus-node-exporter prometheus-node-exporter
+for tool in curl jq python3 psql pg_dump pg_restore openssl; do
     command -v "$tool" >/dev/null || { echo "backup_roundtrip: $tool is required" >&2; exit 1; }
 done
 
@@ -52,7 +66,8 @@ db_follows="mt_backup_follows_$suffix"
 databases=("$db_users" "$db_messages" "$db_follows")
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/minitwit-backup-test.XXXXXX")"
-pids=()
+pids=()     # the MiniTwit services
+aux_pids=() # the S3 peer, node-exporter, Prometheus
 passed=0
 failed=0
 
@@ -66,6 +81,9 @@ stop_services() {
 cleanup() {
     local status=$?
     stop_services
+    moto_stop
+    for pid in "${aux_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${aux_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     for db in "${databases[@]}"; do
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
@@ -95,7 +113,11 @@ check() {
 
 # shellcheck source=tests/lib/ports.sh
 . tests/lib/ports.sh
-read -r port_user port_message port_follow port_gateway < <(free_ports 4)
+# shellcheck source=tests/lib/certs.sh
+. tests/lib/certs.sh
+# shellcheck source=tests/lib/moto.sh
+. tests/lib/moto.sh
+read -r port_user port_message port_follow port_gateway port_s3 port_node port_prom < <(free_ports 7)
 gateway="http://127.0.0.1:$port_gateway"
 
 start_services() {
@@ -219,22 +241,90 @@ has_expected_data() {
     ' "$work/before.json" >/dev/null
 }
 
-backup_metric_written() {
-    local file="$work/textfile/minitwit_backup.prom" ts
-    ts="$(awk '$1 == "minitwit_backup_last_success_timestamp_seconds" { print $2 }' "$file" 2>/dev/null)"
-    [ -n "$ts" ] && [ "$ts" -gt 0 ] && grep -q '^minitwit_backup_last_run_success 1$' "$file"
-}
-
 databases_gone() {
     local n
     n="$(psql -X -Atq -d postgres -c "SELECT count(*) FROM pg_database WHERE datname IN ('$db_users', '$db_messages', '$db_follows')")"
     [ "$n" = 0 ]
 }
 
-export BACKUP_TARGET="file://$work/store"
-export BACKUP_DATABASES="${databases[*]}"
+# ---- 1. the expiry rule watches the prefix the stack writes under -------------------------
+# terraform/variables.tf's default prefix, the lifecycle rule's prefix, the stack's
+# BACKUP_TARGET default and the deploy settings terraform prints must name one folder.
+tf_default() { # tf_default VARIABLE: its default in terraform/variables.tf
+    awk -v v="variable \"$1\"" '$0 ~ "^" v { f = 1 } f && $1 == "default" { gsub(/"/, "", $3); print $3; exit }' \
+        "$repo/terraform/variables.tf"
+}
+prefix="$(tf_default backup_prefix)"
+rule_days_default="$(tf_default backup_retention_days)"
+stack_retention="$(sed -n 's/^ *BACKUP_RETENTION_DAYS: "\([0-9]*\)"$/\1/p' "$repo/docker-stack.yml")"
+prefix_consistent() {
+    # shellcheck disable=SC2016 # terraform's ${var...} is the text looked for
+    [ -n "$prefix" ] &&
+        grep -q '^ *prefix *= "${var.backup_prefix}/"$' "$repo/terraform/spaces.tf" &&
+        grep -q '^ *days = var.backup_retention_days$' "$repo/terraform/spaces.tf" &&
+        grep -q "BACKUP_TARGET: s3://\${BACKUP_BUCKET:-minitwit-backups}/\${BACKUP_PREFIX:-$prefix}$" "$repo/docker-stack.yml" &&
+        grep -q '^ *BACKUP_PREFIX=${var.backup_prefix}$' "$repo/terraform/outputs.tf"
+}
+check "the bucket's expiry rule watches the stack's backup prefix ('$prefix/')" prefix_consistent
+check "the rule keeps dumps (${rule_days_default} days) at least as long as backup.sh (${stack_retention} days)" \
+    test "${rule_days_default:-0}" -ge "${stack_retention:-999}"
 
-echo "== backup round trip (binaries: $bin_dir, PostgreSQL: $PGHOST:$PGPORT)"
+# ---- the S3 peer, node-exporter and Prometheus -----------------------------------------------
+pki="$work/pki"
+test_ca "$pki"
+test_cert "$pki" s3 "DNS:localhost,IP:127.0.0.1" serverAuth
+moto_start "${MOTO_VENV:-$repo/target/moto-venv}" 127.0.0.1 "$port_s3" "$pki" s3 "$work/moto.log"
+printf 'backup-key-id\n' >"$work/s3_access_key_id"
+printf 'backup-secret-key\n' >"$work/s3_secret_access_key"
+bucket=minitwit-backups
+export BACKUP_TARGET="s3://$bucket/$prefix"
+export S3_ENDPOINT="https://127.0.0.1:$port_s3" S3_REGION=us-east-1 S3_CA_FILE="$pki/ca.pem"
+export S3_ACCESS_KEY_ID_FILE="$work/s3_access_key_id" S3_SECRET_ACCESS_KEY_FILE="$work/s3_secret_access_key"
+export BACKUP_DATABASES="${databases[*]}"
+# bucket CMD ARGS...: rclone on the bucket's root, with the remote backup-lib.sh defines
+bucket() (
+    # shellcheck source=deploy/backup/backup-lib.sh
+    . "$repo/deploy/backup/backup-lib.sh"
+    store_init
+    rclone -q "$@"
+)
+# The bucket terraform would make (moto checks no signatures; backup.sh never creates one).
+curl -fsS -o /dev/null --cacert "$S3_CA_FILE" -X PUT "$S3_ENDPOINT/$bucket"
+
+mkdir -p "$work/textfile"
+/usr/bin/prometheus-node-exporter --web.listen-address="127.0.0.1:$port_node" --no-collector.systemd \
+    --collector.textfile.directory="$work/textfile" >"$work/node-exporter.log" 2>&1 &
+aux_pids+=($!)
+cat >"$work/prometheus.yml" <<EOF
+global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+rule_files: ['$repo/deploy/prometheus/alerts.yml']
+scrape_configs:
+  - job_name: node-exporter
+    static_configs: [{targets: ['127.0.0.1:$port_node']}]
+EOF
+/usr/bin/prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus-data" \
+    --web.listen-address="127.0.0.1:$port_prom" >"$work/prometheus.log" 2>&1 &
+aux_pids+=($!)
+
+# alert_state NAME: firing, pending or inactive, as Prometheus has it now
+alert_state() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$port_prom/api/v1/alerts" |
+        jq -r --arg n "$1" '[.data.alerts[] | select(.labels.alertname == $n) | .state] | first // "inactive"'
+}
+# wait_alert NAME STATE SECONDS
+wait_alert() {
+    local deadline=$((SECONDS + $3))
+    until [ "$(alert_state "$1" 2>/dev/null)" = "$2" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 1
+    done
+}
+metric() { # metric NAME: its value in the textfile
+    awk -v n="$1" '$1 == n { print $2 }' "$work/textfile/minitwit_backup.prom" 2>/dev/null
+}
+
+# ---- 2. data through the API -------------------------------------------------------------------
+echo "== backup round trip (binaries: $bin_dir, PostgreSQL: $PGHOST:$PGPORT, S3: $S3_ENDPOINT)"
 for db in "${databases[@]}"; do
     psql -X -q -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
 done
@@ -244,12 +334,52 @@ write_data
 snapshot "$work/before.json"
 check "the API shows the data written (users, messages, follows, latest)" has_expected_data
 
-check "backup.sh --once dumps the three databases" \
-    env BACKUP_TEXTFILE_DIR="$work/textfile" "$repo/deploy/backup/backup.sh" --once
-check "backup.sh records minitwit_backup_last_success_timestamp_seconds" backup_metric_written
-check "restore.sh --list shows one dump per database" \
-    test "$("$repo/deploy/backup/restore.sh" --list | grep -c '\.dump$')" -eq 3
+# digests DB: one line per table of DB, "table rows md5", in table order
+digests() {
+    local db="$1" table
+    for table in $(psql -X -Atq -d "$db" -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"); do
+        psql -X -Atq -d "$db" -c "SELECT '$table', count(*), md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text), '')) FROM \"$table\" t"
+    done
+}
+all_digests() { for db in "${databases[@]}"; do echo "== $db"; digests "$db"; done; }
 
+# ---- 3. the scheduled backup, pruning ---------------------------------------------------------
+# Day folders from an earlier month: retention is 14 days and the newest 3 folders are
+# always kept, so after today's backup today, yesterday's and the newest old one remain.
+day_ago() { date -u -d "-$1 days" +%F; }
+printf 'old dump\n' >"$work/old.dump"
+for n in 1 20 21 22; do
+    bucket copyto "$work/old.dump" "minitwits3:$bucket/$prefix/$(day_ago "$n")/${databases[0]}_$(date -u -d "-$n days" +%Y%m%dT000000Z).dump"
+done
+all_digests >"$work/digests.before"
+
+t0=$SECONDS
+env BACKUP_RETENTION_DAYS=14 BACKUP_MIN_KEEP_DAYS=3 BACKUP_TEXTFILE_DIR="$work/textfile" \
+    "$repo/deploy/backup/backup.sh" --schedule >"$work/schedule.log" 2>&1 &
+schedule_pid=$!
+deadline=$((SECONDS + 120))
+until [ "$(metric minitwit_backup_last_run_success)" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
+kill -TERM "$schedule_pid" 2>/dev/null || true
+wait "$schedule_pid" 2>/dev/null || true
+backup_seconds=$((SECONDS - t0))
+check "backup.sh --schedule ran its start-up backup (${backup_seconds} s)" \
+    test "$(metric minitwit_backup_last_run_success)" = 1
+last_success="$(metric minitwit_backup_last_success_timestamp_seconds)"
+check "the textfile records the success time" test "${last_success:-0}" -gt 0
+bucket lsf -R --files-only "minitwits3:$bucket" >"$work/objects"
+today="$(date -u +%F)"
+check "one dump and one .sha256 per database under $prefix/$today/" \
+    test "$(grep -cE "^$prefix/$today/mt_backup_[a-z]+_[0-9_]+_[0-9]{8}T[0-9]{6}Z\.dump(\.sha256)?$" "$work/objects")" -eq 6
+check "every object in the bucket lies under the rule's prefix '$prefix/'" \
+    test "$(grep -vc "^$prefix/" "$work/objects")" -eq 0
+check "pruning removed the folders older than 14 days beyond the newest 3" \
+    test "$(bucket lsf --dirs-only "minitwits3:$bucket/$prefix" | tr -d / | tr '\n' ' ')" = "$(day_ago 20) $(day_ago 1) $today "
+check "restore.sh --list shows the three dumps of today" \
+    test "$("$repo/deploy/backup/restore.sh" --list | grep -c "^$today/.*\.dump$")" -eq 3
+check "Prometheus has MinitwitBackupFailing inactive after the good run" \
+    test "$(alert_state MinitwitBackupFailing)" = inactive
+
+# ---- 4. restore from the bucket into empty databases ---------------------------------------
 # Changes after the backup: the restore must take them away again.
 expect_status 204 POST "/msgs/$(urlenc "Backup Linus")?latest=9999" '{"content": "written after the backup"}'
 expect_status 204 POST "/register" '{"username": "Backup Late", "email": "late@example.org", "pwd": "secret1"}'
@@ -260,7 +390,12 @@ for db in "${databases[@]}"; do
 done
 check "the three databases are dropped" databases_gone
 
-check "restore.sh --yes re-creates the three databases" "$repo/deploy/backup/restore.sh" --yes
+t0=$SECONDS
+check "restore.sh --yes re-creates the three databases from the bucket" "$repo/deploy/backup/restore.sh" --yes
+restore_seconds=$((SECONDS - t0))
+all_digests >"$work/digests.after"
+check "every table's row digest equals the one taken at the backup ($(grep -vc '^==' "$work/digests.before") tables, restore ${restore_seconds} s)" \
+    diff -u "$work/digests.before" "$work/digests.after"
 
 start_services
 snapshot "$work/after.json"
@@ -268,5 +403,26 @@ check "after the restore the API shows exactly the data of the backup" same_snap
 check "a user registered after the backup is gone" \
     expect_status 404 GET "/msgs/$(urlenc "Backup Late")"
 
+# ---- 5. the storage gone: the run fails, says so, and the alert fires ------------------------
+moto_stop
+t0=$SECONDS
+backup_fails() {
+    ! env BACKUP_TEXTFILE_DIR="$work/textfile" "$repo/deploy/backup/backup.sh" --once >"$work/failed.log" 2>&1
+}
+check "backup.sh --once exits non-zero when the bucket cannot be reached" backup_fails
+failed_seconds=$((SECONDS - t0))
+check "the failed run took ${failed_seconds} s and uploaded nothing after the first failure" \
+    test "$(grep -c 'the storage failed for an earlier database' "$work/failed.log")" -eq 2
+check "the textfile records the failed run and keeps the last success" \
+    test "$(metric minitwit_backup_last_run_success) $(metric minitwit_backup_last_success_timestamp_seconds)" = "0 $last_success"
+check "Prometheus fires MinitwitBackupFailing" wait_alert MinitwitBackupFailing firing 60
+
+# ---- 6. the file:// target ----------------------------------------------------------------------
+check "backup.sh --once stores into a file:// target" \
+    env BACKUP_TARGET="file://$work/store" "$repo/deploy/backup/backup.sh" --once
+check "restore.sh --list shows its three dumps" \
+    test "$(BACKUP_TARGET="file://$work/store" "$repo/deploy/backup/restore.sh" --list | grep -c '\.dump$')" -eq 3
+
+echo "backup_roundtrip: backup ${backup_seconds} s, restore ${restore_seconds} s, failed run ${failed_seconds} s"
 echo "backup_roundtrip: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

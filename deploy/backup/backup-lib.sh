@@ -4,7 +4,9 @@
 #
 #   BACKUP_TARGET=s3://bucket/prefix   S3-compatible storage through rclone
 #                                      (S3_ENDPOINT, S3_REGION, S3_PROVIDER,
-#                                       S3_ACCESS_KEY_ID[_FILE], S3_SECRET_ACCESS_KEY[_FILE])
+#                                       S3_ACCESS_KEY_ID[_FILE], S3_SECRET_ACCESS_KEY[_FILE],
+#                                       S3_CA_FILE: a CA bundle to trust instead of the
+#                                       system's, for storage behind a private CA)
 #   BACKUP_TARGET=file:///some/dir     a local directory (tests, or a mounted disk)
 #
 # Layout under the target: <YYYY-MM-DD>/<database>_<YYYYMMDDTHHMMSSZ>.dump
@@ -14,6 +16,10 @@
 BACKUP_DATABASES="${BACKUP_DATABASES:-users messages follows}"
 BACKUP_RETENTION_DAYS="${BACKUP_RETENTION_DAYS:-14}"
 BACKUP_MIN_KEEP_DAYS="${BACKUP_MIN_KEEP_DAYS:-3}"
+# Each transfer: 3 attempts 10 s apart, each with 3 low-level retries. rclone's
+# defaults (and 10 low-level retries) spent 8 minutes per file on an endpoint that
+# refused connections, so a run with its storage down took most of an hour to say so.
+RCLONE_RETRY_FLAGS=(--retries 3 --retries-sleep 10s --low-level-retries 3 --contimeout 10s --timeout 5m)
 
 log() {
     # JSON lines, like the services, so the log store parses them the same way.
@@ -55,7 +61,9 @@ store_init() {
             load_file_settings S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY
             : "${S3_ACCESS_KEY_ID:?S3_ACCESS_KEY_ID or S3_ACCESS_KEY_ID_FILE is required}"
             : "${S3_SECRET_ACCESS_KEY:?S3_SECRET_ACCESS_KEY or S3_SECRET_ACCESS_KEY_FILE is required}"
-            # rclone reads a remote's whole configuration from RCLONE_CONFIG_<NAME>_*.
+            # rclone reads a remote's whole configuration from RCLONE_CONFIG_<NAME>_*;
+            # no config file (else a NOTICE that there is none, on every call).
+            export RCLONE_CONFIG="${RCLONE_CONFIG:-/dev/null}"
             export RCLONE_CONFIG_MINITWITS3_TYPE=s3
             export RCLONE_CONFIG_MINITWITS3_PROVIDER="${S3_PROVIDER:-Other}"
             export RCLONE_CONFIG_MINITWITS3_ENDPOINT="${S3_ENDPOINT:-}"
@@ -64,6 +72,14 @@ store_init() {
             export RCLONE_CONFIG_MINITWITS3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY"
             export RCLONE_CONFIG_MINITWITS3_ACL=private
             export RCLONE_CONFIG_MINITWITS3_NO_CHECK_BUCKET=true
+            # rclone's S3 client fails on AWS_CA_BUNDLE ("LoadCustomCABundleError:
+            # unsupported transport"); a CA bundle reaches rclone as RCLONE_CA_CERT.
+            local ca="${S3_CA_FILE:-${AWS_CA_BUNDLE:-}}"
+            unset AWS_CA_BUNDLE
+            if [ -n "$ca" ]; then
+                [ -r "$ca" ] || die "S3_CA_FILE points at $ca, which is not readable"
+                export RCLONE_CA_CERT="$ca"
+            fi
             STORE_ROOT="minitwits3:${target#s3://}"
             STORE_ROOT="${STORE_ROOT%/}"
             ;;
@@ -83,7 +99,7 @@ store_put() {
             mv -f "$STORE_ROOT/$rel.partial" "$STORE_ROOT/$rel"
             ;;
         s3)
-            rclone copyto --retries 5 --low-level-retries 10 "$src" "$STORE_ROOT/$rel"
+            rclone copyto "${RCLONE_RETRY_FLAGS[@]}" "$src" "$STORE_ROOT/$rel"
             ;;
     esac
 }
@@ -93,7 +109,7 @@ store_get() {
     local rel="$1" dst="$2"
     case "$STORE_KIND" in
         file) cp "$STORE_ROOT/$rel" "$dst" ;;
-        s3) rclone copyto --retries 5 "$STORE_ROOT/$rel" "$dst" ;;
+        s3) rclone copyto "${RCLONE_RETRY_FLAGS[@]}" "$STORE_ROOT/$rel" "$dst" ;;
     esac
 }
 

@@ -116,7 +116,7 @@ prune() {
 }
 
 run_backup() {
-    local started finished stamp day work db file rel size sizes="" ok=1
+    local started finished stamp day work db file rel size sizes="" ok=1 stored=1
     started="$(date -u +%s)"
     stamp="$(date -u -d "@$started" +%Y%m%dT%H%M%SZ)"
     day="$(date -u -d "@$started" +%F)"
@@ -139,12 +139,15 @@ run_backup() {
         fi
         (cd "$work" && sha256sum "$(basename "$file")" >"$(basename "$file").sha256")
         size="$(stat -c %s "$file")"
-        if store_put "$file" "$rel" && store_put "$file.sha256" "$rel.sha256"; then
+        if [ "$stored" -eq 0 ]; then
+            log ERRO "not uploading $rel: the storage failed for an earlier database in this run"
+        elif store_put "$file" "$rel" && store_put "$file.sha256" "$rel.sha256"; then
             log INFO "stored $rel ($size bytes)"
             sizes="$sizes $db=$size"
         else
             log ERRO "upload of $rel failed"
             ok=0
+            stored=0
         fi
         rm -f "$file" "$file.sha256"
     done

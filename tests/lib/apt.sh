@@ -1,0 +1,17 @@
+# shellcheck shell=bash
+# Sourced by the tests: need_pkg COMMAND PACKAGE [COMMAND PACKAGE ...] installs each
+# Debian PACKAGE whose COMMAND is missing (one apt-get run for all of them). The
+# scripts run as root in CI; elsewhere sudo is used when present.
+need_pkg() {
+    local missing=()
+    while [ $# -ge 2 ]; do
+        command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+        shift 2
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    echo "installing ${missing[*]} with apt-get" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
