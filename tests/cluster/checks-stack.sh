@@ -126,8 +126,12 @@ stack_checks_after_load() {
         details="$details $db ${live%% *} rows;"
         psql_in postgres "DROP DATABASE IF EXISTS ${db}_restored" >/dev/null || true
     done
-    figures="backup and 3 restores in $((SECONDS - t0)) s;$details $same of 3 identical"
-    if [ "$backup_ok" = OK ] && [ "$same" = 3 ]; then
+    # The dumps left the db node: today's folder in the S3 peer's bucket.
+    dumps="$(curl -fsS --cacert "$CLUSTER_PKI/ca.pem" \
+        "https://$HOST_IP:$S3_PEER_PORT/$S3_PEER_BUCKET?list-type=2&prefix=minitwit/$(date -u +%F)/" \
+        | grep -o '<Key>[^<]*\.dump</Key>' | wc -l)"
+    figures="backup to S3 and 3 restores from it in $((SECONDS - t0)) s; $dumps dumps in the bucket today;$details $same of 3 identical"
+    if [ "$backup_ok" = OK ] && [ "$same" = 3 ] && [ "$dumps" -ge 3 ]; then
         result "11 backup and restore" OK "$figures"
     else
         result "11 backup and restore" FAIL "$figures ($(tail -q -n 2 "$out/backup.log" "$out/restore.log" | tr '\n' ' '))"

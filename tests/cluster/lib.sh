@@ -42,6 +42,7 @@ CLUSTER_PGDATA_VOLUME=minitwit-cluster-pgdata
 # The manager the scripts drive the swarm through (check 6 loses manager1).
 MANAGER="${MANAGER:-manager1}"
 REGISTRY_IP="$cluster_prefix.5"
+HOST_IP="$cluster_prefix.1" # this machine on the network: the S3 peer (s3_peer)
 REGISTRY_HOST="$REGISTRY_IP:5000"
 # What the stack's images are called: the test's registry, then a folder.
 CLUSTER_REGISTRY="$REGISTRY_HOST/minitwit"

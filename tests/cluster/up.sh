@@ -52,12 +52,15 @@ cp "$pki/ca.pem" "$CLUSTER_STATE/certs.d/$REGISTRY_HOST/ca.crt"
 mkdir -p "/etc/docker/certs.d/$REGISTRY_HOST"
 cp "$pki/ca.pem" "/etc/docker/certs.d/$REGISTRY_HOST/ca.crt"
 
-# --- the network and the registry -------------------------------------------------------
+# --- the network, the S3 peer and the registry ----------------------------------------------
 if ! docker network inspect "$CLUSTER_NET" >/dev/null 2>&1; then
     log "network $CLUSTER_NET ($CLUSTER_SUBNET)"
-    docker network create --subnet "$CLUSTER_SUBNET" --label minitwit-cluster=1 "$CLUSTER_NET" >/dev/null \
+    docker network create --subnet "$CLUSTER_SUBNET" --gateway "$HOST_IP" --label minitwit-cluster=1 "$CLUSTER_NET" >/dev/null \
         || die "cannot create $CLUSTER_NET on $CLUSTER_SUBNET: set CLUSTER_SUBNET to a free /24"
 fi
+# Backups leave the db node for this machine's address on the network, as they leave a
+# droplet for Spaces.
+s3_peer "$CLUSTER_STATE" "$HOST_IP" "$pki"
 registry_password_file="$CLUSTER_STATE/registry-password"
 [ -s "$registry_password_file" ] || openssl rand -hex 16 >"$registry_password_file"
 registry="$(node_container registry)"

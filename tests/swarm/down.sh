@@ -9,6 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
 docker_ready || die "no Docker engine answers (docker info)"
+s3_peer_stop "$SWARM_STATE"
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
     if docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
         log "docker stack rm $STACK"

@@ -87,6 +87,36 @@ base_image() {
 # test_ca, test_cert: tests/lib/certs.sh
 # shellcheck source=tests/lib/certs.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/certs.sh"
+# shellcheck source=tests/lib/moto.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/moto.sh"
+
+# s3_peer STATE IP PKI: the stack's backup storage, an S3 peer (moto over TLS,
+# tests/lib/moto.sh) run by this machine on https://IP:S3_PEER_PORT, where IP is this
+# machine's address on the network the nodes reach it by; a certificate for IP from
+# the test CA in PKI; the bucket the settings name (test_env_settings). Started once:
+# its pid in STATE/s3.pid, for s3_peer_stop. Sets S3_PEER_ENDPOINT and S3_PEER_CA.
+S3_PEER_PORT="${S3_PEER_PORT:-9443}"
+S3_PEER_BUCKET=minitwit-backups
+s3_peer() {
+    local state="$1" ip="$2" pki="$3"
+    S3_PEER_ENDPOINT="https://$ip:$S3_PEER_PORT"
+    S3_PEER_CA="$pki/ca.pem"
+    if ! { [ -s "$state/s3.pid" ] && kill -0 "$(cat "$state/s3.pid")" 2>/dev/null; }; then
+        test_cert "$pki" "s3-$ip" "IP:$ip" serverAuth
+        log "S3 peer (moto) on $S3_PEER_ENDPOINT"
+        moto_start "$SWARM_ROOT/target/moto-venv" "$ip" "$S3_PEER_PORT" "$pki" "s3-$ip" "$state/s3.log" \
+            || die "the S3 peer did not start"
+        echo "$MOTO_PID" >"$state/s3.pid"
+    fi
+    # (moto keeps buckets in memory; creating one that exists is a no-op.)
+    curl -fsS -o /dev/null --cacert "$S3_PEER_CA" -X PUT "$S3_PEER_ENDPOINT/$S3_PEER_BUCKET" \
+        || die "cannot create the bucket $S3_PEER_BUCKET on $S3_PEER_ENDPOINT"
+}
+s3_peer_stop() {
+    [ -s "$1/s3.pid" ] || return 0
+    kill -TERM "$(cat "$1/s3.pid")" 2>/dev/null || true
+    rm -f "$1/s3.pid"
+}
 
 # test_secrets: the secrets the stack names, as minitwit_<name>_swarmtest, on the
 # swarm `docker` reaches (made once; down.sh removes them).
@@ -103,8 +133,8 @@ test_secrets() {
     secret session_key "$(hex 64)"
     secret service_token "$(hex 32)"
     secret sim_authorization "${MINITWIT_SIM_AUTH:-Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh}"
-    secret s3_access_key_id unused-in-the-test
-    secret s3_secret_access_key unused-in-the-test
+    secret s3_access_key_id backup-test-key
+    secret s3_secret_access_key "$(hex 20)"
     secret grafana_admin_password "$(hex 16)"
     secret smtp_password unused-by-the-mail-sink
 }
@@ -116,9 +146,11 @@ test_env_settings() {
 DOMAIN=localhost
 ACME_EMAIL=ops@localhost
 SIM_ALLOW_LIST=*
-BACKUP_BUCKET=unused
-S3_ENDPOINT=http://unused.invalid
-S3_REGION=unused
+BACKUP_BUCKET=$S3_PEER_BUCKET
+S3_PROVIDER=Other
+S3_ENDPOINT=${S3_PEER_ENDPOINT:?s3_peer first}
+S3_REGION=us-east-1
+S3_CA_PATH=$S3_PEER_CA
 ALERT_EMAIL_TO=ops@localhost
 ALERT_EMAIL_FROM=alerts@localhost
 ALERT_SMTP_SMARTHOST=mailsink:2525

@@ -48,6 +48,9 @@ tls="$SWARM_STATE/tls"
 test_ca "$tls"
 test_cert "$tls" localhost "DNS:localhost,IP:127.0.0.1" serverAuth
 tls_volume "minitwit-test/nginx:standin" "$tls"
+# Backups leave the stack through the ingress bridge for this machine, as they leave a
+# droplet for Spaces.
+s3_peer "$SWARM_STATE" "$(docker network inspect docker_gwbridge --format '{{(index .IPAM.Config 0).Gateway}}')" "$tls"
 
 # --- settings and deploy ---------------------------------------------------------------
 mkdir -p "$SWARM_STATE/pgdata/postgres"
