@@ -2,7 +2,7 @@
 //! client allow-list, sessions, and the web UI's password policy.
 
 use minitwit_kit::settings::{expose, expose_optional, HttpSettings, LogSettings};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The course's default simulator credentials (`simulator:super_safe!`); production
@@ -74,8 +74,34 @@ impl Settings {
             if settings.sim.allow_list.iter().all(|a| a.trim().is_empty()) {
                 anyhow::bail!("GATEWAY_PRODUCTION is on, so GATEWAY_SIM__ALLOW_LIST may not be empty");
             }
+            if let Err(why) = check_sim_credential(settings.sim.authorization.expose_secret()) {
+                anyhow::bail!("GATEWAY_PRODUCTION is on, so GATEWAY_SIM__AUTHORIZATION_FILE must hold a usable credential: {why}");
+            }
         }
         Ok(settings)
+    }
+}
+
+/// Why a simulator credential is unusable in production, if it is: the `Authorization`
+/// header value must be `Basic` with a user name and a password that are not empty. The
+/// course's own credential passes (its simulator sends exactly that; the allow-list is
+/// what guards it); `Basic c2ltdWxhdG9yOg==` (`simulator:`, what an unset password
+/// variable makes) does not. Other schemes are taken as given, if not blank.
+pub fn check_sim_credential(value: &str) -> Result<(), &'static str> {
+    use base64::Engine as _;
+    let value = value.trim();
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return if value.is_empty() { Err("it is empty") } else { Ok(()) };
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "the part after `Basic ` is not base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "user:password is not UTF-8")?;
+    match decoded.split_once(':') {
+        None => Err("the decoded value has no `:` between user and password"),
+        Some(("", _)) => Err("the user name is empty"),
+        Some((_, "")) => Err("the password is empty"),
+        Some(_) => Ok(()),
     }
 }
 
@@ -179,14 +205,26 @@ pub struct WebSettings {
     /// Sign-in and sign-up form posts allowed per client address and minute, after a
     /// burst of `form_throttle_burst`; more are answered 429 with `Retry-After`. The
     /// simulator's allow-listed addresses (an explicit list, not `*`) are exempt.
-    /// 0: no throttle (the default: the course's UI tests post forms at full speed).
+    /// 0: no throttle. On by default at a pace no person reaches (a sign-in every 3 s,
+    /// 30 at once): the course's UI and web tests post about 20 forms at full speed
+    /// from one address, well inside the burst; a script signing up at will is not.
     pub form_throttle_per_minute: u32,
     pub form_throttle_burst: u32,
 }
 
+/// [`WebSettings::form_throttle_per_minute`]'s default.
+pub const FORM_THROTTLE_PER_MINUTE: u32 = 20;
+/// [`WebSettings::form_throttle_burst`]'s default.
+pub const FORM_THROTTLE_BURST: u32 = 30;
+
 impl Default for WebSettings {
     fn default() -> Self {
-        Self { password_policy: false, per_page: 30, form_throttle_per_minute: 0, form_throttle_burst: 10 }
+        Self {
+            password_policy: false,
+            per_page: 30,
+            form_throttle_per_minute: FORM_THROTTLE_PER_MINUTE,
+            form_throttle_burst: FORM_THROTTLE_BURST,
+        }
     }
 }
 
@@ -201,5 +239,31 @@ pub struct CacheSettings {
 impl Default for CacheSettings {
     fn default() -> Self {
         Self { users: 100_000 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_course_credential_and_other_full_ones_are_usable() {
+        assert_eq!(check_sim_credential(COURSE_AUTHORIZATION), Ok(()));
+        assert_eq!(check_sim_credential("Basic b3duOnNlY3JldA==\n"), Ok(())); // own:secret
+        assert_eq!(check_sim_credential("Bearer some-token"), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_user_or_password_or_a_garbled_value_is_not() {
+        for (value, why) in [
+            ("Basic c2ltdWxhdG9yOg==", "the password is empty"), // simulator:
+            ("Basic OnNlY3JldA==", "the user name is empty"),    // :secret
+            ("Basic c2ltdWxhdG9y", "the decoded value has no `:` between user and password"),
+            ("Basic not*base64", "the part after `Basic ` is not base64"),
+            ("Basic //79", "user:password is not UTF-8"),
+            ("  ", "it is empty"),
+        ] {
+            assert_eq!(check_sim_credential(value), Err(why), "{value}");
+        }
     }
 }

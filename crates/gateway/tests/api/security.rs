@@ -192,32 +192,7 @@ async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() 
 /// The gateway binary with exactly `env` (and a free port), its exit status and output
 /// once it has stopped or answered /health.
 async fn start_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .env_clear()
-        .env("GATEWAY_HTTP__HOST", "127.0.0.1")
-        .env("GATEWAY_HTTP__PORT", port.to_string())
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let health = format!("http://127.0.0.1:{port}/health");
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().await.unwrap();
-            let text =
-                String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-            return (status.code(), text);
-        }
-        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
-            child.kill().await.unwrap();
-            return (None, "running".into());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the gateway neither stopped nor answered /health");
+    minitwit_kit::testing::start_binary(env!("CARGO_BIN_EXE_gateway"), "GATEWAY", env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,6 +237,16 @@ async fn production_refuses_to_start_on_published_credentials_or_an_open_allow_l
     let mut env = vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__ALLOW_LIST", " ")];
     env.extend([all[0], all[2]]);
     assert_eq!(start_binary(&env).await.0, Some(1));
+    // A credential file whose password is empty (an unset variable when the secret was
+    // made: `simulator:`) is refused, naming why.
+    let empty = dir.join("empty_password");
+    std::fs::write(&empty, "Basic c2ltdWxhdG9yOg==\n").unwrap();
+    let mut env =
+        vec![("GATEWAY_PRODUCTION", "true"), ("GATEWAY_SIM__AUTHORIZATION_FILE", empty.to_str().unwrap())];
+    env.extend(all.iter().skip(1).copied());
+    let (code, out) = start_binary(&env).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the password is empty"), "{out}");
     // With all of them it starts.
     let mut env = vec![("GATEWAY_PRODUCTION", "true")];
     env.extend(all);
