@@ -42,6 +42,24 @@ impl HttpSettings {
     pub fn on_port(port: u16) -> Self {
         Self { port, ..Self::default() }
     }
+
+    /// For an internal service: refuses to listen beyond loopback without a service
+    /// token, since every internal route would then answer anyone who reaches the port
+    /// (`make run` listens on 127.0.0.1 and needs none; the stack sets one). `prefix` is
+    /// the service's environment prefix, to name the settings in the error.
+    pub fn require_token_beyond_loopback(&self, prefix: &str) -> anyhow::Result<()> {
+        let loopback = self.host == "localhost"
+            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if self.service_token.is_none() && !loopback {
+            anyhow::bail!(
+                "{prefix}_HTTP__HOST is {}, beyond loopback, so {prefix}_HTTP__SERVICE_TOKEN (or \
+                 {prefix}_HTTP__SERVICE_TOKEN_FILE) must be set: without a token every internal \
+                 route answers anyone who reaches this port",
+                self.host
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for HttpSettings {
@@ -245,6 +263,24 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_service_beyond_loopback_needs_a_token() {
+        let on = |host: &str, token: Option<&str>| HttpSettings {
+            host: host.into(),
+            service_token: token.map(|t| t.to_string().into()),
+            ..HttpSettings::default()
+        };
+        for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost"] {
+            assert!(on(host, None).require_token_beyond_loopback("X").is_ok(), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "10.0.0.7", "user-service"] {
+            let err = on(host, None).require_token_beyond_loopback("X").unwrap_err().to_string();
+            assert!(err.contains(&format!("X_HTTP__HOST is {host}")), "{err}");
+            assert!(err.contains("X_HTTP__SERVICE_TOKEN"), "{err}");
+            assert!(on(host, Some("t")).require_token_beyond_loopback("X").is_ok(), "{host}");
+        }
     }
 
     #[test]

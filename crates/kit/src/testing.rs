@@ -387,3 +387,52 @@ pub async fn revert_and_migrate(
     .await
     .expect("migration task");
 }
+
+/// Starts the binary `exe` with only the environment given (after
+/// `<prefix>_HTTP__HOST=127.0.0.1` and a free `<prefix>_HTTP__PORT`, which `env` may
+/// override), for tests of how a process starts: `(Some(code), its output)` when it
+/// exits, `(None, "running")` once it answers `/health` on 127.0.0.1 (then it is killed).
+pub async fn start_binary(exe: &str, prefix: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = tokio::process::Command::new(exe)
+        .env_clear()
+        .env(format!("{prefix}_HTTP__HOST"), "127.0.0.1")
+        .env(format!("{prefix}_HTTP__PORT"), port.to_string())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().await.unwrap();
+            let text =
+                String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+            return (status.code(), text);
+        }
+        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+            child.kill().await.unwrap();
+            return (None, "running".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{exe} neither stopped nor answered /health");
+}
+
+/// The service binary `exe` (environment prefix `prefix`) refuses to listen on every
+/// address without a service token, naming the setting, and starts with one.
+pub async fn assert_token_required_beyond_loopback(exe: &str, prefix: &str) {
+    let db = std::env::temp_dir().join(format!("{prefix}-token-{}.db", std::process::id()));
+    let db_var = format!("{prefix}_DATABASE__URL");
+    let host_var = format!("{prefix}_HTTP__HOST");
+    let token_var = format!("{prefix}_HTTP__SERVICE_TOKEN");
+    let base = [(db_var.as_str(), db.to_str().unwrap()), (host_var.as_str(), "0.0.0.0")];
+    let (code, out) = start_binary(exe, prefix, &base).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("{host_var} is 0.0.0.0")) && out.contains(&token_var), "{out}");
+    let with_token = [base[0], base[1], (token_var.as_str(), "a-long-random-service-token")];
+    assert_eq!(start_binary(exe, prefix, &with_token).await, (None, "running".into()));
+    let _ = std::fs::remove_file(db);
+}

@@ -58,8 +58,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The settings from the environment; refused when listening beyond loopback
+    /// without a service token.
     pub fn load() -> anyhow::Result<Self> {
-        minitwit_kit::settings::load(ENV_PREFIX, &[])
+        let settings: Self = minitwit_kit::settings::load(ENV_PREFIX, &[])?;
+        settings.http.require_token_beyond_loopback(ENV_PREFIX)?;
+        Ok(settings)
     }
 }
 

@@ -38,3 +38,13 @@ async fn losing_its_database_is_a_503_after_the_pool_time_out() {
     assert_database_unavailable(app.get("/follows/1/2")).await;
     assert_database_unavailable(app.put_empty("/follows/2/1")).await;
 }
+
+/// Secure by default: listening beyond loopback without a service token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
+    minitwit_kit::testing::assert_token_required_beyond_loopback(
+        env!("CARGO_BIN_EXE_follow-service"),
+        follow_service::ENV_PREFIX,
+    )
+    .await;
+}

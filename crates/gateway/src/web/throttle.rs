@@ -105,8 +105,14 @@ mod tests {
     }
 
     #[test]
-    fn off_by_default_and_star_exempts_no_one() {
-        assert!(FormThrottle::new(&WebSettings::default(), &[]).unwrap().is_none());
+    fn on_by_default_off_at_zero_and_star_exempts_no_one() {
+        // The default lets a burst of 30 through from one address (the course's tests
+        // post about 20 forms at full speed), then refuses.
+        let t = FormThrottle::new(&WebSettings::default(), &[]).unwrap().unwrap();
+        let a = "192.0.2.9".parse().unwrap();
+        assert!((0..30).all(|_| t.check(a).is_ok()));
+        assert!(t.check(a).is_err());
+        assert!(FormThrottle::new(&settings(0, 10), &[]).unwrap().is_none());
         let t = FormThrottle::new(&settings(1, 1), &["*".into()]).unwrap().unwrap();
         let a = "192.0.2.1".parse().unwrap();
         assert_eq!(t.check(a), Ok(()));

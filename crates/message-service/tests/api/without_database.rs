@@ -33,3 +33,13 @@ async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend)
     app.message(1, "after the database came").await;
     assert_eq!(texts(&app.page("/messages").await), ["after the database came"]);
 }
+
+/// Secure by default: listening beyond loopback without a service token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
+    minitwit_kit::testing::assert_token_required_beyond_loopback(
+        env!("CARGO_BIN_EXE_message-service"),
+        message_service::ENV_PREFIX,
+    )
+    .await;
+}

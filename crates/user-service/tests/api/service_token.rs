@@ -76,3 +76,12 @@ async fn the_typed_client_sends_the_token_it_is_given(backend: Backend) {
     let error = bad.err().expect("refused");
     assert!(!error.contains("line"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
+    minitwit_kit::testing::assert_token_required_beyond_loopback(
+        env!("CARGO_BIN_EXE_user-service"),
+        user_service::ENV_PREFIX,
+    )
+    .await;
+}
