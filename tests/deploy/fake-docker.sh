@@ -8,6 +8,7 @@
 #       replicas.json   {"<service>": "running/desired"}, for `docker stack services`
 #   calls               every command line it got, one per line
 #   secrets             names of the Docker secrets that exist
+#   secret-values/NAME  the value `docker secret create NAME -` was given
 #   stack-config.yml    what `docker stack config` prints
 #   deploy-exit         exit status of `docker stack deploy` (default 0)
 #   nodes               what `docker node ls --format '{{.Hostname}} {{.Status}}'`
@@ -91,6 +92,14 @@ case "${1:-} ${2:-}" in
   "secret inspect")
     name=$(last_arg "$@")
     grep -qxF "$name" "$state/secrets" 2>/dev/null || { echo "Error: no such secret: $name" >&2; exit 1; }
+    echo "id-$name"
+    ;;
+  "secret create")
+    # secret create NAME -: the value from stdin, kept in secret-values/NAME
+    name="$3"
+    mkdir -p "$state/secret-values"
+    cat >"$state/secret-values/$name"
+    echo "$name" >>"$state/secrets"
     echo "id-$name"
     ;;
   "stack ps")
