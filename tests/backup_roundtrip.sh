@@ -19,7 +19,8 @@
 #   5. the S3 peer stopped: backup.sh --once fails, records the failure and keeps the
 #      last success, and the real Prometheus (alerts.yml, node-exporter's textfile
 #      collector as in the stack) fires MinitwitBackupFailing;
-#   6. the file:// target (a mounted disk) still stores and lists a backup.
+#   6. the scheduled start-up run waits for a PostgreSQL that answers only later;
+#   7. the file:// target (a mounted disk) still stores and lists a backup.
 #
 # Environment: BIN_DIR (target/debug) holds the binaries; MINITWIT_TEST_DATABASE_URL
 # (postgres://postgres@127.0.0.1:5432/postgres) is an admin connection; MOTO_VENV
@@ -417,7 +418,43 @@ check "the textfile records the failed run and keeps the last success" \
     test "$(metric minitwit_backup_last_run_success) $(metric minitwit_backup_last_success_timestamp_seconds)" = "0 $last_success"
 check "Prometheus fires MinitwitBackupFailing" wait_alert MinitwitBackupFailing firing 60
 
-# ---- 6. the file:// target ----------------------------------------------------------------------
+# ---- 6. the start-up run waits for PostgreSQL -------------------------------------------------
+# Deployed together, the backup service often starts before PostgreSQL answers (the stack's
+# start-up backup then failed at once and retried 30 minutes later). Here PostgreSQL
+# "appears" 3 s after the start: a TCP forwarder from a free port to the real server.
+read -r port_late < <(free_ports 1)
+env BACKUP_TARGET="file://$work/store-late" BACKUP_TEXTFILE_DIR="$work/textfile-late" PGPORT="$port_late" \
+    BACKUP_DB_WAIT_SECONDS=60 "$repo/deploy/backup/backup.sh" --schedule >"$work/late.log" 2>&1 &
+late_pid=$!
+sleep 3
+python3 - "$port_late" "$PGHOST" "$PGPORT" >/dev/null 2>&1 <<'PY' &
+import asyncio, sys
+port, host, target = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    finally:
+        w.close()
+async def serve(r, w):
+    tr, tw = await asyncio.open_connection(host, target)
+    await asyncio.gather(pipe(r, tw), pipe(tr, w))
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", port)
+    await server.serve_forever()
+asyncio.run(main())
+PY
+aux_pids+=($!)
+deadline=$((SECONDS + 60))
+until grep -q '^minitwit_backup_last_run_success 1$' "$work/textfile-late/minitwit_backup.prom" 2>/dev/null \
+    || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.5; done
+kill -TERM "$late_pid" 2>/dev/null || true
+wait "$late_pid" 2>/dev/null || true
+check "the start-up run waited for PostgreSQL to answer, then backed up" \
+    grep -q '^minitwit_backup_last_run_success 1$' "$work/textfile-late/minitwit_backup.prom"
+
+# ---- 7. the file:// target ----------------------------------------------------------------------
 check "backup.sh --once stores into a file:// target" \
     env BACKUP_TARGET="file://$work/store" "$repo/deploy/backup/backup.sh" --once
 check "restore.sh --list shows its three dumps" \

@@ -18,6 +18,8 @@
 #                           newest BACKUP_MIN_KEEP_DAYS (3) are always kept
 #   BACKUP_TIME             HH:MM UTC of the daily run (02:30)
 #   BACKUP_RETRY_SECONDS    wait after a failed run (1800)
+#   BACKUP_DB_WAIT_SECONDS  how long the start-up run waits for PostgreSQL to answer
+#                           (300): deployed together, this service often starts first
 #   BACKUP_TEXTFILE_DIR     if set, minitwit_backup.prom is written there for the
 #                           node-exporter textfile collector; the alert
 #                           MinitwitBackupMissing watches
@@ -182,6 +184,19 @@ pause() {
     wait $! || true
 }
 
+# Waits until PostgreSQL accepts connections, BACKUP_DB_WAIT_SECONDS at most (its
+# service name resolves only once its task runs); a run after that reports what fails.
+wait_for_database() {
+    local deadline=$(( $(date -u +%s) + ${BACKUP_DB_WAIT_SECONDS:-300} ))
+    until pg_isready --quiet --timeout=3; do
+        if [ "$(date -u +%s)" -ge "$deadline" ]; then
+            log WARN "PostgreSQL (${PGHOST:-local}:${PGPORT:-5432}) did not answer within ${BACKUP_DB_WAIT_SECONDS:-300}s"
+            return 0
+        fi
+        pause 2
+    done
+}
+
 schedule() {
     trap 'log INFO "stopping"; exit 0' TERM INT
     local last
@@ -189,6 +204,7 @@ schedule() {
     last="${last%.*}"
     if [ $(( $(date -u +%s) - last )) -gt 86400 ]; then
         log INFO "no successful backup in the last 24h: running one now"
+        wait_for_database
         until run_backup; do
             log WARN "retrying in ${BACKUP_RETRY_SECONDS}s"
             pause "$BACKUP_RETRY_SECONDS"
