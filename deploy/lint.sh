@@ -89,6 +89,18 @@ check_hadolint() {
     hadolint --no-color "${files[@]}"
 }
 
+check_alertmanager() {
+    local out hb ok=0
+    out="$(mktemp)"
+    for hb in "" "https://hc-ping.example.org/minitwit"; do
+        ALERTMANAGER_CONFIG_TEMPLATE=deploy/alertmanager/alertmanager.yml ALERTMANAGER_CONFIG="$out" \
+            ALERTMANAGER_RENDER_ONLY=1 ALERT_HEARTBEAT_URL="$hb" sh deploy/alertmanager/entrypoint.sh &&
+            amtool check-config "$out" || ok=1
+    done
+    rm -f "$out"
+    return "$ok"
+}
+
 check_shellcheck() {
     local files=() f
     while IFS= read -r f; do files+=("$f"); done < <(repo_files -name '*.sh')
@@ -181,7 +193,7 @@ else
 fi
 
 if command -v amtool >/dev/null 2>&1; then
-    step "amtool check-config" amtool check-config deploy/alertmanager/alertmanager.yml
+    step "amtool check-config (as entrypoint.sh renders it, with and without a heartbeat URL)" check_alertmanager
 else
     skip "amtool check-config (amtool not installed)"
 fi

@@ -111,6 +111,23 @@ stack_checks_under_load() {
 }
 
 stack_checks_after_load() {
+    # --- 14. every dashboard panel and rule against the stack's own Prometheus ------------------
+    # tests/observability/check.py's promql phase, as tests/observability.sh runs it against a
+    # local Prometheus, here run in the Prometheus task (its stand-in has python3) right after
+    # the load: each expression parses and returns data, every metric and label value it names
+    # exists; the exceptions by name in tests/observability/no-data-ok-stack.txt.
+    (cd "$root" && tar cf - tests/observability/check.py tests/observability/no-data-ok-stack.txt \
+        deploy/grafana/dashboards deploy/prometheus/alerts.yml deploy/prometheus/prometheus.yml \
+        deploy/alloy/config.alloy) |
+        task_exec_i prometheus sh -c 'rm -rf /tmp/obs && mkdir -p /tmp/obs && tar xf - -C /tmp/obs' || true
+    if task_exec prometheus env OBS_PHASES=promql OBS_REPO=/tmp/obs OBS_PROMETHEUS=http://127.0.0.1:9090 \
+        OBS_ALLOW_LIST=/tmp/obs/tests/observability/no-data-ok-stack.txt \
+        python3 /tmp/obs/tests/observability/check.py >"$out/dashboards.log" 2>&1; then
+        result "14 dashboards on the stack's Prometheus" OK "$(tail -n 1 "$out/dashboards.log"): every panel and rule of $(grep -o '[0-9]* panel expressions, [0-9]* rule expressions' "$out/dashboards.log")"
+    else
+        result "14 dashboards on the stack's Prometheus" FAIL "$(grep -m 5 'FAIL' "$out/dashboards.log" | tr '\n' ' ' | cut -c1-600)"
+    fi
+
     # --- 11. backup and restore -------------------------------------------------------------------
     # No load: the restored copies are compared with the live tables, which must not move.
     t0=$SECONDS
@@ -137,7 +154,7 @@ stack_checks_after_load() {
         result "11 backup and restore" FAIL "$figures ($(tail -q -n 2 "$out/backup.log" "$out/restore.log" | tr '\n' ' '))"
     fi
 
-    # --- 12. gateway down: the alert mail ---------------------------------------------------------
+    # --- 12. gateway down: the alert mail, through a relay that insists on STARTTLS and AUTH ---------------------------------------------------------
     t0=$SECONDS
     on "$MANAGER" service scale --detach "${STACK}_gateway=0" >/dev/null
     alerted=""
@@ -154,11 +171,23 @@ stack_checks_after_load() {
         sleep 5
     done
     on "$MANAGER" service scale --detach "${STACK}_gateway=2" >/dev/null
-    mail_line="$(on "$MANAGER" service logs --raw "${STACK}_mailsink" 2>/dev/null | grep -m1 'MinitwitServiceDown' || true)"
-    if [ -n "$alerted" ] && [ -n "$mailed" ]; then
-        result "12 gateway at 0: alert mail" OK "in Alertmanager after ${alerted} s, mailed after ${mailed} s (rule: for 2m): $mail_line"
+    on "$MANAGER" service logs --raw "${STACK}_mailsink" >"$out/mailsink.log" 2>/dev/null || true
+    mail_line="$(grep -m1 'MinitwitServiceDown' "$out/mailsink.log" || true)"
+    # The relay insists, as a real one: no mail before STARTTLS (530), no wrong password (535).
+    refusals="$(task_exec alertmanager python3 -c '
+import base64, smtplib, ssl
+s = smtplib.SMTP("mailsink", 2525, timeout=10)
+before_tls = s.docmd("MAIL", "FROM:<probe@localhost>")[0]
+s.starttls(context=ssl._create_unverified_context())
+s.ehlo()
+wrong = s.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0alerts@localhost\0wrong").decode())[0]
+print(before_tls, wrong)' 2>&1 || true)"
+    heartbeats="$(grep -c 'HEARTBEAT .*alerts=.*MinitwitWatchdog' "$out/mailsink.log" || true)"
+    if [ -n "$alerted" ] && [ -n "$mailed" ] && [[ "$mail_line" == *"tls=on auth=alerts@localhost"* ]] \
+        && [ "$refusals" = "530 535" ] && [ "$heartbeats" -ge 1 ]; then
+        result "12 gateway at 0: alert mail" OK "in Alertmanager after ${alerted} s, mailed through STARTTLS and AUTH after ${mailed} s (rule: for 2m); the relay refused mail before STARTTLS and a wrong password ($refusals); $heartbeats dead man's switch heartbeats: $mail_line"
     else
-        result "12 gateway at 0: alert mail" FAIL "Alertmanager: ${alerted:-no alert}, mail: ${mailed:-none} within 330 s"
+        result "12 gateway at 0: alert mail" FAIL "Alertmanager: ${alerted:-no alert}, mail: ${mailed:-none} within 330 s: '${mail_line:-none}'; refusals '$refusals' (want 530 535); heartbeats ${heartbeats:-0}; alertmanager: $(on "$MANAGER" service logs --tail 3 "${STACK}_alertmanager" 2>&1 | tr '\n' ' ')"
     fi
     t0=$SECONDS
     while [ $((SECONDS - t0)) -lt 120 ] && ! settled; do sleep 2; done

@@ -39,6 +39,7 @@ test_ca "$pki"
 test_cert "$pki" localhost "DNS:localhost,IP:127.0.0.1" serverAuth
 test_cert "$pki" registry "IP:$REGISTRY_IP" serverAuth
 test_cert "$pki" client "DNS:operator" clientAuth
+test_cert "$pki" mailsink "DNS:mailsink" serverAuth
 mkdir -p "$pki/client"
 cp "$pki/ca.pem" "$pki/client/ca.pem"
 cp "$pki/client.pem" "$pki/client/cert.pem"

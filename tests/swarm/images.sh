@@ -38,7 +38,7 @@ done
 BIN_DIR="${BIN_DIR:-$root/target/release}"
 
 RUNTIME_PACKAGES="ca-certificates,curl,tini"
-THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,rclone,certbot,python3-cryptography,python3"
+THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,rclone,certbot,python3-cryptography,python3,python3-aiosmtpd"
 
 runtime_base="$(base_image runtime "$RUNTIME_PACKAGES")"
 thirdparty_base="$(base_image thirdparty "$THIRDPARTY_PACKAGES")"

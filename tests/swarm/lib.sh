@@ -119,24 +119,22 @@ s3_peer_stop() {
 }
 
 # test_secrets: the secrets the stack names, as minitwit_<name>_swarmtest, on the
-# swarm `docker` reaches (made once; down.sh removes them).
+# swarm `docker` reaches, made as an operator makes them: deploy/scripts/make-secrets.sh
+# from a values file (the course's simulator credential, a bucket key the S3 peer
+# accepts, the relay's password) and the settings' versions. Made once; down.sh
+# removes them. Needs s3_peer first (the settings name it).
 test_secrets() {
-    secret() {
-        local name="minitwit_$1_$SECRET_VERSION"
-        docker secret inspect "$name" >/dev/null 2>&1 || printf '%s' "$2" | docker secret create "$name" - >/dev/null
-    }
-    hex() { openssl rand -hex "$1"; }
-    secret postgres_password "$(hex 24)"
-    secret user_db_url "postgres://minitwit_users:$(hex 24)@postgres:5432/users"
-    secret message_db_url "postgres://minitwit_messages:$(hex 24)@postgres:5432/messages"
-    secret follow_db_url "postgres://minitwit_follows:$(hex 24)@postgres:5432/follows"
-    secret session_key "$(hex 64)"
-    secret service_token "$(hex 32)"
-    secret sim_authorization "${MINITWIT_SIM_AUTH:-Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh}"
-    secret s3_access_key_id backup-test-key
-    secret s3_secret_access_key "$(hex 20)"
-    secret grafana_admin_password "$(hex 16)"
-    secret smtp_password unused-by-the-mail-sink
+    local values="$SWARM_STATE/secrets.env" versions="$SWARM_STATE/secret-versions.env"
+    if [ ! -s "$values" ]; then
+        (
+            umask 077
+            printf '%s\n' "SIM_PASSWORD=super_safe!" "SPACES_KEY=backup-test-key" \
+                "SPACES_SECRET=$(openssl rand -hex 20)" "SMTP_PASSWORD=$(openssl rand -hex 16)" >"$values"
+        )
+    fi
+    test_env_settings >"$versions"
+    "$SWARM_ROOT/deploy/scripts/make-secrets.sh" --values "$values" --env-file "$versions" >/dev/null \
+        || die "deploy/scripts/make-secrets.sh failed"
 }
 
 # test_env_settings: the deploy settings both tests share (the stack's variables);
@@ -150,11 +148,12 @@ BACKUP_BUCKET=$S3_PEER_BUCKET
 S3_PROVIDER=Other
 S3_ENDPOINT=${S3_PEER_ENDPOINT:?s3_peer first}
 S3_REGION=us-east-1
-S3_CA_PATH=$S3_PEER_CA
+TEST_PKI=${S3_PEER_CA%/ca.pem}
 ALERT_EMAIL_TO=ops@localhost
 ALERT_EMAIL_FROM=alerts@localhost
 ALERT_SMTP_SMARTHOST=mailsink:2525
-ALERT_SMTP_REQUIRE_TLS=false
+ALERT_SMTP_USERNAME=alerts@localhost
+ALERT_HEARTBEAT_URL=http://mailsink:8080/heartbeat
 ENV
     local s
     for s in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN \

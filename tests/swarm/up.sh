@@ -42,15 +42,17 @@ for label in db edge monitoring; do
     fi
 done
 
-# --- secrets and the test certificate, in the volume certbot and nginx share ----------
-test_secrets
+# --- the test certificates (nginx's in the volume certbot and nginx share), the S3
+# peer, the secrets ---------------------------------------------------------------------
 tls="$SWARM_STATE/tls"
 test_ca "$tls"
 test_cert "$tls" localhost "DNS:localhost,IP:127.0.0.1" serverAuth
+test_cert "$tls" mailsink "DNS:mailsink" serverAuth
 tls_volume "minitwit-test/nginx:standin" "$tls"
 # Backups leave the stack through the ingress bridge for this machine, as they leave a
 # droplet for Spaces.
 s3_peer "$SWARM_STATE" "$(docker network inspect docker_gwbridge --format '{{(index .IPAM.Config 0).Gateway}}')" "$tls"
+test_secrets
 
 # --- settings and deploy ---------------------------------------------------------------
 mkdir -p "$SWARM_STATE/pgdata/postgres"
