@@ -130,6 +130,9 @@ struct Base {
     retries: Option<Retries>,
     /// `Authorization: Bearer <the services' shared token>`, when there is one.
     token: Option<reqwest::header::HeaderValue>,
+    /// The time-out of the calls that hash a password (user-service's register and
+    /// login), when longer than the client's: they may queue for a hasher in a burst.
+    hash_timeout: Option<Duration>,
 }
 
 impl Base {
@@ -141,6 +144,15 @@ impl Base {
             observer: None,
             retries: None,
             token: None,
+            hash_timeout: None,
+        }
+    }
+
+    /// `req` with the time-out of a call that hashes a password, when one is set.
+    fn hashing(&self, req: RequestBuilder) -> RequestBuilder {
+        match self.hash_timeout {
+            Some(timeout) => req.timeout(timeout),
+            None => req,
         }
     }
 
@@ -334,16 +346,25 @@ client!(MessageClient, "message-service", MessageError);
 client!(FollowClient, "follow-service", FollowError);
 
 impl UserClient {
+    /// Gives the calls that hash a password ([`UserClient::register`],
+    /// [`UserClient::login`]) `timeout` instead of the client's: in a burst they queue
+    /// for one of user-service's hashers (one per core), which a short budget would
+    /// turn into 503s of work that was about to be done.
+    pub fn with_hash_timeout(mut self, timeout: Duration) -> Self {
+        self.0.hash_timeout = Some(timeout);
+        self
+    }
+
     /// Not sent again after an ambiguous failure: a retry of a registration that went
     /// through would answer `username_taken`.
     pub async fn register(&self, rid: &str, new: &NewUser) -> Result<User, ClientError<UserError>> {
-        self.0.json(self.0.request(Method::POST, "/users", rid).json(new), Idempotent::No).await
+        let req = self.0.hashing(self.0.request(Method::POST, "/users", rid).json(new));
+        self.0.json(req, Idempotent::No).await
     }
 
     pub async fn login(&self, rid: &str, credentials: &Credentials) -> Result<User, ClientError<UserError>> {
-        self.0
-            .json(self.0.request(Method::POST, "/users/login", rid).json(credentials), Idempotent::Yes)
-            .await
+        let req = self.0.hashing(self.0.request(Method::POST, "/users/login", rid).json(credentials));
+        self.0.json(req, Idempotent::Yes).await
     }
 
     pub async fn by_name(&self, rid: &str, username: &Username) -> Result<User, ClientError<UserError>> {
@@ -654,6 +675,55 @@ mod tests {
     const MESSAGE: &str = r#"{"id": 1, "author_id": 7, "text": "once", "pub_date": 1, "flagged": false}"#;
 
     const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
+
+    /// A server that answers every request `200` with `body`, `delay` after reading it.
+    fn slow_server(delay: Duration, body: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map(Result::unwrap) {
+                std::thread::spawn(move || {
+                    read_request(&mut stream);
+                    std::thread::sleep(delay);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn calls_that_hash_a_password_get_their_own_budget() {
+        // A registration and a sign-in that wait 400 ms for a hasher, under a 150 ms
+        // budget: with the hash budget they complete, without it they time out; other
+        // calls keep the short one.
+        let url = slow_server(Duration::from_millis(400), USER);
+        let budget = Duration::from_millis(150);
+        let client = |hash: Option<Duration>| {
+            let (retries, _) = retries_within(budget, 10, 3);
+            let client = UserClient::new(http_client(budget), &url).with_retries(retries);
+            match hash {
+                Some(t) => client.with_hash_timeout(t),
+                None => client,
+            }
+        };
+        let credentials = Credentials {
+            username: crate::domain::Username::parse("ann").unwrap(),
+            password: crate::domain::Password::parse("pw").unwrap(),
+        };
+        let patient = client(Some(Duration::from_secs(3)));
+        assert_eq!(patient.register("t", &ann()).await.unwrap().username, "ann");
+        assert_eq!(patient.login("t", &credentials).await.unwrap().username, "ann");
+        let err = patient.by_id("t", UserId::stored(7)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+        let err = client(None).register("t", &ann()).await.unwrap_err();
+        assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+    }
 
     #[tokio::test]
     async fn a_read_cut_off_before_its_answer_is_sent_again_on_a_new_connection() {

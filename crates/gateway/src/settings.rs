@@ -113,6 +113,10 @@ pub struct ServicesSettings {
     pub follow_url: String,
     /// Budget of one internal call, a retry included; past it the gateway answers 503.
     pub timeout_ms: u64,
+    /// Budget of a call that hashes a password (registration, sign-in): in a burst it
+    /// queues for one of user-service's hashers (~20 ms a hash, one per core), so 32
+    /// registrations at once need more than `timeout_ms`. Never below `timeout_ms`.
+    pub hash_timeout_ms: u64,
     /// Retries of failed calls allowed per service, in % of its calls of the last
     /// second (see `minitwit_api::retry`).
     pub retry_budget_percent: u32,
@@ -139,6 +143,7 @@ impl Default for ServicesSettings {
             message_url: "http://127.0.0.1:8082".into(),
             follow_url: "http://127.0.0.1:8083".into(),
             timeout_ms: 500,
+            hash_timeout_ms: 3000,
             retry_budget_percent: 10,
             retry_min_per_second: 5,
             hedge_after_ms: 100,

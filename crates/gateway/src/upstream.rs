@@ -93,6 +93,7 @@ impl Upstream {
             users: UserClient::new(connections(), &services.user_url)
                 .with_observer(observer.clone())
                 .with_retries(retries())
+                .with_hash_timeout(Duration::from_millis(services.hash_timeout_ms.max(services.timeout_ms)))
                 .with_service_token(token)
                 .map_err(bad_token)?,
             messages: MessageClient::new(connections(), &services.message_url)

@@ -2,15 +2,23 @@
 //! parameters come from settings: strong in production, light in tests.
 //!
 //! A hash takes a core and `memory_kib` of working memory (19 MiB by default) for tens
-//! of milliseconds. Two things keep that bounded (found by `make bench`, BENCHMARKS.md):
-//! - at most one hash per two cores runs at once ([`Hasher::hash_blocking`],
+//! of milliseconds. Three things keep that bounded (found by `make bench`, BENCHMARKS.md):
+//! - at most one hash per core runs at once ([`Hasher::hash_blocking`],
 //!   [`Hasher::verify_blocking`]); the others wait, holding no memory. Unbounded, a
-//!   burst of registrations ran hundreds of hashes at once and every request timed out;
+//!   burst of registrations ran hundreds of hashes at once and every request timed out.
+//!   (One per two cores, as before, left a core idle during a burst of registrations
+//!   on a 2-core machine, and 32 at once took over the gateway's budget.);
+//! - at most [`QUEUED_PER_SLOT`] hashes per slot wait; one more is refused at once
+//!   ([`Busy`], answered `503 overloaded` with `Retry-After`), rather than waiting past
+//!   any caller's time-out;
 //! - each running hash reuses a working memory kept from the previous one instead of
 //!   allocating 19 MiB anew: with fresh allocations, glibc's arenas fragmented and the
 //!   process grew by about 19 MiB per registration, to gigabytes.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc, Mutex,
+};
 
 use argon2::{
     password_hash::{self, rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
@@ -37,28 +45,47 @@ impl Default for Argon2Settings {
     }
 }
 
+/// Hashes allowed to wait per slot: at ~20 ms a hash, 32 per slot wait at most about
+/// 0.7 s, within the gateway's budget for the calls that hash (`hash_timeout_ms`).
+pub const QUEUED_PER_SLOT: usize = 32;
+
+/// Every slot is busy and the queue in front of them is full: try again shortly.
+#[derive(Debug, thiserror::Error)]
+#[error("{queued} password hashes are already waiting for {slots} slot(s)")]
+pub struct Busy {
+    pub queued: usize,
+    pub slots: usize,
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
     /// One slot per hash allowed to run at once.
     slots: Arc<Semaphore>,
+    slot_count: usize,
+    /// Hashes waiting for a slot or running; at most `slot_count * (1 + QUEUED_PER_SLOT)`.
+    admitted: Arc<AtomicUsize>,
     /// The working memories of the slots not hashing right now.
     memories: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl Hasher {
-    /// A hasher that runs at most one hash per two cores (at least one) at once.
+    /// A hasher that runs at most one hash per core (as the process may use them: a
+    /// CPU limit counts) at once.
     pub fn new(settings: &Argon2Settings) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_slots(settings, cores / 2)
+        Self::with_slots(settings, cores)
     }
 
     fn with_slots(settings: &Argon2Settings, slots: usize) -> anyhow::Result<Self> {
         let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 settings: {e}"))?;
+        let slots = slots.max(1);
         Ok(Self {
             params,
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            slots: Arc::new(Semaphore::new(slots)),
+            slot_count: slots,
+            admitted: Arc::new(AtomicUsize::new(0)),
             memories: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -166,14 +193,31 @@ impl Hasher {
         F: FnOnce(&Hasher) -> T + Send + 'static,
         T: Send + 'static,
     {
+        let limit = self.slot_count * (1 + QUEUED_PER_SLOT);
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy { queued: limit - self.slot_count, slots: self.slot_count }.into());
+        }
+        // Counted until the hash is done, or until the waiting request is dropped.
+        let admitted = Admitted(self.admitted.clone());
         let slot = self.slots.clone().acquire_owned().await?;
         let hasher = self.clone();
         let done = tokio::task::spawn_blocking(move || {
             let _slot = slot;
+            let _admitted = admitted;
             work(&hasher)
         })
         .await?;
         Ok(done)
+    }
+}
+
+/// One admitted hash, given back when dropped.
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -228,6 +272,41 @@ mod tests {
     #[test]
     fn a_corrupt_stored_hash_is_an_error_not_a_match() {
         assert!(light().verify("pw", "not a hash").is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_frees_as_hashes_finish() {
+        let settings = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
+        let h = Hasher::with_slots(&settings, 1).unwrap();
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        // One hash running (held at the barrier), QUEUED_PER_SLOT waiting.
+        let running = {
+            let (h, gate) = (h.clone(), gate.clone());
+            tokio::spawn(async move { h.in_slot(move |_| gate.wait()).await.unwrap() })
+        };
+        while h.admitted.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (0..QUEUED_PER_SLOT)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.in_slot(|_| ()).await.unwrap() })
+            })
+            .collect();
+        while h.admitted.load(Ordering::SeqCst) < 1 + QUEUED_PER_SLOT {
+            tokio::task::yield_now().await;
+        }
+        let refused = h.in_slot(|_| ()).await.unwrap_err();
+        let busy = refused.downcast_ref::<Busy>().expect("Busy");
+        assert_eq!((busy.queued, busy.slots), (QUEUED_PER_SLOT, 1));
+        // Once the running hash is done, the queue drains and admits again.
+        gate.wait();
+        running.await.unwrap();
+        for w in waiting {
+            w.await.unwrap();
+        }
+        assert_eq!(h.admitted.load(Ordering::SeqCst), 0);
+        h.in_slot(|_| ()).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

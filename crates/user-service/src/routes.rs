@@ -75,7 +75,7 @@ async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<H
     if state.db.run_idempotent(move |c| users::by_name(c, &name)).await?.is_some() {
         return Err(UserError::UsernameTaken.into());
     }
-    let hash = state.hasher.hash_blocking(password).await.map_err(ApiError::internal)?;
+    let hash = state.hasher.hash_blocking(password).await.map_err(hashing)?;
     let user = state.db.run(move |c| users::insert(c, &username, &email, &hash)).await?;
     state.registered.inc();
     state.total.inc();
@@ -88,8 +88,7 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
     let account =
         state.db.run_idempotent(move |c| users::account(c, &name)).await?.ok_or_else(no_such_user)?;
     let Some(scheme_name) = account.pw_scheme else {
-        let matches =
-            state.hasher.verify_blocking(password, account.pw_hash).await.map_err(ApiError::internal)?;
+        let matches = state.hasher.verify_blocking(password, account.pw_hash).await.map_err(hashing)?;
         if !matches {
             return Err(UserError::WrongPassword.into());
         }
@@ -103,13 +102,13 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
             .hasher
             .verify_legacy_blocking(scheme, password, account.pw_hash.clone())
             .await
-            .map_err(ApiError::internal)?,
+            .map_err(hashing)?,
         None => false,
     };
     if !matches {
         return Err(UserError::WrongPassword.into());
     }
-    let phc = state.hasher.hash_blocking(again).await.map_err(ApiError::internal)?;
+    let phc = state.hasher.hash_blocking(again).await.map_err(hashing)?;
     let (id, old) = (account.user.id, account.pw_hash);
     if state.db.run_idempotent(move |c| users::upgrade_password(c, id, &old, &phc)).await? {
         state.upgraded.inc();
@@ -167,4 +166,14 @@ async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<Http
 async fn count(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     let count = state.db.run_idempotent(users::count).await?;
     Ok(HttpResponse::Ok().json(Count { count }))
+}
+
+/// A hashing failure: every hasher busy and the queue full is `503 overloaded` (the
+/// caller may try again at once, on another replica); anything else is a fault.
+fn hashing(e: anyhow::Error) -> ApiError {
+    if e.downcast_ref::<crate::password::Busy>().is_some() {
+        ApiError::overloaded("every password hasher is busy, try again", e)
+    } else {
+        ApiError::internal(e)
+    }
 }

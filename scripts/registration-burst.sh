@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A burst of registrations through the simulator API, as `make run` serves them (the
+# three services on SQLite, production argon2id settings), for one or more builds side
+# by side: each BIN_DIR's system is started fresh, then ROUNDS bursts of USERS
+# registrations, CONCURRENCY in flight at once (minitwit-sim load's set-up phase).
+# Prints errors and latency per round; the figures of issue 22, item 3.
+#
+#   scripts/registration-burst.sh [BIN_DIR ...]        (default: target/release)
+#   USERS=100 CONCURRENCY=32 ROUNDS=3
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo="$PWD"
+users="${USERS:-100}"
+concurrency="${CONCURRENCY:-32}"
+rounds="${ROUNDS:-3}"
+[ $# -gt 0 ] || set -- target/release
+log() { echo "registration-burst: $*" >&2; }
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
+
+pids=()
+work="$(mktemp -d "${TMPDIR:-/tmp}/minitwit-burst.XXXXXX")"
+stop() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+trap 'stop; rm -rf "$work"' EXIT
+
+printf '%-28s %5s %5s %7s %7s %7s %7s  %s\n' build round sent errors "p50 ms" "p99 ms" "max ms" "errors by kind"
+for bin in "$@"; do
+    case "$bin" in /*) ;; *) bin="$repo/$bin" ;; esac
+    for b in gateway user-service message-service follow-service minitwit-sim; do
+        [ -x "$bin/$b" ] || { log "$bin/$b is missing (cargo build --release --bins)"; exit 1; }
+    done
+    dir="$work/$(basename "$(dirname "$bin")")-$(basename "$bin")-$RANDOM"
+    mkdir -p "$dir"
+    read -r pu pm pf pg < <(free_ports 4)
+    start() { local s="$1"; shift; env "$@" "$bin/$s" >"$dir/$s.log" 2>&1 & pids+=($!); }
+    start user-service USER_SERVICE_HTTP__PORT="$pu" USER_SERVICE_DATABASE__URL="$dir/users.db"
+    start message-service MESSAGE_SERVICE_HTTP__PORT="$pm" MESSAGE_SERVICE_DATABASE__URL="$dir/messages.db"
+    start follow-service FOLLOW_SERVICE_HTTP__PORT="$pf" FOLLOW_SERVICE_DATABASE__URL="$dir/follows.db"
+    start gateway GATEWAY_HTTP__PORT="$pg" GATEWAY_SERVICES__USER_URL="http://127.0.0.1:$pu" \
+        GATEWAY_SERVICES__MESSAGE_URL="http://127.0.0.1:$pm" GATEWAY_SERVICES__FOLLOW_URL="http://127.0.0.1:$pf"
+    url="http://127.0.0.1:$pg"
+    for _ in $(seq 1 150); do
+        curl -fsS -o /dev/null --max-time 1 "$url/ready" 2>/dev/null && break
+        sleep 0.2
+    done
+    curl -fsS -o /dev/null --max-time 1 "$url/ready" || { log "$bin: the system did not become ready"; exit 1; }
+    for round in $(seq 1 "$rounds"); do
+        "$bin/minitwit-sim" load --url "$url" --rate 1 --duration 1s --users "$users" --seed "$((round * 1000 + RANDOM))" \
+            --setup-concurrency "$concurrency" --timeout-ms 10000 --json >"$dir/round$round.json" 2>"$dir/round$round.log" || true
+        jq -r --arg b "$bin" --arg r "$round" '.setup | [($b | .[-28:]), $r, .sent, .errors, .latency.p50_ms, .latency.p99_ms, .latency.max_ms,
+            (.errors_by_kind | to_entries | map("\(.key)=\(.value)") | join(" "))] | @tsv' "$dir/round$round.json" \
+            | awk -F'\t' '{ printf "%-28s %5s %5s %7s %7.0f %7.0f %7.0f  %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+    done
+    stop
+done
