@@ -391,6 +391,22 @@ for db in "${databases[@]}"; do
 done
 check "the three databases are dropped" databases_gone
 
+# PostgreSQL back without its data (a volume lost): empty databases must not become the
+# newest backup, or `restore.sh --date latest` would restore nothing.
+for db in "${databases[@]}"; do
+    psql -X -q -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+    psql -X -q -d "$db" -c "CREATE TABLE kept_empty (id int)" >/dev/null
+done
+empty_refused() {
+    ! env BACKUP_TEXTFILE_DIR="$work/textfile-empty" "$repo/deploy/backup/backup.sh" --once >"$work/empty.log" 2>&1 &&
+        grep -q 'has no rows but earlier backups of it exist' "$work/empty.log" &&
+        [ "$("$repo/deploy/backup/restore.sh" --list | grep -c "^$today/.*\.dump$")" -eq 3 ]
+}
+check "empty databases are not backed up over the earlier dumps (the run fails, nothing stored)" empty_refused
+for db in "${databases[@]}"; do
+    psql -X -q -d postgres -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
+done
+
 t0=$SECONDS
 check "restore.sh --yes re-creates the three databases from the bucket" "$repo/deploy/backup/restore.sh" --yes
 restore_seconds=$((SECONDS - t0))

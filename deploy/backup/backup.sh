@@ -18,6 +18,9 @@
 #                           newest BACKUP_MIN_KEEP_DAYS (3) are always kept
 #   BACKUP_TIME             HH:MM UTC of the daily run (02:30)
 #   BACKUP_RETRY_SECONDS    wait after a failed run (1800)
+#   BACKUP_ALLOW_EMPTY      1: store a dump of a database without rows even when
+#                           earlier backups of it exist (refused by default: a database
+#                           that came back empty must not become the newest backup)
 #   BACKUP_DB_WAIT_SECONDS  how long the start-up run waits for PostgreSQL to answer
 #                           (300): deployed together, this service often starts first
 #   BACKUP_TEXTFILE_DIR     if set, minitwit_backup.prom is written there for the
@@ -117,6 +120,19 @@ prune() {
     log INFO "retention: $count day folder(s) before pruning, cutoff $cutoff"
 }
 
+# database_empty DB: true when no table of DB but diesel's migration records holds a row
+# (false when DB cannot be read: pg_dump then says why).
+database_empty() {
+    local tables table
+    tables="$(psql -X -Atq --no-password -d "$1" -c "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)
+        FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+        AND tablename NOT LIKE '\_\_diesel%'" 2>/dev/null)" || return 1
+    for table in $tables; do
+        [ "$(psql -X -Atq --no-password -d "$1" -c "SELECT EXISTS (SELECT 1 FROM $table)" 2>/dev/null)" = f ] || return 1
+    done
+    return 0
+}
+
 run_backup() {
     local started finished stamp day work db file rel size sizes="" ok=1 stored=1
     started="$(date -u +%s)"
@@ -127,6 +143,13 @@ run_backup() {
     for db in $BACKUP_DATABASES; do
         file="$work/${db}_${stamp}.dump"
         rel="$day/${db}_${stamp}.dump"
+        # A database that came back empty (its volume lost, a new node) must not become
+        # the newest backup: `restore.sh --date latest` would then restore nothing.
+        if [ "${BACKUP_ALLOW_EMPTY:-0}" != 1 ] && database_empty "$db" && [ -n "$(latest_dump_of "$db")" ]; then
+            log ERRO "database $db has no rows but earlier backups of it exist: not storing an empty dump as the newest (restore it first, or set BACKUP_ALLOW_EMPTY=1)"
+            ok=0
+            continue
+        fi
         log INFO "dumping database $db"
         if ! pg_dump --format=custom --compress=6 --no-password --dbname="$db" --file="$file"; then
             log ERRO "pg_dump of $db failed"
