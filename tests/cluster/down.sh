@@ -17,7 +17,7 @@ s3_peer_stop "$CLUSTER_STATE"
 containers="$(docker ps -aq --filter label=minitwit-cluster=1)"
 # shellcheck disable=SC2086 # one id per word
 [ -z "$containers" ] || docker rm -f -v $containers >/dev/null
-for node in "${CLUSTER_NODES[@]}" replacement registry; do
+for node in "${CLUSTER_NODES[@]}" replacement replacement2 registry; do
     for v in "$(node_container "$node")-docker" "$(node_container "$node")-data"; do
         if docker volume inspect "$v" >/dev/null 2>&1; then docker volume rm "$v" >/dev/null; fi
     done

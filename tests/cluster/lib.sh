@@ -37,7 +37,9 @@ declare -A NODE_LABELS=([manager1]="db" [manager2]="edge monitoring" [manager3]=
 # replacement: not started by up.sh; the new node make cluster-test-full gives
 # manager1's block volume when manager1 is lost (check 6).
 NODE_IP[replacement]="$cluster_prefix.22"
-declare -A NODE_PGDATA=([manager1]=1 [replacement]=1)
+# replacement2: the node check 6b makes when the replacement dies with its volume.
+NODE_IP[replacement2]="$cluster_prefix.23"
+declare -A NODE_PGDATA=([manager1]=1 [replacement]=1 [replacement2]=1)
 CLUSTER_PGDATA_VOLUME=minitwit-cluster-pgdata
 # The manager the scripts drive the swarm through (check 6 loses manager1).
 MANAGER="${MANAGER:-manager1}"

@@ -79,7 +79,7 @@ load_pid=""
 register_users() {
     local try errors=""
     for try in $(seq 1 30); do
-        "$sim" load --url "$url" --rate 1 --duration 1s --users 100 --seed 7 --setup-concurrency 4 \
+        "$sim" load --url "$url" --rate 1 --duration 1s --users 100 --seed 7 --setup-concurrency 32 \
             --timeout-ms 5000 --json >"$out/register.json" 2>"$out/register.log" || true
         errors="$(jq -r '.setup.errors' "$out/register.json" 2>/dev/null || echo "no summary")"
         [ "$errors" = 0 ] && { log "the load's 100 users exist (try $try)"; return 0; }
@@ -413,8 +413,12 @@ else
     result "acknowledged writes kept" FAIL "$verified; load: $total_load"
 fi
 
-# --- 11-13, without load: backup and restore, the alert mail, the entrypoints ----------------------
+# --- 11-14, without load: dashboards, backup and restore, the alert mail, the entrypoints -----------
 stack_checks_after_load
+# make cluster-test-full: the database's node lost with its volume, restored from the bucket
+if [ "$FULL" = 1 ]; then
+    full_after_load
+fi
 
 # --- summary ----------------------------------------------------------------------------------------
 total=$((SECONDS - started))
