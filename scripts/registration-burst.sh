@@ -15,8 +15,8 @@ concurrency="${CONCURRENCY:-32}"
 rounds="${ROUNDS:-3}"
 [ $# -gt 0 ] || set -- target/release
 log() { echo "registration-burst: $*" >&2; }
-# shellcheck source=tests/lib/ports.sh
-. tests/lib/ports.sh
+# shellcheck source=tests/lib/sqlite_system.sh
+. tests/lib/sqlite_system.sh
 
 pids=()
 work="$(mktemp -d "${TMPDIR:-/tmp}/minitwit-burst.XXXXXX")"
@@ -34,21 +34,9 @@ for bin in "$@"; do
     for b in gateway user-service message-service follow-service minitwit-sim; do
         [ -x "$bin/$b" ] || { log "$bin/$b is missing (cargo build --release --bins)"; exit 1; }
     done
-    dir="$work/$(basename "$(dirname "$bin")")-$(basename "$bin")-$RANDOM"
-    mkdir -p "$dir"
-    read -r pu pm pf pg < <(free_ports 4)
-    start() { local s="$1"; shift; env "$@" "$bin/$s" >"$dir/$s.log" 2>&1 & pids+=($!); }
-    start user-service USER_SERVICE_HTTP__PORT="$pu" USER_SERVICE_DATABASE__URL="$dir/users.db"
-    start message-service MESSAGE_SERVICE_HTTP__PORT="$pm" MESSAGE_SERVICE_DATABASE__URL="$dir/messages.db"
-    start follow-service FOLLOW_SERVICE_HTTP__PORT="$pf" FOLLOW_SERVICE_DATABASE__URL="$dir/follows.db"
-    start gateway GATEWAY_HTTP__PORT="$pg" GATEWAY_SERVICES__USER_URL="http://127.0.0.1:$pu" \
-        GATEWAY_SERVICES__MESSAGE_URL="http://127.0.0.1:$pm" GATEWAY_SERVICES__FOLLOW_URL="http://127.0.0.1:$pf"
-    url="http://127.0.0.1:$pg"
-    for _ in $(seq 1 150); do
-        curl -fsS -o /dev/null --max-time 1 "$url/ready" 2>/dev/null && break
-        sleep 0.2
-    done
-    curl -fsS -o /dev/null --max-time 1 "$url/ready" || { log "$bin: the system did not become ready"; exit 1; }
+    dir="$(mktemp -d "$work/build.XXXXXX")"
+    MINITWIT_ARGON2=production minitwit_start_sqlite "$bin" "$dir"
+    url="$base"
     for round in $(seq 1 "$rounds"); do
         "$bin/minitwit-sim" load --url "$url" --rate 1 --duration 1s --users "$users" --seed "$((round * 1000 + RANDOM))" \
             --setup-concurrency "$concurrency" --timeout-ms 10000 --json >"$dir/round$round.json" 2>"$dir/round$round.log" || true

@@ -433,6 +433,11 @@ check "the failed run took ${failed_seconds} s and uploaded nothing after the fi
 check "the textfile records the failed run and keeps the last success" \
     test "$(metric minitwit_backup_last_run_success) $(metric minitwit_backup_last_success_timestamp_seconds)" = "0 $last_success"
 check "Prometheus fires MinitwitBackupFailing" wait_alert MinitwitBackupFailing firing 60
+ca_refused() {
+    ! env S3_CA_FILE="$work/no-such-ca.pem" "$repo/deploy/backup/backup.sh" --once >"$work/ca.log" 2>&1 &&
+        grep -q "S3_CA_FILE points at $work/no-such-ca.pem, which is not readable" "$work/ca.log"
+}
+check "an unreadable S3_CA_FILE stops the run, naming the setting" ca_refused
 
 # ---- 6. the start-up run waits for PostgreSQL -------------------------------------------------
 # Deployed together, the backup service often starts before PostgreSQL answers (the stack's

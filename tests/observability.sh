@@ -28,14 +28,10 @@ admin_url="${MINITWIT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/post
 services=(user-service message-service follow-service gateway)
 
 # ---- tools ---------------------------------------------------------------------
-apt_install() {
-    echo "$me: installing $* with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "$@" >/dev/null
-}
-command -v psql >/dev/null || apt_install postgresql-client
-[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || apt_install prometheus
-[ -x /usr/bin/prometheus-node-exporter ] || apt_install prometheus-node-exporter
+# shellcheck source=tests/lib/apt.sh
+. "$repo/tests/lib/apt.sh"
+need_pkg psql postgresql-client /usr/bin/prometheus prometheus /usr/bin/promtool prometheus \
+    /usr/bin/prometheus-node-exporter prometheus-node-exporter
 for tool in curl python3 psql; do
     command -v "$tool" >/dev/null || { echo "$me: $tool is required" >&2; exit 1; }
 done

@@ -74,6 +74,12 @@ version() { # version SETTING: the secret version the deploy settings name (1)
     printf '%s' "$v"
 }
 
+# Every version checked before anything is created.
+for v in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN \
+    SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD; do
+    version "${v}_SECRET_VERSION" >/dev/null
+done
+
 hex() { openssl rand -hex "$1"; }
 created=0
 kept=0

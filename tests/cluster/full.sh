@@ -118,12 +118,13 @@ full_after_load() {
         curl -s -o "$out/6b-body" -w '%{http_code}' --max-time 10 --cacert "$MINITWIT_SIM_CA_CERT" \
             -X "$1" -H "$auth" -H 'Content-Type: application/json' ${3:+--data "$3"} "$url$2"
     }
+    digests() { local db; for db in users messages follows; do echo "$db $(checksum "$db" "$db")"; done; }
     probe="rpo-probe-$RANDOM"
     sim_call POST /register "{\"username\": \"$probe\", \"email\": \"$probe@localhost\", \"pwd\": \"secret1\"}" >/dev/null
     for n in 1 2 3 4 5; do sim_call POST "/msgs/$probe" "{\"content\": \"before the backup $n\"}" >/dev/null; done
     # the newest backup, as the nightly run makes it
     task_exec backup backup.sh --once >"$out/6b-backup.log" 2>&1 || restored_ok=FAIL
-    before="$(for db in users messages follows; do echo "$db $(checksum "$db" "$db")"; done)"
+    before="$(digests)"
     lost=0
     for n in $(seq 1 20); do
         [ "$(sim_call POST "/msgs/$probe" "{\"content\": \"after the backup $n\"}")" = 204 ] && lost=$((lost + 1))
@@ -173,7 +174,7 @@ full_after_load() {
         if serving_again && settled && [ "$(sim_call GET "/msgs/$probe?no=100")" = 200 ]; then rto=$((SECONDS - t0)); break; fi
         sleep 2
     done
-    after="$(for db in users messages follows; do echo "$db $(checksum "$db" "$db")"; done)"
+    after="$(digests)"
     kept="$(jq '[.[] | select(.content | startswith("before the backup"))] | length' "$out/6b-body" 2>/dev/null || echo 0)"
     n="$(jq '[.[] | select(.content | startswith("after the backup"))] | length' "$out/6b-body" 2>/dev/null || echo "?")"
     if [ "$restored_ok" = OK ] && [ -n "$rto" ] && [ "$before" = "$after" ] && [ "$kept" = 5 ] && [ "$n" = 0 ]; then

@@ -93,3 +93,13 @@ make_secrets_dry_run_creates_nothing() {
   [ ! -s "$FAKE/state/secrets" ] || fail "created $(cat "$FAKE/state/secrets")"
 }
 register make_secrets_dry_run_creates_nothing
+
+make_secrets_refuses_a_version_no_secret_name_can_end_in() {
+  values_file
+  echo "SESSION_KEY_SECRET_VERSION='2 beta'" >"$FAKE/minitwit.env"
+  make_secrets
+  expect_status "$rc" 2
+  expect_in "$out" "SESSION_KEY_SECRET_VERSION must be a version such as 2, not '2 beta'"
+  [ ! -s "$FAKE/state/secrets" ] || fail "created $(cat "$FAKE/state/secrets")"
+}
+register make_secrets_refuses_a_version_no_secret_name_can_end_in

@@ -3,15 +3,15 @@
 # Debian PACKAGE whose COMMAND is missing (one apt-get run for all of them). The
 # scripts run as root in CI; elsewhere sudo is used when present.
 need_pkg() {
-    local missing=()
+    local absent=()
     while [ $# -ge 2 ]; do
-        command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+        command -v "$1" >/dev/null 2>&1 || absent+=("$2")
         shift 2
     done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    echo "installing ${missing[*]} with apt-get" >&2
+    [ "${#absent[@]}" -eq 0 ] && return 0
+    echo "installing ${absent[*]} with apt-get" >&2
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${absent[@]}" >/dev/null
 }

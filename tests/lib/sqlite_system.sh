@@ -3,7 +3,7 @@
 # services on SQLite files and the gateway, as plain processes on free ports.
 #
 # minitwit_start_sqlite BIN_DIR WORK: starts them (databases and logs in WORK, argon2
-# at its cheapest), appends their pids to the caller's `pids` array (the caller kills
+# at its cheapest; MINITWIT_ARGON2=production keeps user-service's own), appends their pids to the caller's `pids` array (the caller kills
 # them on exit), sets `base` to the gateway's URL and returns once the gateway and all
 # three services answer `/ready`; exits 1 when a process dies or 30 s pass. Needs a
 # `log` function and python3.
@@ -20,8 +20,10 @@ minitwit_start_sqlite() {
     env "$@" "$bin_dir/$service" >"$work/$service.log" 2>&1 &
     pids+=($!)
   }
+  local argon2=(USER_SERVICE_ARGON2__MEMORY_KIB=64 USER_SERVICE_ARGON2__ITERATIONS=1)
+  [ "${MINITWIT_ARGON2:-cheap}" != production ] || argon2=()
   _minitwit_start user-service USER_SERVICE_HTTP__PORT="$user_port" USER_SERVICE_DATABASE__URL="$work/users.db" \
-    USER_SERVICE_ARGON2__MEMORY_KIB=64 USER_SERVICE_ARGON2__ITERATIONS=1 USER_SERVICE_LOG__FORMAT=json
+    "${argon2[@]}" USER_SERVICE_LOG__FORMAT=json
   _minitwit_start message-service MESSAGE_SERVICE_HTTP__PORT="$message_port" \
     MESSAGE_SERVICE_DATABASE__URL="$work/messages.db" MESSAGE_SERVICE_LOG__FORMAT=json
   _minitwit_start follow-service FOLLOW_SERVICE_HTTP__PORT="$follow_port" \

@@ -4,13 +4,11 @@
 log() { printf '[swarm %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
-# need_cmd COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing.
-need_cmd() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    log "installing $2 with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
-}
+# need_cmd COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing
+# (tests/lib/apt.sh).
+# shellcheck source=tests/lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
+need_cmd() { need_pkg "$1" "$2"; }
 
 # docker_build ARGS...: `docker build` with BuildKit (needed for the Dockerfile's
 # unused stages to be skipped). Uses buildx when the client has it, else a client

@@ -588,17 +588,22 @@ mod tests {
                 seen.fetch_add(1, Ordering::SeqCst);
                 read_request(&mut stream);
                 if let Some((status, body)) = answer {
-                    let head = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    stream.write_all(head.as_bytes()).unwrap();
-                    stream.write_all(body.as_bytes()).unwrap();
+                    respond(&mut stream, status, body).unwrap();
                 }
                 let _ = stream.shutdown(std::net::Shutdown::Both);
             }
         });
         (url, connections)
+    }
+
+    /// Writes an HTTP/1.1 answer with `status` (`"200 OK"`) and the JSON `body`.
+    fn respond(stream: &mut std::net::TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body.as_bytes())
     }
 
     /// Reads one HTTP/1.1 request with a `content-length` body (or none).
@@ -676,33 +681,12 @@ mod tests {
 
     const USER: &str = r#"{"id": 7, "username": "ann", "email": "ann@example.com"}"#;
 
-    /// A server that answers every request `200` with `body`, `delay` after reading it.
-    fn slow_server(delay: Duration, body: &'static str) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().map(Result::unwrap) {
-                std::thread::spawn(move || {
-                    read_request(&mut stream);
-                    std::thread::sleep(delay);
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes());
-                    let _ = stream.write_all(body.as_bytes());
-                });
-            }
-        });
-        url
-    }
-
     #[tokio::test]
     async fn calls_that_hash_a_password_get_their_own_budget() {
         // A registration and a sign-in that wait 400 ms for a hasher, under a 150 ms
         // budget: with the hash budget they complete, without it they time out; other
         // calls keep the short one.
-        let url = slow_server(Duration::from_millis(400), USER);
+        let (url, _) = delayed_server(vec![Duration::from_millis(400); 8], "200 OK", USER);
         let budget = Duration::from_millis(150);
         let client = |hash: Option<Duration>| {
             let (retries, _) = retries_within(budget, 10, 3);
@@ -925,12 +909,7 @@ mod tests {
                 std::thread::spawn(move || {
                     read_request(&mut stream);
                     std::thread::sleep(delay);
-                    let head = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes());
-                    let _ = stream.write_all(body.as_bytes());
+                    let _ = respond(&mut stream, status, body);
                     let _ = stream.shutdown(std::net::Shutdown::Both);
                 });
             }
