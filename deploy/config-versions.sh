@@ -28,6 +28,7 @@ emit() {
 emit POSTGRES deploy/postgres/entrypoint.sh deploy/postgres/init-databases.sh
 emit NGINX deploy/nginx/nginx.conf deploy/nginx/entrypoint.sh deploy/nginx/minitwit/*.conf
 emit CERTBOT deploy/certbot/certbot.sh
+emit BLACKBOX deploy/blackbox/blackbox.yml
 emit PROMETHEUS deploy/prometheus/prometheus.yml deploy/prometheus/alerts.yml
 emit ALERTMANAGER deploy/alertmanager/alertmanager.yml deploy/alertmanager/entrypoint.sh
 emit GRAFANA deploy/grafana/provisioning/datasources/*.yml deploy/grafana/provisioning/dashboards/*.yml \

@@ -1,5 +1,5 @@
 #!/bin/sh
-# TLS certificates for nginx from Let's Encrypt (ACME HTTP-01, webroot).
+# TLS certificates for nginx from an ACME CA (Let's Encrypt), HTTP-01 through webroot.
 #
 # Runs as the `certbot` swarm service (image certbot/certbot), on the same node as
 # nginx, sharing two volumes with it:
@@ -8,20 +8,38 @@
 #
 # 1. If /tls has no certificate yet, write a short-lived self-signed placeholder,
 #    so nginx can start and serve the challenge (it will not start without one).
-# 2. Request the certificate (no-op while a valid one exists), copy it to /tls.
-# 3. Every RENEW_INTERVAL_SECONDS, `certbot renew`; a renewed certificate is
-#    copied to /tls by the deploy hook, and nginx reloads when it sees the change.
+# 2. Request the certificate (no-op while a valid one from the same CA exists), copy
+#    it to /tls. A failed request is retried after ACME_RETRY_SECONDS, doubling up
+#    to ACME_RETRY_MAX_SECONDS: with the defaults (15 min, 6 h) at most 3 attempts
+#    fall in any hour, under Let's Encrypt's limit of 5 failed validations per
+#    host name and hour, and a broken DNS record costs one attempt per 6 h.
+# 3. Every RENEW_INTERVAL_SECONDS, `certbot renew` (it renews within 30 days of
+#    expiry); a renewed certificate is copied to /tls by the deploy hook, and nginx
+#    reloads when it sees the change.
 #
-# Environment: DOMAINS (comma separated, required), ACME_EMAIL (required),
-# ACME_STAGING=true to use the staging CA while testing, CERT_NAME (minitwit),
-# RENEW_INTERVAL_SECONDS (43200).
+# Switching CA (ACME_STAGING=true to false, or another ACME_SERVER): the
+# certificate of the lineage came from another directory than the one configured,
+# so it is replaced at once (certbot alone would keep the staging certificate until
+# it is due for renewal).
+#
+# Environment: DOMAINS (comma separated, required), ACME_EMAIL (required);
+# ACME_SERVER, the ACME directory URL (Let's Encrypt's production directory, or its
+# staging one when ACME_STAGING=true); ACME_CA_FILE, a CA bundle to trust for the
+# ACME server instead of the system's (a private CA such as step-ca or pebble);
+# CERT_NAME (minitwit); RENEW_INTERVAL_SECONDS (43200); ACME_RETRY_SECONDS (900);
+# ACME_RETRY_MAX_SECONDS (21600); LETSENCRYPT_DIR (/etc/letsencrypt),
+# CERTBOT_WORK_DIR (/var/lib/letsencrypt), CERTBOT_LOGS_DIR (/var/log/letsencrypt).
 set -eu
 
 TLS_DIR="${TLS_DIR:-/tls}"
 WEBROOT="${WEBROOT:-/var/www/acme}"
 CERT_NAME="${CERT_NAME:-minitwit}"
 RENEW_INTERVAL_SECONDS="${RENEW_INTERVAL_SECONDS:-43200}"
-LIVE_DIR="/etc/letsencrypt/live/${CERT_NAME}"
+LETSENCRYPT_DIR="${LETSENCRYPT_DIR:-/etc/letsencrypt}"
+LIVE_DIR="$LETSENCRYPT_DIR/live/${CERT_NAME}"
+RENEWAL_CONF="$LETSENCRYPT_DIR/renewal/${CERT_NAME}.conf"
+LE_PRODUCTION="https://acme-v02.api.letsencrypt.org/directory"
+LE_STAGING="https://acme-staging-v02.api.letsencrypt.org/directory"
 
 log() { printf '{"time":"%s","level":"INFO","service":"certbot","msg":"%s"}\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
@@ -85,11 +103,26 @@ if [ ! -s "$TLS_DIR/fullchain.pem" ] || [ ! -s "$TLS_DIR/privkey.pem" ]; then
     placeholder_cert
 fi
 
-staging=""
-if [ "${ACME_STAGING:-false}" = "true" ]; then
-    staging="--test-cert"
+case "${ACME_STAGING:-false}" in
+    true) default_server="$LE_STAGING" ;;
+    false | "") default_server="$LE_PRODUCTION" ;;
+    *) echo "ACME_STAGING must be true or false, not '$ACME_STAGING'" >&2; exit 2 ;;
+esac
+ACME_SERVER="${ACME_SERVER:-$default_server}"
+if [ -n "${ACME_CA_FILE:-}" ]; then
+    [ -r "$ACME_CA_FILE" ] || { echo "ACME_CA_FILE points at $ACME_CA_FILE, which is not readable" >&2; exit 2; }
+    # certbot speaks ACME through python-requests, which trusts this bundle
+    export REQUESTS_CA_BUNDLE="$ACME_CA_FILE"
 fi
+retry_seconds="${ACME_RETRY_SECONDS:-900}"
+retry_max="${ACME_RETRY_MAX_SECONDS:-21600}"
+for v in "$retry_seconds" "$retry_max" "$RENEW_INTERVAL_SECONDS"; do
+    case "$v" in
+        '' | *[!0-9]*) echo "ACME_RETRY_SECONDS, ACME_RETRY_MAX_SECONDS and RENEW_INTERVAL_SECONDS are whole seconds, not '$v'" >&2; exit 2 ;;
+    esac
+done
 
+dirs="--config-dir $LETSENCRYPT_DIR --work-dir ${CERTBOT_WORK_DIR:-/var/lib/letsencrypt} --logs-dir ${CERTBOT_LOGS_DIR:-/var/log/letsencrypt}"
 hook="/bin/sh $0 install"
 domain_args=""
 old_ifs="$IFS"
@@ -99,21 +132,40 @@ for d in $DOMAINS; do
 done
 IFS="$old_ifs"
 
-# First issuance: retried every 10 minutes until it works (nginx may still be
-# starting); never in a tight loop, Let's Encrypt rate-limits failures.
-until
+# The directory the lineage's certificate came from, as certbot recorded it.
+lineage_server() {
+    [ -f "$RENEWAL_CONF" ] || return 0
+    sed -n 's/^server *= *//p' "$RENEWAL_CONF" | head -n 1
+}
+
+# First issuance, or a new CA: retried with back-off until it works (nginx may
+# still be starting, DNS may not point here yet).
+delay="$retry_seconds"
+while :; do
+    replace=""
+    previous="$(lineage_server)"
+    if [ -n "$previous" ] && [ "$previous" != "$ACME_SERVER" ]; then
+        log "the certificate came from $previous; replacing it with one from $ACME_SERVER"
+        replace="--force-renewal"
+    fi
     # shellcheck disable=SC2086 # word splitting of the argument lists is intended
-    certbot certonly --webroot -w "$WEBROOT" --cert-name "$CERT_NAME" $domain_args \
-        --email "$ACME_EMAIL" --agree-tos --non-interactive --no-eff-email \
-        --keep-until-expiring $staging --deploy-hook "$hook"
-do
-    log "certificate request failed; retrying in 10 minutes"
-    sleep 600
+    if certbot certonly $dirs --webroot -w "$WEBROOT" --cert-name "$CERT_NAME" $domain_args \
+        --server "$ACME_SERVER" --email "$ACME_EMAIL" --agree-tos --non-interactive \
+        --no-eff-email --keep-until-expiring $replace --deploy-hook "$hook"; then
+        break
+    fi
+    log "certificate request to $ACME_SERVER failed; retrying in ${delay}s"
+    sleep "$delay"
+    delay=$((delay * 2))
+    if [ "$delay" -gt "$retry_max" ]; then delay="$retry_max"; fi
 done
 install_cert
 
 while :; do
     sleep "$RENEW_INTERVAL_SECONDS"
-    certbot renew --non-interactive --webroot -w "$WEBROOT" --deploy-hook "$hook" \
+    # shellcheck disable=SC2086 # word splitting of the argument list is intended
+    # no random sleep (certbot adds up to 8 minutes when not on a terminal, for cron
+    # jobs that all start on the hour): this loop starts when the service does
+    certbot renew $dirs --non-interactive --no-random-sleep-on-renew --webroot -w "$WEBROOT" --deploy-hook "$hook" \
         || log "renewal failed; will retry in ${RENEW_INTERVAL_SECONDS}s"
 done

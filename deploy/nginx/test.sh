@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Checks the nginx configuration with Debian's nginx (`nginx -t`), outside Docker.
 #
-# The production config points at swarm service names (gateway, grafana) and at
-# the certificate the certbot service maintains; neither exists here. So this
-# script copies deploy/nginx to a temporary directory, replaces the two small
-# include files that hold those (minitwit/upstream.conf, minitwit/tls.conf) with
-# local equivalents and a self-signed certificate made for the test, and runs
-# `nginx -t` on the copy. Everything else is checked exactly as shipped.
+# The production config points at swarm service names (gateway, grafana), at the
+# certificate the certbot service maintains and at ports 80 and 443; none of them is
+# here. So this script copies deploy/nginx to a temporary directory with those
+# replaced (tests/lib/nginx.sh: local upstreams, a self-signed certificate made for
+# the test, free local ports), runs `nginx -t` on the copy, then runs it. Everything
+# else is checked exactly as shipped.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,27 +30,15 @@ nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-cp -R "$here/." "$work/"
-rm -f "$work/test.sh"
-# mime.types ships with nginx (the official image has it in /etc/nginx too).
-cp /etc/nginx/mime.types "$work/mime.types"
-
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=minitwit.test" \
     -keyout "$work/privkey.pem" -out "$work/fullchain.pem" 2>/dev/null
-
-cat >"$work/minitwit/tls.conf" <<CONF
-ssl_certificate     $work/fullchain.pem;
-ssl_certificate_key $work/privkey.pem;
-CONF
-
-# Same upstream names and options, local addresses.
-sed -e 's|http://tasks.gateway:8080|http://127.0.0.1:8080|' \
-    -e 's|http://grafana:3000|http://127.0.0.1:3000|' \
-    "$here/minitwit/upstream.conf" >"$work/minitwit/upstream.conf"
-if grep -Eq 'http://(tasks\.gateway|grafana):' "$work/minitwit/upstream.conf"; then
-    echo "test.sh: upstream substitution failed" >&2
-    exit 1
-fi
+# shellcheck source=tests/lib/ports.sh
+. "$here/../../tests/lib/ports.sh"
+# shellcheck source=tests/lib/nginx.sh
+. "$here/../../tests/lib/nginx.sh"
+# free local ports instead of 80 and 443, local upstreams, the certificate above
+read -r http_port https_port <<<"$(free_ports 2)"
+nginx_local_copy "$here" "$work" "$http_port" "$https_port" "$work" "$work/acme"
 
 # Grafana's allow-list, written by the entrypoint as in the swarm: first the
 # default (no GRAFANA_ALLOW_LIST), which the shipped config is checked with.
@@ -66,7 +54,7 @@ grep -qx 'allow 10.0.0.0/8;' "$work/minitwit/grafana_allow.conf" \
     && [ "$(tail -n 1 "$work/minitwit/grafana_allow.conf")" = "deny all;" ] \
     || { echo "test.sh: the default Grafana allow-list is not private networks, then deny" >&2; exit 1; }
 
-"$nginx_bin" -t -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>&1
+"$nginx_bin" -t -c "$work/nginx.conf" 2>&1
 echo "nginx -t: configuration OK ($("$nginx_bin" -v 2>&1))"
 
 # A bad GRAFANA_ALLOW_LIST stops the entrypoint naming it (what could end the
@@ -78,7 +66,7 @@ for bad in '10.0.0.0/8;allow all' '*' 'localhost' ' , '; do
     fi
 done
 render_grafana_allow '10.0.0.0/99'
-if "$nginx_bin" -t -q -c "$work/nginx.conf" -g "pid $work/nginx.pid;" 2>/dev/null; then
+if "$nginx_bin" -t -q -c "$work/nginx.conf" 2>/dev/null; then
     echo "FAILED: nginx -t took GRAFANA_ALLOW_LIST=10.0.0.0/99" >&2
     exit 1
 fi
@@ -86,15 +74,9 @@ echo "ok: bad Grafana allow-lists are refused"
 # The running copy lets 127.0.0.1 in and keeps 127.0.0.2 out.
 render_grafana_allow '127.0.0.1, 192.0.2.0/24'
 
-# Then the same copy runs, on free local ports instead of 80 and 443, and answers
-# what it answers itself (no gateway behind it: anything passed on is a 502).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-http_port="$(free_port)"
-https_port="$(free_port)"
-sed -i -e "s|listen 80 default_server;|listen 127.0.0.1:$http_port default_server;|" \
-    -e "s|listen 443 ssl http2 default_server;|listen 127.0.0.1:$https_port ssl default_server;|" \
-    -e '/listen \[::\]/d' "$work/minitwit/site.conf"
-"$nginx_bin" -c "$work/nginx.conf" -g "pid $work/nginx.pid; daemon off;" >"$work/nginx.log" 2>&1 &
+# Then the same copy runs and answers what it answers itself (no gateway behind
+# it: anything passed on is a 502).
+"$nginx_bin" -c "$work/nginx.conf" -g "daemon off;" >"$work/nginx.log" 2>&1 &
 nginx_pid=$!
 trap 'kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do

@@ -10,7 +10,7 @@
 #                                        from host-built release binaries
 #   minitwit-test/backup:<TAG>           deploy/backup/Dockerfile.backup
 #   minitwit-test/<third-party>:standin  postgres, nginx, prometheus, alertmanager,
-#                                        node-exporter, certbot, mailsink
+#                                        node-exporter, blackbox-exporter, certbot, mailsink
 #
 # No registry is needed: the two bases are Debian root file systems made with
 # mmdebstrap from Debian's packages and `docker import`ed. They are kept between runs,
@@ -38,7 +38,7 @@ done
 BIN_DIR="${BIN_DIR:-$root/target/release}"
 
 RUNTIME_PACKAGES="ca-certificates,curl,tini"
-THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,rclone,certbot,python3-cryptography,python3,python3-aiosmtpd"
+THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,prometheus-blackbox-exporter,rclone,certbot,python3-cryptography,python3,python3-aiosmtpd"
 
 runtime_base="$(base_image runtime "$RUNTIME_PACKAGES")"
 thirdparty_base="$(base_image thirdparty "$THIRDPARTY_PACKAGES")"
