@@ -9,7 +9,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -23,9 +22,6 @@ use crate::{
     user::{Credentials, NewUser, SessionGeneration, User, UserError, UserIds},
     Count, ErrorBody,
 };
-
-/// Everything but unreserved characters is escaped, so a username is one path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// What went wrong with a call to a service whose refusals are `E`
 /// ([`UserError`], [`MessageError`], [`FollowError`]).
@@ -240,9 +236,9 @@ impl Base {
             return Ok(res);
         }
         let status = res.status().as_u16();
-        let body = res.json::<ErrorBody>().await.unwrap_or_else(|e| ErrorBody {
-            error: if status >= 500 { "unavailable".into() } else { "unknown".into() },
-            message: format!("no JSON error body: {e}"),
+        let body = res.json::<ErrorBody>().await.unwrap_or_else(|e| {
+            let error = if status >= 500 { Common::Unavailable.code() } else { "unknown" };
+            ErrorBody::new(error, format!("no JSON error body: {e}"))
         });
         Err(match E::decode(status, &body) {
             Some(error) => ClientError::Refused { service, error },
@@ -368,7 +364,7 @@ impl UserClient {
     }
 
     pub async fn by_name(&self, rid: &str, username: &Username) -> Result<User, ClientError<UserError>> {
-        let path = format!("/users/by-name/{}", utf8_percent_encode(username.as_str(), SEGMENT));
+        let path = format!("/users/by-name/{}", crate::encode_segment(username.as_str()));
         self.0.json(self.0.request(Method::GET, &path, rid), Idempotent::Yes).await
     }
 
@@ -489,7 +485,7 @@ fn database_unavailable<E: ServiceError>(e: &ClientError<E>) -> bool {
 
 /// What a shed call answers when its retry was not sent (budget, time) or failed.
 fn shed_body() -> ErrorBody {
-    ErrorBody { error: Common::Overloaded.code().into(), message: "shed, and not sent again".into() }
+    ErrorBody::new(Common::Overloaded.code(), "shed, and not sent again")
 }
 
 fn error_chain(e: &reqwest::Error) -> String {
@@ -566,7 +562,7 @@ mod tests {
 
     #[test]
     fn usernames_become_one_path_segment() {
-        let enc = utf8_percent_encode("Roger Histand/x?y#z%", SEGMENT).to_string();
+        let enc = crate::encode_segment("Roger Histand/x?y#z%");
         assert_eq!(enc, "Roger%20Histand%2Fx%3Fy%23z%25");
     }
 

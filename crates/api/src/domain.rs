@@ -11,8 +11,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-/// Why raw input is not a valid domain value. `code` is the machine code of the JSON error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why raw input is not a valid domain value. `code` is the machine code of the JSON
+/// error, shared by the rules of one field; `reason` names the rule itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum DomainError {
     UsernameEmpty,
     UsernameTooLong,
@@ -29,33 +31,59 @@ pub enum DomainError {
     IdInvalid,
 }
 
-impl DomainError {
-    pub const ALL: &'static [Self] = &[
-        Self::UsernameEmpty,
-        Self::UsernameTooLong,
-        Self::UsernameInvalid,
-        Self::UsernameInvisible,
-        Self::EmailInvalid,
-        Self::EmailTooLong,
-        Self::PasswordEmpty,
-        Self::PasswordTooLong,
-        Self::TextEmpty,
-        Self::TextTooLong,
-        Self::TextInvalid,
-        Self::KeyInvalid,
-        Self::IdInvalid,
-    ];
+/// The kind of value a [`DomainError`] is about: a service's refusals include the rules
+/// of the fields its routes read, and no others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Username,
+    Email,
+    Password,
+    Text,
+    IdempotencyKey,
+    Id,
+}
 
-    pub fn code(self) -> &'static str {
+impl DomainError {
+    /// Every rule, derived from the enum (never a list kept by hand).
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
+
+    /// The rule's own name, unique among all rules, e.g. `username_invisible`: the
+    /// `reason` of the JSON error, which tells apart the rules that share a `code`.
+    pub fn reason(self) -> &'static str {
+        self.into()
+    }
+
+    /// The rule named `reason`.
+    pub fn from_reason(reason: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.reason() == reason)
+    }
+
+    pub fn field(self) -> Field {
         match self {
             Self::UsernameEmpty | Self::UsernameTooLong | Self::UsernameInvalid | Self::UsernameInvisible => {
-                "invalid_username"
+                Field::Username
             }
-            Self::EmailInvalid | Self::EmailTooLong => "invalid_email",
-            Self::PasswordEmpty | Self::PasswordTooLong => "invalid_password",
-            Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => "invalid_text",
-            Self::KeyInvalid => "invalid_idempotency_key",
-            Self::IdInvalid => "invalid_id",
+            Self::EmailInvalid | Self::EmailTooLong => Field::Email,
+            Self::PasswordEmpty | Self::PasswordTooLong => Field::Password,
+            Self::TextEmpty | Self::TextTooLong | Self::TextInvalid => Field::Text,
+            Self::KeyInvalid => Field::IdempotencyKey,
+            Self::IdInvalid => Field::Id,
+        }
+    }
+
+    /// Every rule of these fields.
+    pub fn of(fields: &[Field]) -> impl Iterator<Item = Self> + '_ {
+        Self::ALL.iter().copied().filter(|e| fields.contains(&e.field()))
+    }
+
+    pub fn code(self) -> &'static str {
+        match self.field() {
+            Field::Username => "invalid_username",
+            Field::Email => "invalid_email",
+            Field::Password => "invalid_password",
+            Field::Text => "invalid_text",
+            Field::IdempotencyKey => "invalid_idempotency_key",
+            Field::Id => "invalid_id",
         }
     }
 

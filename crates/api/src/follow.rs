@@ -14,14 +14,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, UserId},
-    error::ServiceError,
+    domain::{DomainError, Field, UserId},
+    error::{refusals, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 100;
 
 /// What follow-service refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(FollowErrorKind), derive(strum::VariantArray, strum::IntoStaticStr))]
+#[strum_discriminants(strum(serialize_all = "snake_case"))]
 pub enum FollowError {
     #[error("You cannot follow yourself")]
     SelfFollow,
@@ -30,7 +32,26 @@ pub enum FollowError {
 }
 
 impl ServiceError for FollowError {
-    const ALL: &'static [Self] = &[Self::SelfFollow, Self::Invalid(DomainError::IdInvalid)];
+    const FIELDS: &'static [Field] = &[Field::Id];
+
+    fn all() -> &'static [Self] {
+        static ALL: std::sync::LazyLock<Vec<FollowError>> = std::sync::LazyLock::new(|| {
+            use strum::VariantArray;
+            let own = |kind| match kind {
+                FollowErrorKind::SelfFollow => Some(FollowError::SelfFollow),
+                FollowErrorKind::Invalid => None,
+            };
+            refusals(FollowErrorKind::VARIANTS, own, FollowError::FIELDS, FollowError::Invalid)
+        });
+        &ALL
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.reason(),
+            own => FollowErrorKind::from(own).into(),
+        }
+    }
 
     fn code(&self) -> &'static str {
         match self {

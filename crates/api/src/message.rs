@@ -23,15 +23,17 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, IdempotencyKey, MessageId, MessageText, UserId},
-    error::ServiceError,
+    domain::{DomainError, Field, IdempotencyKey, MessageId, MessageText, UserId},
+    error::{refusals, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 30;
 pub const AUTHORS_MAX: usize = 5000;
 
 /// What message-service refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(MessageErrorKind), derive(strum::VariantArray, strum::IntoStaticStr))]
+#[strum_discriminants(strum(serialize_all = "snake_case"))]
 pub enum MessageError {
     #[error("at most {AUTHORS_MAX} author ids")]
     TooManyAuthors,
@@ -45,16 +47,28 @@ pub enum MessageError {
 }
 
 impl ServiceError for MessageError {
-    const ALL: &'static [Self] = &[
-        Self::Invalid(DomainError::TextEmpty),
-        Self::Invalid(DomainError::TextTooLong),
-        Self::Invalid(DomainError::TextInvalid),
-        Self::Invalid(DomainError::KeyInvalid),
-        Self::Invalid(DomainError::IdInvalid),
-        Self::TooManyAuthors,
-        Self::NoSuchMessage,
-        Self::KeyReused,
-    ];
+    const FIELDS: &'static [Field] = &[Field::Text, Field::IdempotencyKey, Field::Id];
+
+    fn all() -> &'static [Self] {
+        static ALL: std::sync::LazyLock<Vec<MessageError>> = std::sync::LazyLock::new(|| {
+            use strum::VariantArray;
+            let own = |kind| match kind {
+                MessageErrorKind::TooManyAuthors => Some(MessageError::TooManyAuthors),
+                MessageErrorKind::NoSuchMessage => Some(MessageError::NoSuchMessage),
+                MessageErrorKind::KeyReused => Some(MessageError::KeyReused),
+                MessageErrorKind::Invalid => None,
+            };
+            refusals(MessageErrorKind::VARIANTS, own, MessageError::FIELDS, MessageError::Invalid)
+        });
+        &ALL
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.reason(),
+            own => MessageErrorKind::from(own).into(),
+        }
+    }
 
     fn code(&self) -> &'static str {
         match self {

@@ -17,14 +17,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, Email, Password, UserId, Username},
-    error::ServiceError,
+    domain::{DomainError, Email, Field, Password, UserId, Username},
+    error::{refusals, ServiceError},
 };
 
 pub const BATCH_MAX: usize = 1000;
 
 /// What user-service refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(UserErrorKind), derive(strum::VariantArray, strum::IntoStaticStr))]
+#[strum_discriminants(strum(serialize_all = "snake_case"))]
 pub enum UserError {
     /// The name is someone's, or one of the gateway's own pages.
     #[error("The username is already taken")]
@@ -40,20 +42,29 @@ pub enum UserError {
 }
 
 impl ServiceError for UserError {
-    const ALL: &'static [Self] = &[
-        Self::Invalid(DomainError::UsernameEmpty),
-        Self::Invalid(DomainError::UsernameTooLong),
-        Self::Invalid(DomainError::UsernameInvalid),
-        Self::Invalid(DomainError::EmailInvalid),
-        Self::Invalid(DomainError::EmailTooLong),
-        Self::Invalid(DomainError::PasswordEmpty),
-        Self::Invalid(DomainError::PasswordTooLong),
-        Self::Invalid(DomainError::IdInvalid),
-        Self::UsernameTaken,
-        Self::NoSuchUser,
-        Self::WrongPassword,
-        Self::TooManyIds,
-    ];
+    const FIELDS: &'static [Field] = &[Field::Username, Field::Email, Field::Password, Field::Id];
+
+    fn all() -> &'static [Self] {
+        static ALL: std::sync::LazyLock<Vec<UserError>> = std::sync::LazyLock::new(|| {
+            use strum::VariantArray;
+            let own = |kind| match kind {
+                UserErrorKind::UsernameTaken => Some(UserError::UsernameTaken),
+                UserErrorKind::NoSuchUser => Some(UserError::NoSuchUser),
+                UserErrorKind::WrongPassword => Some(UserError::WrongPassword),
+                UserErrorKind::TooManyIds => Some(UserError::TooManyIds),
+                UserErrorKind::Invalid => None,
+            };
+            refusals(UserErrorKind::VARIANTS, own, UserError::FIELDS, UserError::Invalid)
+        });
+        &ALL
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.reason(),
+            own => UserErrorKind::from(own).into(),
+        }
+    }
 
     fn code(&self) -> &'static str {
         match self {

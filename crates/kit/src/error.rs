@@ -1,4 +1,6 @@
-//! The JSON error every internal route answers with: `{"error": code, "message": text}`.
+//! The JSON error every internal route answers with: `{"error": code, "reason": name,
+//! "message": text}` (`reason` only for a service's own refusals and the rules of
+//! domain values: [`minitwit_api::error`]).
 //!
 //! Expected failures carry a stable machine code and a status; unexpected ones keep
 //! their cause chain for the access log and answer an opaque 500. A database that does
@@ -8,6 +10,7 @@
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 pub use minitwit_api::ErrorBody;
 use minitwit_api::{
+    domain::DomainError,
     error::{Common, ServiceError},
     follow::FollowError,
     message::MessageError,
@@ -19,6 +22,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// A [`Common`] code or one of the service's own refusals ([`ServiceError`]).
     pub code: &'static str,
+    /// Which refusal of those sharing the code ([`ServiceError::reason`]).
+    pub reason: Option<&'static str>,
     pub message: String,
     /// Kept for the logs; never shown to the client.
     pub cause: Option<anyhow::Error>,
@@ -41,7 +46,7 @@ impl std::error::Error for ApiError {}
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self { status, code, message: message.into(), cause: None, retry_after: None }
+        Self { status, code, reason: None, message: message.into(), cause: None, retry_after: None }
     }
 
     /// One of the answers any route may give, with its text.
@@ -55,7 +60,12 @@ impl ApiError {
 
     /// A service's own refusal, in its status, code and text.
     pub fn refused<E: ServiceError>(e: E) -> Self {
-        Self::new(e.status(), e.code(), e.to_string())
+        Self { reason: Some(e.reason()), ..Self::new(e.status(), e.code(), e.to_string()) }
+    }
+
+    /// A value that broke one of its rules, found while reading the request.
+    pub fn invalid(e: DomainError) -> Self {
+        Self { reason: Some(e.reason()), ..Self::new(400, e.code(), e.to_string()) }
     }
 
     pub fn unavailable(message: impl Into<String>, cause: impl Into<anyhow::Error>) -> Self {
@@ -87,7 +97,11 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.code.to_string(), message: self.message.clone() }
+        ErrorBody {
+            error: self.code.to_string(),
+            reason: self.reason.map(str::to_string),
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -132,7 +146,7 @@ pub mod extract {
             // A field of a domain type whose rule the value broke: that rule's code.
             JsonPayloadError::Deserialize(e) if e.is_data() => match DomainError::reported_in(&e.to_string())
             {
-                Some(rule) => ApiError::new(400, rule.code(), rule.to_string()),
+                Some(rule) => ApiError::invalid(rule),
                 None => ApiError::common(Common::InvalidField, e.to_string()),
             },
             JsonPayloadError::Deserialize(e) => ApiError::common(Common::MalformedJson, e.to_string()),
@@ -148,7 +162,7 @@ pub mod extract {
             _ => None,
         };
         match rule {
-            Some(rule) => ApiError::new(400, rule.code(), rule.to_string()),
+            Some(rule) => ApiError::invalid(rule),
             None => ApiError::common(Common::InvalidPath, err.to_string()),
         }
         .into()

@@ -129,7 +129,7 @@ mod tests {
         let broken = ClientError::<UserError>::Api {
             service: "follow-service",
             status: 500,
-            body: ErrorBody { error: "internal".into(), message: "internal error".into() },
+            body: ErrorBody::new("internal", "internal error"),
         };
         assert_eq!(SimError::from(broken).status, StatusCode::SERVICE_UNAVAILABLE);
         let garbled = ClientError::<UserError>::Protocol { service: "user-service", reason: "eof".into() };
@@ -143,7 +143,7 @@ mod tests {
         let unreadable = ClientError::<MessageError>::Api {
             service: "message-service",
             status: 400,
-            body: ErrorBody { error: "invalid_field".into(), message: "missing field `text`".into() },
+            body: ErrorBody::new("invalid_field", "missing field `text`"),
         };
         let e = SimError::from(unreadable);
         assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "missing field `text`"));
@@ -161,7 +161,7 @@ mod tests {
     fn a_shed_call_is_503_with_retry_after() {
         let shed = ClientError::<MessageError>::Overloaded {
             service: "message-service",
-            body: ErrorBody { error: "overloaded".into(), message: "every connection is busy".into() },
+            body: ErrorBody::new("overloaded", "every connection is busy"),
         };
         let res = SimError::from(shed).error_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);

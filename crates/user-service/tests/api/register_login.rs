@@ -32,7 +32,16 @@ async fn register_refuses_each_invalid_field(backend: Backend) {
     assert_error(app.register("   ", "a@b", "pw").await, 400, "invalid_username").await;
     assert_error(app.register(&"x".repeat(65), "a@b", "pw").await, 400, "invalid_username").await;
     assert_error(app.register("a/b", "a@b", "pw").await, 400, "invalid_username").await;
-    assert_error(app.register("public", "a@b", "pw").await, 409, "username_taken").await;
+    // The rules that share a code are told apart by the body's reason (what the typed
+    // client decodes), not by the message's text.
+    let invisible =
+        assert_error(app.register("ad\u{200B}min", "a@b", "pw").await, 400, "invalid_username").await;
+    assert_eq!(invisible["reason"], "username_invisible", "{invisible}");
+    let too_long =
+        assert_error(app.register(&"x".repeat(65), "a@b", "pw").await, 400, "invalid_username").await;
+    assert_eq!(too_long["reason"], "username_too_long", "{too_long}");
+    let taken = assert_error(app.register("public", "a@b", "pw").await, 409, "username_taken").await;
+    assert_eq!(taken["reason"], "username_taken", "{taken}");
     assert_error(app.register("bob", "bob", "pw").await, 400, "invalid_email").await;
     assert_error(app.register("bob", "@b", "pw").await, 400, "invalid_email").await;
     assert_error(app.register("bob", &format!("{}@b", "x".repeat(300)), "pw").await, 400, "invalid_email")
