@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The course's default simulator credentials (`simulator:super_safe!`); production
 /// sets its own through `GATEWAY_SIM__AUTHORIZATION_FILE`.
-pub const COURSE_AUTHORIZATION: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+pub const COURSE_AUTHORIZATION: &str = minitwit_api::COURSE_SIM_AUTHORIZATION;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -176,7 +176,7 @@ impl Default for SimSettings {
 pub struct SessionSettings {
     /// At least 64 bytes that sign the session cookies. Unset: a random key per start
     /// (sessions then end with the process and differ between replicas).
-    #[serde(serialize_with = "expose_opt")]
+    #[serde(serialize_with = "expose_optional")]
     pub key: Option<SecretString>,
     /// Mark the cookie `Secure` (serve over TLS).
     pub secure: bool,
@@ -189,13 +189,6 @@ pub struct SessionSettings {
 impl Default for SessionSettings {
     fn default() -> Self {
         Self { key: None, secure: false, idle_timeout_s: 7 * 24 * 3600, absolute_timeout_s: 30 * 24 * 3600 }
-    }
-}
-
-fn expose_opt<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
-    match secret {
-        Some(secret) => expose(secret, s),
-        None => s.serialize_none(),
     }
 }
 

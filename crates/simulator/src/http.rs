@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
 use serde_json::json;
 
@@ -15,18 +14,12 @@ use crate::scenario::{Action, Command, Kind};
 use crate::stats::ErrorKind;
 
 /// The course's `Authorization` header value (`simulator:super_safe!`).
-pub const DEFAULT_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+pub const DEFAULT_AUTH: &str = minitwit_api::COURSE_SIM_AUTHORIZATION;
 
 /// The course simulator's time-out.
 pub const COURSE_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// Everything but unreserved characters is percent-encoded in a path segment, so
-/// `Roger Histand` becomes `Roger%20Histand`.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-pub fn encode_segment(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
-}
+pub use minitwit_api::encode_segment;
 
 /// `url` without trailing slashes.
 pub fn base_url(url: &str) -> String {

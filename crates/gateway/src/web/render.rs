@@ -8,7 +8,6 @@ use actix_web::{http::StatusCode, HttpResponse};
 use chrono::DateTime;
 use md5::{Digest, Md5};
 use minitwit_api::{message::Message, user::User};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -114,12 +113,9 @@ impl Page {
     }
 }
 
-/// Everything but unreserved characters is escaped, so a name is one path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
 /// The address of a user's timeline: `/<percent-encoded name>`.
 pub fn user_url(username: &str) -> String {
-    format!("/{}", utf8_percent_encode(username, SEGMENT))
+    format!("/{}", minitwit_api::encode_segment(username))
 }
 
 /// `https://www.gravatar.com/avatar/<md5 of the trimmed lower-case email>?d=identicon&s=<size>`
