@@ -38,7 +38,8 @@
 # BACKUP_BUCKET S3_ENDPOINT S3_REGION ALERT_EMAIL_TO ALERT_EMAIL_FROM
 # ALERT_SMTP_SMARTHOST; optional: everything else docker-stack.yml reads
 # (its header lists them), and for this script
-#   REGISTRY_AUTH (required)   "none" for public images: no pull credential needed
+#   REGISTRY_AUTH              unset: a pull credential for REGISTRY must be stored
+#                              (deploy/README.md); "none" for public images
 #   REGISTRY_DOCKER_CONFIG     directory of the docker config with the pull credential
 #   RESOLVE_IMAGE (changed)    docker stack deploy --resolve-image: changed asks the
 #                              registry only for image references that changed, so a

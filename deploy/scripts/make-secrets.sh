@@ -51,8 +51,21 @@ case "$(stat -c %a "$values")" in
 esac
 given=(SIM_PASSWORD SPACES_KEY SPACES_SECRET SMTP_PASSWORD)
 unset "${given[@]}"
-# shellcheck source=/dev/null
-. "$values"
+# NAME=value lines, read and never run as shell: a value is taken as written ($, spaces,
+# quotes and all), but for one pair of quotes around it, which is removed. Comments and
+# blank lines are skipped; a later line for a name wins; anything else is refused.
+lineno=0
+while IFS= read -r line || [ -n "$line" ]; do
+    lineno=$((lineno + 1))
+    line="${line%$'\r'}"
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    [[ "$line" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || refuse "$values line $lineno is not NAME=value"
+    name="${BASH_REMATCH[1]}"
+    value="${BASH_REMATCH[2]}"
+    [[ " ${given[*]} " == *" $name "* ]] || refuse "$values line $lineno names $name, not one of ${given[*]}"
+    if [[ "$value" =~ ^\'(.*)\'$ || "$value" =~ ^\"(.*)\"$ ]]; then value="${BASH_REMATCH[1]}"; fi
+    printf -v "$name" '%s' "$value"
+done <"$values"
 bad=()
 for v in "${given[@]}"; do
     case "${!v:-}" in

@@ -36,8 +36,18 @@ swarm_inspect_stack() {
   docker service inspect $ids
 }
 
+# swarm_snapshot_of: the snapshot of the `docker service inspect` array on stdin. The
+# specs leave out the platforms an image runs on: a deploy that resolves an image (the
+# first one, or --resolve-image always) records them, one that does not (changed, for
+# an image it did not change) drops them, and neither changes what runs; kept, they made
+# every service look changed by the second deploy, and rollback.sh roll them all back.
+swarm_snapshot_of() {
+  jq -c 'def spec: del(.TaskTemplate.Placement.Platforms);
+    map({key: .Spec.Name, value: {
+      id: .ID, index: .Version.Index, spec: (.Spec | spec), previous: (.PreviousSpec | spec)}}) | from_entries'
+}
+
 # swarm_snapshot STACK: prints the snapshot of the stack (see above).
 swarm_snapshot() {
-  swarm_inspect_stack "$1" | jq -c 'map({key: .Spec.Name, value: {
-      id: .ID, index: .Version.Index, spec: .Spec, previous: .PreviousSpec}}) | from_entries'
+  swarm_inspect_stack "$1" | swarm_snapshot_of
 }

@@ -75,7 +75,7 @@ spec_json() {
 
 svc() {
   local name="" index=10 image="img:1" config="cfg1" replicas="1/1" state="none" started=0
-  local prev="" placement="" mode="replicated" message="" kv
+  local prev="" placement="" mode="replicated" message="" platforms="" kv
   for kv in "$@"; do
     case "$kv" in
       name=*) name="${kv#*=}" ;;
@@ -89,11 +89,16 @@ svc() {
       placement=*) placement="${kv#*=}" ;;
       mode=*) mode="${kv#*=}" ;;
       message=*) message="${kv#*=}" ;;
+      # platforms=none: the spec lists no platforms, as after a deploy that did not resolve its image
+      platforms=*) platforms="${kv#*=}" ;;
       *) echo "svc: unknown field $kv" >&2; return 1 ;;
     esac
   done
   local desired="${replicas#*/}" spec previous="null" status="null"
   spec=$(spec_json "$name" "$image" "$config" "$desired" "$placement" "$mode")
+  if [ "$platforms" = none ]; then
+    spec=$(jq -c 'del(.TaskTemplate.Placement.Platforms)' <<<"$spec")
+  fi
   if [ -n "$prev" ]; then
     previous=$(spec_json "$name" "${prev%%,*}" "${prev#*,}" "$desired" "$placement" "$mode")
   fi
@@ -133,9 +138,11 @@ record_from() {
   local b a
   b=$(printf '%s/state/frames/%03d/inspect.json' "$FAKE" "$1")
   a=$(printf '%s/state/frames/%03d/inspect.json' "$FAKE" "$2")
-  jq -n --slurpfile b "$b" --slurpfile a "$a" --argjson since "$T0" '
-    def snap: map({key: .Spec.Name, value: {id: .ID, index: .Version.Index, spec: .Spec, previous: .PreviousSpec}}) | from_entries;
-    {stack: "minitwit", since: $since, deploy_status: 0, before: ($b[0] | snap), after: ($a[0] | snap)}'
+  # the snapshots as deploy.sh takes them
+  # shellcheck source=deploy/scripts/swarm-lib.sh
+  . "$SCRIPTS/swarm-lib.sh"
+  jq -n --argjson b "$(swarm_snapshot_of <"$b")" --argjson a "$(swarm_snapshot_of <"$a")" --argjson since "$T0" '
+    {stack: "minitwit", since: $since, deploy_status: 0, before: $b, after: $a}'
 }
 
 # Drop frames already built (e.g. those only used for record_from).

@@ -77,6 +77,45 @@ deploy_uses_the_env_file_and_writes_a_record() {
 }
 register deploy_uses_the_env_file_and_writes_a_record
 
+# A first deploy resolves every image and swarm records its platforms; a later one with
+# --resolve-image changed does not resolve the images it did not change, and swarm drops
+# them: not a change (the runbook walk-through saw all 13 services "changed").
+deploy_ignores_the_platforms_an_unchanged_image_lost() {
+  deploy_setup
+  svc name=minitwit_gateway index=20 image=ghcr.io/acme/gateway:1.3.0 replicas=2/2
+  svc name=minitwit_postgres index=40 image=postgres:15 replicas=1/1
+  frame
+  svc name=minitwit_gateway index=21 image=ghcr.io/acme/gateway:1.4.0 replicas=2/2 prev=ghcr.io/acme/gateway:1.3.0,cfg1
+  svc name=minitwit_postgres index=41 image=postgres:15 replicas=1/1 prev=postgres:15,cfg1 platforms=none
+  frame
+  svc name=minitwit_gateway index=23 image=ghcr.io/acme/gateway:1.4.0 replicas=2/2 state=completed started=+101
+  svc name=minitwit_postgres index=41 image=postgres:15 replicas=1/1 prev=postgres:15,cfg1
+  frame
+  deploy --tag 1.4.0 --record "$FAKE/record.json" minitwit
+  expect_status "$rc" 0
+  local changed
+  changed=$(grep -o 'services changed by this deploy: .*' <<<"$out")
+  [ "$changed" = "services changed by this deploy: minitwit_gateway " ] || fail "$changed"
+}
+register deploy_ignores_the_platforms_an_unchanged_image_lost
+
+# The runbook's own example settings (deploy/README.md, First deploy, step 4), as an
+# operator pastes them: deploy.sh reads them (the file is shell) and deploys.
+deploy_takes_the_runbook_s_example_settings() {
+  deploy_setup
+  deploy_frames
+  local credential
+  credential=$(grep '^REGISTRY_DOCKER_CONFIG=' "$FAKE/minitwit.env")
+  sed -n '/install -m 0640 -g docker \/dev\/stdin \/etc\/minitwit\/minitwit.env <<.EOF./,/^ *EOF$/p' \
+    "$REPO_ROOT/deploy/README.md" | sed '1d;$d' >"$FAKE/minitwit.env"
+  [ "$(grep -c '=' "$FAKE/minitwit.env")" -ge 12 ] || fail "the runbook's example was not found: $(cat "$FAKE/minitwit.env")"
+  printf '%s\nREGISTRY_AUTH=none\n' "$credential" >>"$FAKE/minitwit.env"
+  deploy --tag 1.4.0 --record "$FAKE/record.json" minitwit
+  expect_status "$rc" 0
+  expect_in "$out" "every service of minitwit converged"
+}
+register deploy_takes_the_runbook_s_example_settings
+
 deploy_refuses_missing_settings() {
   deploy_setup
   deploy_frames

@@ -103,3 +103,30 @@ make_secrets_refuses_a_version_no_secret_name_can_end_in() {
   [ ! -s "$FAKE/state/secrets" ] || fail "created $(cat "$FAKE/state/secrets")"
 }
 register make_secrets_refuses_a_version_no_secret_name_can_end_in
+
+make_secrets_takes_values_as_written_never_as_shell() {
+  : >"$FAKE/minitwit.env"
+  # shellcheck disable=SC2016 # the $ is the password's
+  values_file 'SMTP_PASSWORD=p@ss$word two' "SPACES_SECRET='quoted it'\''s'" '# a comment' '' 'SPACES_KEY="DO00KEY"'
+  make_secrets
+  expect_status "$rc" 0
+  # shellcheck disable=SC2016
+  [ "$(secret_value minitwit_smtp_password_1)" = 'p@ss$word two' ] || fail "smtp password is $(secret_value minitwit_smtp_password_1)"
+  [ "$(secret_value minitwit_s3_secret_access_key_1)" = "quoted it'\''s" ] || fail "spaces secret is $(secret_value minitwit_s3_secret_access_key_1)"
+  [ "$(secret_value minitwit_s3_access_key_id_1)" = DO00KEY ] || fail "spaces key is $(secret_value minitwit_s3_access_key_id_1)"
+}
+register make_secrets_takes_values_as_written_never_as_shell
+
+make_secrets_refuses_a_line_that_is_not_one_of_its_values() {
+  : >"$FAKE/minitwit.env"
+  values_file "SMTP_PASWORD=typo"
+  make_secrets
+  expect_status "$rc" 2
+  expect_in "$out" "line 5 names SMTP_PASWORD, not one of SIM_PASSWORD SPACES_KEY SPACES_SECRET SMTP_PASSWORD"
+  values_file "echo hello"
+  make_secrets
+  expect_status "$rc" 2
+  expect_in "$out" "line 5 is not NAME=value"
+  [ ! -s "$FAKE/state/secrets" ] || fail "secrets were created from a bad file: $(cat "$FAKE/state/secrets")"
+}
+register make_secrets_refuses_a_line_that_is_not_one_of_its_values
