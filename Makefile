@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down
+.PHONY: build run test test-quick lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down
 
 build:
 	cargo build --release --bins
@@ -10,6 +10,10 @@ run: build
 
 test:
 	scripts/test.sh $(CRATE)
+
+# The crates' tests and the fast end-to-end suites (tier quick of tests/suites.txt).
+test-quick:
+	scripts/test.sh --quick
 
 test-browser:
 	cargo build --bins

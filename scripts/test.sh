@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: every test of the project, against real PostgreSQL and SQLite and a real
-# browser. Finds or starts PostgreSQL (scripts/postgres.sh), runs the Rust suites, then
-# the end-to-end scripts that drive the built binaries.
+# `make test`: every suite of tests/suites.txt (the one list), against real PostgreSQL
+# and SQLite, a real browser and a real Docker engine. Finds or starts PostgreSQL
+# (scripts/postgres.sh), runs each suite in the list's order, carries on after a failed
+# one, and ends with a table of every suite: its result, its duration, or why it was
+# skipped. Exit status 1 when any suite failed.
 #
+# `make test-quick` (scripts/test.sh --quick): only the suites of tier `quick` (the
+# crates' tests and the fast end-to-end ones: a few minutes).
 # `make test CRATE=NAME` (scripts/test.sh NAME): only that crate's Rust tests, with the
 # same PostgreSQL set-up; nothing else is built or run. NAME is a directory of crates/
 # or its package name (`kit` or `minitwit-kit`).
+# TEST_SKIP="name ...": suites not to run here (said in the table), e.g. CI's test job
+# leaves the browser to its own job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +28,14 @@ crate_names() {
   crates | awk '{ print "  " $1 ($1 == $2 ? "" : " (" $2 ")") }'
 }
 
+tier=full
+if [ "${1:-}" = --quick ]; then
+  tier=quick
+  shift
+fi
 package=""
 if [ $# -gt 1 ]; then
-  echo "usage: scripts/test.sh [CRATE]  (make test CRATE=NAME: one crate at a time); crates:" >&2
+  echo "usage: scripts/test.sh [--quick | CRATE]  (make test CRATE=NAME: one crate at a time); crates:" >&2
   crate_names >&2
   exit 2
 elif [ $# -eq 1 ] && [ -n "$1" ]; then
@@ -49,6 +60,26 @@ if [ -n "$package" ]; then
   exit 0
 fi
 
+# The list, and README's table of it: the same suites.
+suites=()
+while read -r name suite_tier needs command; do
+  case "$name" in '' | '#'*) continue ;; esac
+  suites+=("$name $suite_tier $needs $command")
+  case "$command" in
+    tests/*) grep -q "^| .*| \`$command\` |" README.md || {
+      echo "tests/suites.txt runs $command, which README.md's table of tests does not describe" >&2
+      exit 2
+    } ;;
+  esac
+done <tests/suites.txt
+# shellcheck disable=SC2016 # the backticks are README's, not a command
+while read -r described; do
+  grep -q " $described\$" tests/suites.txt || {
+    echo "README.md's table of tests describes $described, which tests/suites.txt does not run" >&2
+    exit 2
+  }
+done < <(sed -n 's/^| [^|]* | `\(tests\/[^`]*\.sh\)` |.*/\1/p' README.md)
+
 # The end-to-end scripts drive the system with these; a fresh Debian may lack them.
 need=()
 command -v curl >/dev/null || need+=(curl)
@@ -67,29 +98,66 @@ fi
 trap minitwit_pg_stop EXIT
 minitwit_pg_start
 
-echo "== Rust unit and black-box tests (both databases)"
-cargo test --workspace --all-targets
+# BIN_DIR for the suites that drive the built binaries, built once when first needed.
+binaries() { # binaries debug|release
+  local dir="$PWD/target/$1"
+  [ -f "$dir/.minitwit-test-built" ] || {
+    echo "== building the $1 binaries"
+    if [ "$1" = release ]; then cargo build --release --bins; else cargo build --bins; fi
+    touch "$dir/.minitwit-test-built"
+  }
+  BIN_DIR="$dir"
+}
+rm -f target/debug/.minitwit-test-built target/release/.minitwit-test-built
 
-echo "== Binaries for the end-to-end tests"
-cargo build --bins
-export BIN_DIR="$PWD/target/debug"
-
-for t in tests/*.sh tests/browser/run.sh; do
-  [ -x "$t" ] || continue
-  echo "== $t"
-  "$t"
+results=()
+failed=0
+add() { results+=("$(printf '%-18s %-8s %7s  %s' "$1" "$2" "$3" "${4:-}")"); }
+for suite in "${suites[@]}"; do
+  read -r name suite_tier needs command <<<"$suite"
+  if [ "$tier" = quick ] && [ "$suite_tier" != quick ]; then
+    add "$name" skipped - "not in the quick tier (make test runs it)"
+    continue
+  fi
+  if [[ " ${TEST_SKIP:-} " == *" $name "* ]]; then
+    add "$name" skipped - "TEST_SKIP"
+    continue
+  fi
+  if [[ ",$needs," == *,docker,* ]] && ! docker info >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+      add "$name" FAILED - "no Docker engine answers (docker info); CI requires one"
+      failed=1
+    else
+      add "$name" skipped - "no Docker engine answers here (CI requires one)"
+    fi
+    continue
+  fi
+  echo "== $name: $command"
+  started=$SECONDS
+  status=0
+  (
+    case ",$needs," in
+      *,release,*) binaries release ;;
+      *,debug,*) binaries debug ;;
+    esac
+    export BIN_DIR
+    # shellcheck disable=SC2086 # the command's words
+    exec $command </dev/null
+  ) || status=$?
+  if [ "$status" -eq 0 ]; then
+    add "$name" ok "$((SECONDS - started)) s"
+  else
+    add "$name" FAILED "$((SECONDS - started)) s" "exit status $status"
+    failed=1
+  fi
 done
-# The stack on four test nodes pulling from a registry, on a live Docker engine
-# (tests/cluster/run.sh). In CI a missing engine is a failure; on a developer's
-# machine without one it is said and skipped.
-if docker info >/dev/null 2>&1; then
-  echo "== tests/cluster/run.sh (release binaries, images built offline, four test nodes and a registry)"
-  cargo build --release --bins
-  BIN_DIR="$PWD/target/release" tests/cluster/run.sh
-elif [ "${CI:-}" = true ]; then
-  echo "== FAIL: no Docker engine answers (docker info): the cluster test cannot run" >&2
+
+echo
+echo "== the suites of tests/suites.txt (tier $tier)"
+printf '%-18s %-8s %7s  %s\n' suite result time note
+printf '%s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+  echo "== some suites FAILED (above)"
   exit 1
-else
-  echo "== SKIPPED tests/cluster/run.sh: no Docker engine answers here (CI requires one)"
 fi
-echo "== all tests passed"
+echo "== all suites passed"

@@ -35,6 +35,8 @@ repo="$PWD"
 . tests/lib/ports.sh
 # shellcheck source=tests/lib/nginx.sh
 . tests/lib/nginx.sh
+# shellcheck source=tests/lib/acme.sh
+. tests/lib/acme.sh
 need_pkg pebble pebble pebble-challtestsrv pebble certbot certbot /usr/sbin/nginx nginx-light \
     prometheus-blackbox-exporter prometheus-blackbox-exporter /usr/bin/prometheus prometheus
 for tool in curl jq openssl python3; do
@@ -90,26 +92,16 @@ read -r port_http port_https port_dns port_dns_mgmt port_staging port_staging_mg
 # ---- the peers: DNS, two CAs, nginx ------------------------------------------------------
 test_ca "$work/pki"
 test_cert "$work/pki" pebble "DNS:localhost,IP:127.0.0.1" serverAuth
-pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$port_dns" \
-    -management "127.0.0.1:$port_dns_mgmt" -http01 "" -https01 "" -tlsalpn01 "" \
-    >"$work/dns.log" 2>&1 &
-pids+=($!)
+acme_dns "127.0.0.1:$port_dns" "127.0.0.1:$port_dns_mgmt" 127.0.0.1 "$work/dns.log"
+pids+=("$ACME_DNS_PID")
 
 # start_ca NAME PORT MANAGEMENT_PORT VALIDITY_SECONDS: a pebble with its own root
 start_ca() {
-    cat >"$work/pebble-$1.json" <<EOF
-{"pebble": {"listenAddress": "127.0.0.1:$2", "managementListenAddress": "127.0.0.1:$3",
-  "certificate": "$work/pki/pebble.pem", "privateKey": "$work/pki/pebble-key.pem",
-  "httpPort": $port_http, "tlsPort": $port_https, "ocspResponderURL": "",
-  "externalAccountBindingRequired": false, "certificateValidityPeriod": $4}}
-EOF
-    # no random sleeps before validation, no refused nonces, every order validated anew
-    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-        pebble -config "$work/pebble-$1.json" -dnsserver "127.0.0.1:$port_dns" \
-        >"$work/pebble-$1.log" 2>&1 &
-    pids+=($!)
-    wait_for 30 curl -fs -o /dev/null --cacert "$work/pki/ca.pem" "https://127.0.0.1:$2/dir" &&
-        curl -fsS -k -o "$work/root-$1.pem" "https://127.0.0.1:$3/roots/0"
+    CURL_CA_BUNDLE="$work/pki/ca.pem" acme_ca "$work" "$1" 127.0.0.1 "$2" "$3" "$port_http" \
+        "127.0.0.1:$port_dns" "$work/pki/pebble.pem" "$work/pki/pebble-key.pem" "$4"
+    local status=$?
+    pids+=("$ACME_CA_PID")
+    return "$status"
 }
 
 mkdir -p "$work/tls" "$work/acme" "$work/bin"

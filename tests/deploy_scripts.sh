@@ -4,7 +4,7 @@
 # inspect` states (tests/deploy/fake-docker.sh, tests/deploy/lib.sh), a local HTTP
 # server stands in for the site (smoke.sh), fake ufw and curl for the host; and
 # `make test CRATE=` (scripts/test.sh) against a fake cargo.
-# Needs bash, jq, curl and python3. Run by scripts/test.sh with the other tests/*.sh.
+# Needs bash, jq, curl and python3. A suite of `make test` (tests/suites.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

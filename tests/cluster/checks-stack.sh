@@ -208,4 +208,73 @@ print(before_tls, wrong)' 2>&1 || true)"
     else
         result "13 entrypoint error paths" FAIL "$(grep -v '^OK' "$out/entrypoints.log" | tr '\n' ' ')"
     fi
+
+    stack_check_certificate
+}
+
+# --- 15. a certificate from an ACME CA, through the stack's own certbot and nginx -----------------
+# pebble on this machine (as Let's Encrypt is outside the swarm), its DNS answering the
+# edge node's address for every name. The certbot service is pointed at it with the
+# settings an operator has (ACME_SERVER, ACME_CA_FILE; DOMAINS for a name pebble
+# issues for), as a deploy would: it asks, pebble validates HTTP-01 through nginx's port
+# 80 on the edge node, the certificate lands in the volume nginx reads, nginx reloads,
+# and the stack's blackbox probe reports its expiry. Then certbot is rolled back and the
+# test certificate put back, for the checks after this one.
+stack_check_certificate() {
+    local acme_port=14000 acme_dir dns_port dns_mgmt acme_mgmt edge="${NODE_IP[manager2]}" t0 issued="" probed=""
+    need_pkg pebble pebble pebble-challtestsrv pebble
+    read -r dns_port dns_mgmt acme_mgmt <<<"$(free_ports 3)"
+    acme_dir="$CLUSTER_STATE/acme"
+    mkdir -p "$acme_dir"
+    test_cert "$pki" "acme-$HOST_IP" "IP:$HOST_IP" serverAuth
+    acme_dns "127.0.0.1:$dns_port" "127.0.0.1:$dns_mgmt" "$edge" "$acme_dir/dns.log"
+    echo "$ACME_DNS_PID" >"$acme_dir/pids"
+    local status=0
+    CURL_CA_BUNDLE="$pki/ca.pem" acme_ca "$acme_dir" cluster "$HOST_IP" "$acme_port" "$acme_mgmt" 80 \
+        "127.0.0.1:$dns_port" "$pki/acme-$HOST_IP.pem" "$pki/acme-$HOST_IP-key.pem" $((90 * 86400)) || status=$?
+    echo "$ACME_CA_PID" >>"$acme_dir/pids"
+    if [ "$status" -ne 0 ]; then
+        result "15 certificate from an ACME CA" FAIL "pebble did not start: $(tail -n 3 "$acme_dir/pebble-cluster.log" | tr '\n' ' ')"
+        acme_peer_stop
+        return
+    fi
+    local test_ca
+    test_ca="$(on "$MANAGER" config ls --format '{{.Name}}' | grep -m1 '^minitwit_test_ca_')"
+    t0=$SECONDS
+    on "$MANAGER" service update --detach --env-add DOMAINS=minitwit.test \
+        --env-add "ACME_SERVER=https://$HOST_IP:$acme_port/dir" --env-add ACME_CA_FILE=/etc/minitwit/test-ca.pem \
+        --env-add ACME_RETRY_SECONDS=5 --config-add "source=$test_ca,target=/etc/minitwit/test-ca.pem" \
+        "${STACK}_certbot" >/dev/null
+    while [ $((SECONDS - t0)) -lt 180 ]; do
+        if openssl s_client -connect "$edge:443" -servername minitwit.test -verify_hostname minitwit.test \
+            -CAfile "$acme_dir/root-cluster.pem" -verify_return_error </dev/null >/dev/null 2>&1; then
+            issued=$((SECONDS - t0))
+            break
+        fi
+        sleep 2
+    done
+    # the stack's probe of nginx sees it: about 90 days left, not the test certificate's 30
+    while [ -n "$issued" ] && [ $((SECONDS - t0)) -lt 240 ]; do
+        if [ "$(prom 'probe_ssl_earliest_cert_expiry{job="tls-certificate"} - time() > 80 * 86400' 2>/dev/null | jq length 2>/dev/null)" -ge 1 ] 2>/dev/null; then
+            probed=$((SECONDS - t0))
+            break
+        fi
+        sleep 3
+    done
+    local validated
+    validated="$(grep -c 'Attempting to validate w/ HTTP' "$acme_dir/pebble-cluster.log" || true)"
+    # put the test certificate back for what follows
+    on "$MANAGER" service rollback --detach "${STACK}_certbot" >/dev/null 2>&1 || true
+    (use_node manager2 && tls_volume "$CLUSTER_REGISTRY/nginx:standin" "$pki")
+    local back=""
+    for _ in $(seq 1 30); do
+        if curl -fs -o /dev/null --max-time 5 --cacert "$MINITWIT_SIM_CA_CERT" "$url/public"; then back=yes; break; fi
+        sleep 2
+    done
+    acme_peer_stop
+    if [ -n "$issued" ] && [ -n "$probed" ] && [ -n "$back" ]; then
+        result "15 certificate from an ACME CA" OK "pebble issued through HTTP-01 on the edge node and nginx served it ${issued} s after certbot was pointed at it ($validated validations); the stack's blackbox probe saw its expiry after ${probed} s; the test certificate back afterwards"
+    else
+        result "15 certificate from an ACME CA" FAIL "served: ${issued:-no} within 180 s, probed: ${probed:-no}, test certificate back: ${back:-no}; certbot: $(on "$MANAGER" service logs --tail 4 "${STACK}_certbot" 2>&1 | tr '\n' ' ' | cut -c1-400); pebble: $(grep -m2 -i 'error\|invalid' "$acme_dir/pebble-cluster.log" | tr '\n' ' ' | cut -c1-300)"
+    fi
 }

@@ -14,6 +14,7 @@ unset DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 
 docker_ready || die "no Docker engine answers (docker info)"
 s3_peer_stop "$CLUSTER_STATE"
+acme_peer_stop
 containers="$(docker ps -aq --filter label=minitwit-cluster=1)"
 # shellcheck disable=SC2086 # one id per word
 [ -z "$containers" ] || docker rm -f -v $containers >/dev/null

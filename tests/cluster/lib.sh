@@ -13,6 +13,10 @@
 # test_secrets, test_env_settings, tls_volume, docker_build).
 # shellcheck source=tests/swarm/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../swarm/lib.sh"
+# shellcheck source=tests/lib/ports.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/ports.sh"
+# shellcheck source=tests/lib/acme.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/acme.sh"
 log() { printf '[cluster %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 CLUSTER_STATE="${CLUSTER_STATE:-$SWARM_ROOT/target/cluster}"
@@ -162,4 +166,11 @@ wait_engine() {
         sleep 1
     done
     die "the engine of $1 does not answer: $(host_docker logs --tail 5 "$(node_container "$1")" 2>&1)"
+}
+
+# acme_peer_stop: stops the ACME CA and its DNS of check 15 (checks-stack.sh), if running.
+acme_peer_stop() {
+    [ -s "$CLUSTER_STATE/acme/pids" ] || return 0
+    xargs -r kill -TERM <"$CLUSTER_STATE/acme/pids" 2>/dev/null || true
+    rm -f "$CLUSTER_STATE/acme/pids"
 }
