@@ -100,17 +100,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {
-    # check DESCRIPTION COMMAND...: records a pass or a failure, never exits
-    local what="$1"; shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok   $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $what" >&2
-    fi
-}
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
 
 # shellcheck source=tests/lib/ports.sh
 . tests/lib/ports.sh

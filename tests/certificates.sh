@@ -66,25 +66,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {
-    # check DESCRIPTION COMMAND...: records a pass or a failure, never exits
-    local what="$1"; shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok   $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $what" >&2
-    fi
-}
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
 
 read -r port_http port_https port_dns port_dns_mgmt port_staging port_staging_mgmt \
     port_production port_production_mgmt port_blackbox port_prom <<<"$(free_ports 10)"
