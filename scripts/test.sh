@@ -11,7 +11,8 @@
 # same PostgreSQL set-up; nothing else is built or run. NAME is a directory of crates/
 # or its package name (`kit` or `minitwit-kit`).
 # TEST_SKIP="name ...": suites not to run here (said in the table), e.g. CI's test job
-# leaves the browser to its own job.
+# leaves the browser to its own job. TEST_SUITES=FILE: another list (the runner's own
+# test, tests/deploy/test_make_test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,15 +66,15 @@ suites=()
 while read -r name suite_tier needs command; do
   case "$name" in '' | '#'*) continue ;; esac
   suites+=("$name $suite_tier $needs $command")
-  case "$command" in
-    tests/*) grep -q "^| .*| \`$command\` |" README.md || {
+  case "${TEST_SUITES:+other}:$command" in
+    :tests/*) grep -q "^| .*| \`$command\` |" README.md || {
       echo "tests/suites.txt runs $command, which README.md's table of tests does not describe" >&2
       exit 2
     } ;;
   esac
-done <tests/suites.txt
+done <"${TEST_SUITES:-tests/suites.txt}"
 # shellcheck disable=SC2016 # the backticks are README's, not a command
-while read -r described; do
+[ -n "${TEST_SUITES:-}" ] || while read -r described; do
   grep -q " $described\$" tests/suites.txt || {
     echo "README.md's table of tests describes $described, which tests/suites.txt does not run" >&2
     exit 2
@@ -103,7 +104,8 @@ binaries() { # binaries debug|release
   local dir="$PWD/target/$1"
   [ -f "$dir/.minitwit-test-built" ] || {
     echo "== building the $1 binaries"
-    if [ "$1" = release ]; then cargo build --release --bins; else cargo build --bins; fi
+    # (explicit returns: errexit does not hold inside the `|| status=$?` below)
+    if [ "$1" = release ]; then cargo build --release --bins || return 1; else cargo build --bins || return 1; fi
     touch "$dir/.minitwit-test-built"
   }
   BIN_DIR="$dir"
@@ -137,8 +139,8 @@ for suite in "${suites[@]}"; do
   status=0
   (
     case ",$needs," in
-      *,release,*) binaries release ;;
-      *,debug,*) binaries debug ;;
+      *,release,*) binaries release || exit 1 ;;
+      *,debug,*) binaries debug || exit 1 ;;
     esac
     export BIN_DIR
     # shellcheck disable=SC2086 # the command's words
@@ -153,7 +155,7 @@ for suite in "${suites[@]}"; do
 done
 
 echo
-echo "== the suites of tests/suites.txt (tier $tier)"
+echo "== the suites of ${TEST_SUITES:-tests/suites.txt} (tier $tier)"
 printf '%-18s %-8s %7s  %s\n' suite result time note
 printf '%s\n' "${results[@]}"
 if [ "$failed" -ne 0 ]; then

@@ -46,3 +46,59 @@ make_test_refuses_an_unknown_crate_with_the_list() {
   [ ! -s "$FAKE/cargo.log" ] || fail "cargo was run: $(cat "$FAKE/cargo.log")"
 }
 register make_test_refuses_an_unknown_crate_with_the_list
+
+# make test / make test-quick: every suite of the list in order, on after a failure, a
+# table at the end; tiers, TEST_SKIP and a missing Docker engine (skipped here, a
+# failure in CI) said in it. A list of its own (TEST_SUITES), a fake cargo and docker.
+make_test_runs_every_suite_and_ends_with_a_table() {
+  fake_cargo
+  printf '#!/bin/sh\nexit 1\n' >"$FAKE/bin/docker" # no engine answers
+  chmod +x "$FAKE/bin/docker"
+  # shellcheck disable=SC2016 # expanded by the suite
+  printf '#!/bin/sh\ntest "$BIN_DIR" = "%s/target/debug"\n' "$REPO_ROOT" >"$FAKE/bin-dir-is-debug"
+  chmod +x "$FAKE/bin-dir-is-debug"
+  cat >"$FAKE/suites.txt" <<LIST
+# name  tier   needs    command
+first   quick  -        true
+broken  quick  -        false
+second  quick  debug    $FAKE/bin-dir-is-debug
+slow    full   -        true
+swarm   full   docker   true
+LIST
+  export TEST_SUITES="$FAKE/suites.txt"
+  run "$REPO_ROOT/scripts/test.sh" --quick
+  expect_status "$rc" 1
+  expect_in "$out" "$(printf '%-18s %-8s' first ok)"
+  expect_in "$out" "$(printf '%-18s %-8s' broken FAILED)"
+  expect_in "$out" "$(printf '%-18s %-8s' second ok)" # after the failure, with BIN_DIR
+  expect_in "$out" "not in the quick tier (make test runs it)"
+  expect_in "$out" "== some suites FAILED"
+  [ "$(cat "$FAKE/cargo.log")" = "build --bins" ] || fail "cargo was told: $(cat "$FAKE/cargo.log")"
+  TEST_SKIP=broken CI='' run "$REPO_ROOT/scripts/test.sh"
+  expect_status "$rc" 0
+  expect_in "$out" "$(printf '%-18s %-8s %7s  %s' broken skipped - TEST_SKIP)"
+  expect_in "$out" "$(printf '%-18s %-8s' slow ok)"
+  expect_in "$out" "no Docker engine answers here (CI requires one)"
+  expect_in "$out" "== all suites passed"
+  TEST_SKIP=broken CI=true run "$REPO_ROOT/scripts/test.sh"
+  expect_status "$rc" 1
+  expect_in "$out" "$(printf '%-18s %-8s %7s  %s' swarm FAILED - "no Docker engine answers (docker info); CI requires one")"
+  unset TEST_SUITES
+}
+register make_test_runs_every_suite_and_ends_with_a_table
+
+make_test_refuses_a_list_the_readme_does_not_describe() {
+  fake_cargo
+  # checked before anything runs: a README without one suite's row
+  local copy="$FAKE/repo"
+  mkdir -p "$copy/scripts" "$copy/tests"
+  cp "$REPO_ROOT/scripts/test.sh" "$REPO_ROOT/scripts/postgres.sh" "$copy/scripts/"
+  cp "$REPO_ROOT/tests/suites.txt" "$copy/tests/"
+  # shellcheck disable=SC2016 # README's backticks
+  grep -v '`tests/certificates.sh`' "$REPO_ROOT/README.md" >"$copy/README.md"
+  run "$copy/scripts/test.sh" --quick
+  expect_status "$rc" 2
+  expect_in "$out" "tests/suites.txt runs tests/certificates.sh, which README.md's table of tests does not describe"
+  [ ! -s "$FAKE/cargo.log" ] || fail "cargo was run: $(cat "$FAKE/cargo.log")"
+}
+register make_test_refuses_a_list_the_readme_does_not_describe
