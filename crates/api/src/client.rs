@@ -13,12 +13,12 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    connections::{Connections, RoundRobin},
+    connections::Connections,
     domain::{IdempotencyKey, MessageId, MessageText, UserId, Username},
     error::{Common, ServiceError},
     follow::{Follow, FollowError, Followees, Following},
     message::{AuthorsQuery, Latest, Message, MessageError, MessagePage, NewMessage, PageQuery, SetLatest},
-    retry::{Idempotent, Retries},
+    retry::{causes, Idempotent, Retries},
     user::{Credentials, NewUser, SessionGeneration, User, UserError, UserIds},
     Count, ErrorBody,
 };
@@ -93,29 +93,7 @@ impl<E: ServiceError> ClientError<E> {
 /// Sees every call: service name, outcome (`ok` or [`ClientError::outcome`]), duration.
 pub type Observer = Arc<dyn Fn(&'static str, &'static str, Duration) + Send + Sync>;
 
-/// An HTTP client for service clients: a time-out on every call, new connections
-/// taking a name's addresses in turn ([`RoundRobin`]).
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    http_client_builder(timeout, Arc::new(RoundRobin::system()))
-        .build()
-        .expect("a plain HTTP client always builds")
-}
-
-/// Longest wait for a TCP connection to a service.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
-
-pub(crate) fn http_client_builder(timeout: Duration, resolver: Arc<RoundRobin>) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .dns_resolver(resolver)
-        .timeout(timeout)
-        // Services are on the same network: a connect takes well under a millisecond
-        // unless the address is gone (a stopped task), and then it never answers.
-        // Divided among a name's addresses, so the next one is tried in time.
-        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
-        .pool_max_idle_per_host(64)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-}
+pub use crate::connections::{http_client, CONNECT_TIMEOUT};
 
 #[derive(Clone)]
 struct Base {
@@ -490,11 +468,6 @@ fn shed_body() -> ErrorBody {
 
 fn error_chain(e: &reqwest::Error) -> String {
     causes(e).map(ToString::to_string).collect::<Vec<_>>().join(": ")
-}
-
-/// `e`, then its source, then that one's, and so on.
-pub(crate) fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source())
 }
 
 fn pair_path(Follow { follower, followee }: Follow) -> String {

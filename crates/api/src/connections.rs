@@ -35,6 +35,30 @@ use std::{
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+/// An HTTP client for service clients: a time-out on every call, new connections
+/// taking a name's addresses in turn ([`RoundRobin`]).
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    http_client_builder(timeout, Arc::new(RoundRobin::system()))
+        .build()
+        .expect("a plain HTTP client always builds")
+}
+
+/// Longest wait for a TCP connection to a service.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
+pub(crate) fn http_client_builder(timeout: Duration, resolver: Arc<RoundRobin>) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .dns_resolver(resolver)
+        .timeout(timeout)
+        // Services are on the same network: a connect takes well under a millisecond
+        // unless the address is gone (a stopped task), and then it never answers.
+        // Divided among a name's addresses, so the next one is tried in time.
+        .connect_timeout(timeout.min(CONNECT_TIMEOUT))
+        .pool_max_idle_per_host(64)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+}
+
 /// The HTTP client a typed client sends its calls with: one for ever
 /// ([`Connections::fixed`], or any `reqwest::Client` through `From`), or one renewed
 /// every max age ([`Connections::renewed`]).
@@ -79,9 +103,7 @@ impl Connections {
     pub fn to_service(timeout: Duration, max_age: Duration) -> Self {
         let resolver = Arc::new(RoundRobin::system());
         Self::renewed(max_age, move || {
-            crate::client::http_client_builder(timeout, resolver.clone())
-                .build()
-                .expect("a plain HTTP client always builds")
+            http_client_builder(timeout, resolver.clone()).build().expect("a plain HTTP client always builds")
         })
     }
 
@@ -351,7 +373,7 @@ mod tests {
             Box::pin(async move { Ok(addrs) })
         }));
         let connections = Connections::renewed(max_age, move || {
-            crate::client::http_client_builder(Duration::from_secs(5), resolver.clone()).build().unwrap()
+            http_client_builder(Duration::from_secs(5), resolver.clone()).build().unwrap()
         });
         MessageClient::new(connections, "http://message-service.test")
     }

@@ -30,7 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{client::causes, connections::RoundRobin};
+use crate::connections::{http_client_builder, RoundRobin};
 
 /// The pause before the last try of a retry that was cut off (see the module's text).
 pub const CUT_OFF_PAUSE: Duration = Duration::from_millis(20);
@@ -206,7 +206,7 @@ impl Retries {
     /// Retries for one service's calls whose time-out is `timeout`.
     pub fn new(timeout: Duration, budget: RetryBudget) -> Self {
         Self {
-            fresh: crate::client::http_client_builder(timeout, Arc::new(RoundRobin::system()))
+            fresh: http_client_builder(timeout, Arc::new(RoundRobin::system()))
                 .pool_max_idle_per_host(0)
                 .build()
                 .expect("a plain HTTP client always builds"),
@@ -366,6 +366,11 @@ impl Retries {
             observe(service, outcome);
         }
     }
+}
+
+/// `e`, then its source, then that one's, and so on.
+pub(crate) fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source())
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ impl ResponseError for WebError {
             .with("message", &message)
             .with("link_url", link_url)
             .with("link_text", link_text);
-        let mut res = page.render_for(None, &[]).unwrap_or_else(|_| {
+        let mut res = page.render_anonymous().unwrap_or_else(|_| {
             HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message)
         });
         if status == StatusCode::SERVICE_UNAVAILABLE {

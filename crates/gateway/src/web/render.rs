@@ -11,8 +11,6 @@ use minitwit_api::{message::Message, user::User};
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use super::session::{SessionUser, Visitor};
-
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
     ("timeline.html", include_str!("../../templates/timeline.html")),
@@ -68,6 +66,15 @@ pub fn html(status: StatusCode, template: &str, ctx: &Context) -> anyhow::Result
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
+/// Who is looking at a page, as every page shows it: the signed-in user (or none) and
+/// the flash messages waiting for them. The session's `Visitor` is one; rendering needs
+/// no more of the session than this.
+pub trait Viewer {
+    fn viewer(&self) -> Option<&impl Serialize>;
+    /// The flash messages waiting; they are gone after this.
+    fn take_flashes(&self) -> Vec<String>;
+}
+
 /// A page about to be rendered: its template and what it shows. [`Page::render`] adds
 /// what every page shows (who is signed in, the flash messages, the stylesheet).
 pub struct Page {
@@ -92,15 +99,21 @@ impl Page {
     }
 
     /// The page for `visitor` (who is signed in, and their flash messages).
-    pub fn render(self, visitor: &Visitor) -> anyhow::Result<HttpResponse> {
-        self.render_for(visitor.user.as_ref(), &visitor.take_flashes())
+    pub fn render(self, visitor: &impl Viewer) -> anyhow::Result<HttpResponse> {
+        self.render_for(visitor.viewer(), &visitor.take_flashes())
+    }
+
+    /// The page for no one in particular: no one signed in, no flash messages (error
+    /// pages, which must render even when the session cannot be read).
+    pub fn render_anonymous(self) -> anyhow::Result<HttpResponse> {
+        self.render_for(None::<&()>, &[])
     }
 
     /// The page with what every page shows: who is signed in (`viewer`), the flash
     /// messages, the stylesheet, the current menu entry (none unless set).
-    pub fn render_for(
+    fn render_for(
         mut self,
-        viewer: Option<&SessionUser>,
+        viewer: Option<&impl Serialize>,
         flashes: &[String],
     ) -> anyhow::Result<HttpResponse> {
         if !self.ctx.contains_key("current") {

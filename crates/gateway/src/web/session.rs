@@ -149,9 +149,15 @@ impl Visitor {
         flashes.push(text.into());
         let _ = self.session.insert(FLASHES, flashes);
     }
+}
+
+impl super::render::Viewer for Visitor {
+    fn viewer(&self) -> Option<&impl Serialize> {
+        self.user.as_ref()
+    }
 
     /// The flash messages waiting to be shown; they are gone from the session after this.
-    pub fn take_flashes(&self) -> Vec<String> {
+    fn take_flashes(&self) -> Vec<String> {
         take_flashes(&self.session)
     }
 }
