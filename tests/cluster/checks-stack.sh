@@ -226,12 +226,12 @@ stack_check_certificate() {
     read -r dns_port dns_mgmt acme_mgmt <<<"$(free_ports 3)"
     acme_dir="$CLUSTER_STATE/acme"
     mkdir -p "$acme_dir"
-    test_cert "$pki" "acme-$HOST_IP" "IP:$HOST_IP" serverAuth
+    test_cert "$CLUSTER_PKI" "acme-$HOST_IP" "IP:$HOST_IP" serverAuth
     acme_dns "127.0.0.1:$dns_port" "127.0.0.1:$dns_mgmt" "$edge" "$acme_dir/dns.log"
     echo "$ACME_DNS_PID" >"$acme_dir/pids"
     local status=0
-    CURL_CA_BUNDLE="$pki/ca.pem" acme_ca "$acme_dir" cluster "$HOST_IP" "$acme_port" "$acme_mgmt" 80 \
-        "127.0.0.1:$dns_port" "$pki/acme-$HOST_IP.pem" "$pki/acme-$HOST_IP-key.pem" $((90 * 86400)) || status=$?
+    CURL_CA_BUNDLE="$CLUSTER_PKI/ca.pem" acme_ca "$acme_dir" cluster "$HOST_IP" "$acme_port" "$acme_mgmt" 80 \
+        "127.0.0.1:$dns_port" "$CLUSTER_PKI/acme-$HOST_IP.pem" "$CLUSTER_PKI/acme-$HOST_IP-key.pem" $((90 * 86400)) || status=$?
     echo "$ACME_CA_PID" >>"$acme_dir/pids"
     if [ "$status" -ne 0 ]; then
         result "15 certificate from an ACME CA" FAIL "pebble did not start: $(tail -n 3 "$acme_dir/pebble-cluster.log" | tr '\n' ' ')"
@@ -265,7 +265,7 @@ stack_check_certificate() {
     validated="$(grep -c 'Attempting to validate w/ HTTP' "$acme_dir/pebble-cluster.log" || true)"
     # put the test certificate back for what follows
     on "$MANAGER" service rollback --detach "${STACK}_certbot" >/dev/null 2>&1 || true
-    (use_node manager2 && tls_volume "$CLUSTER_REGISTRY/nginx:standin" "$pki")
+    (use_node manager2 && tls_volume "$CLUSTER_REGISTRY/nginx:standin" "$CLUSTER_PKI")
     local back=""
     for _ in $(seq 1 30); do
         if curl -fs -o /dev/null --max-time 5 --cacert "$MINITWIT_SIM_CA_CERT" "$url/public"; then back=yes; break; fi
