@@ -96,21 +96,22 @@ fi
 
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
-trap minitwit_pg_stop EXIT
+# which profiles this run built (binaries, below): this run's own, never another's
+built=$(mktemp -d)
+trap 'minitwit_pg_stop; rm -rf "$built"' EXIT
 minitwit_pg_start
 
 # BIN_DIR for the suites that drive the built binaries, built once when first needed.
 binaries() { # binaries debug|release
   local dir="$PWD/target/$1"
-  [ -f "$dir/.minitwit-test-built" ] || {
+  [ -f "$built/$1" ] || {
     echo "== building the $1 binaries"
     # (explicit returns: errexit does not hold inside the `|| status=$?` below)
     if [ "$1" = release ]; then cargo build --release --bins || return 1; else cargo build --bins || return 1; fi
-    touch "$dir/.minitwit-test-built"
+    touch "$built/$1"
   }
   BIN_DIR="$dir"
 }
-rm -f target/debug/.minitwit-test-built target/release/.minitwit-test-built
 
 results=()
 failed=0
