@@ -22,6 +22,8 @@
 #   BIN_DIR=dir          use the binaries in dir instead of `cargo build --release --bins`
 #   BENCH_QUICK=1        shorter steps, a 5,000-action replay, fewer timeline requests
 #   BENCH_LARGE=1        also "my timeline" at 10 M messages (seeding takes minutes)
+#   BENCH_SMOKE=1        every step once, for seconds, on a tiny data set: whether the
+#                        bench still runs (a suite of make test); its figures mean nothing
 #   BENCH_SQLITE=0       skip the SQLite run;  BENCH_PGBENCH=0  skip pgbench
 #   BENCH_RATES="..."    the load steps (default 500 1000 ... 6000; stops at the first miss)
 #   BENCH_STEP_SECS=N    seconds per load step (default 15, quick 8)
@@ -54,6 +56,21 @@ p99_limit_ms=100
 followees=500
 seed_users=10000
 seed_follows=100000
+pg_messages=100000
+sqlite_replay=5000
+smoke=${BENCH_SMOKE:-0}
+if [ "$smoke" = 1 ]; then
+  step_secs=${BENCH_STEP_SECS:-2}
+  fixed_secs=3
+  replay_actions=300
+  sqlite_replay=300
+  timeline_requests=20
+  rates=${BENCH_RATES:-"500 1000"}
+  followees=100
+  seed_users=1000
+  seed_follows=5000
+  pg_messages=5000
+fi
 
 for tool in curl jq psql pgbench; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
@@ -340,7 +357,7 @@ create_db "${tag}_messages"
 create_db "${tag}_follows"
 say "PostgreSQL: starting the system on ports $base_port-$((base_port + 3)); results in $out"
 start_system pg "$users_url" "$messages_url" "$follows_url"
-seed_db pg 100000
+seed_db pg "$pg_messages"
 timeline pg "$heavy"
 row[pg_t100k]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms"
 t100k_p99=$timeline_p99
@@ -398,7 +415,7 @@ if [ "$do_pgbench" = 1 ]; then
   psql "$pg_url" -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 INSERT INTO messages (author_id, text, pub_date)
   SELECT 1 + (random() * ($seed_users - 1))::int, md5(g::text) || ' ' || md5((g * 7)::text), 1700000000 + g
-  FROM generate_series(1, 100000) g;
+  FROM generate_series(1, $pg_messages) g;
 INSERT INTO follows (follower_id, followee_id)
   SELECT a, 1 + (a + (random() * ($seed_users - 2))::int) % $seed_users
   FROM (SELECT 1 + (random() * ($seed_users - 1))::int AS a FROM generate_series(1, $seed_follows)) s
@@ -435,6 +452,7 @@ if [ "$do_sqlite" = 1 ]; then
   start_system sqlite "$out/sqlite/users.db" "$out/sqlite/messages.db" "$out/sqlite/follows.db"
   sqlite_messages=20000
   [ "$quick" = 1 ] && sqlite_messages=5000
+  [ "$smoke" = 1 ] && sqlite_messages=1000
   f=$out/sqlite-seed.json
   "$sim" seed --url "$gw" --users 1000 --follows 10000 --messages "$sqlite_messages" \
     --heavy-follower "$followees" --seed 1 --concurrency 8 --json >"$f" || true
@@ -453,7 +471,7 @@ if [ "$do_sqlite" = 1 ]; then
   row[sq_fixed]="$fixed_p50/$fixed_p99 ms"
   [ "$fixed_errors" = 0 ] || row[sq_fixed]+=" ($fixed_errors errors)"
   row[sq_cpu]=$fixed_cpu
-  replay sqlite 5000
+  replay sqlite "$sqlite_replay"
   row[sq_replay]="$replay_summary (writes p99 $replay_writes ms)"
   row[sq_peak_all]=$(peaks)
   stop_system
@@ -464,13 +482,14 @@ v() { echo "${row[$1]:--}"; }
 {
   echo
   echo "MiniTwit benchmark: $machine; $(date -u '+%Y-%m-%d %H:%M UTC'); shared machine, figures are noisy"
+  [ "$smoke" = 0 ] || echo "BENCH_SMOKE=1: every step ran once, for seconds, on a tiny data set; these figures mean nothing"
   echo "Mix: tweet 40, follow 20, unfollow 10, public 15, user 15 (all with latest); load steps of ${pg_step_secs:-$step_secs} s (SQLite $step_secs s)"
   printf '%-44s | %-34s | %s\n' "figure" "PostgreSQL" "SQLite"
   printf '%-44s | %-34s | %s\n' "--------------------------------------------" "----------------------------------" "----------------"
   printf '%-44s | %-34s | %s\n' "highest rate with p99 < 100 ms, no errors" "$(v pg_max)" "$(v sq_max)"
   printf '%-44s | %-34s | %s\n' "p50/p99 at $fixed_rate req/s" "$(v pg_fixed)" "$(v sq_fixed)"
-  printf '%-44s | %-34s | %s\n' "replay ($replay_actions / 5000 actions): errors, p50/p99" "$(v pg_replay)" "$(v sq_replay)"
-  printf '%-44s | %-34s | %s\n' "my timeline ($followees followees), p50/p99, 100 k" "$(v pg_t100k)" "$(v sq_t)"
+  printf '%-44s | %-34s | %s\n' "replay ($replay_actions / $sqlite_replay actions): errors, p50/p99" "$(v pg_replay)" "$(v sq_replay)"
+  printf '%-44s | %-34s | %s\n' "my timeline ($followees followees), p50/p99, $pg_messages" "$(v pg_t100k)" "$(v sq_t)"
   printf '%-44s | %-34s | %s\n' "my timeline ($followees followees), p50/p99, 10 M" "$(v pg_t10m)" "-"
   printf '%-44s | %-34s | %s\n' "peak RSS up to the held rate (gw/user/msg/follow)" "$(v pg_peak_mix)" "$(v sq_peak_mix)"
   printf '%-44s | %-34s | %s\n' "peak RSS overall (+ overload step, registrations)" "$(v pg_peak_all)" "$(v sq_peak_all)"
