@@ -29,7 +29,7 @@
 #   BENCH_STEP_SECS=N    seconds per load step (default 15, quick 8)
 #   BENCH_PORT=N         first of the four ports used (default 18080)
 #   BENCH_OUT=dir        keep the raw JSON results and the logs there
-# Needs curl, jq, psql and pgbench. Timings are of this machine at this moment: other
+# Needs curl, jq, psql and pgbench (installed with apt-get when missing). Timings are of this machine at this moment: other
 # work on it shows in them. Nothing here asserts a timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +72,10 @@ if [ "$smoke" = 1 ]; then
   pg_messages=5000
 fi
 
+# (pgbench comes with Debian's PostgreSQL server package, not its client)
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
+need_pkg curl curl jq jq psql postgresql-client pgbench postgresql
 for tool in curl jq psql pgbench; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
 done
