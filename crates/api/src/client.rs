@@ -220,7 +220,9 @@ impl Base {
         });
         Err(match E::decode(status, &body) {
             Some(error) => ClientError::Refused { service, error },
-            None if status == Common::Overloaded.status() && body.error == Common::Overloaded.code() => {
+            None if status == Common::Overloaded.status()
+                && Common::from_code(&body.error) == Some(Common::Overloaded) =>
+            {
                 ClientError::Overloaded { service, body }
             }
             None => ClientError::Api { service, status, body },

@@ -53,11 +53,6 @@ impl DomainError {
         self.into()
     }
 
-    /// The rule named `reason`.
-    pub fn from_reason(reason: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|e| e.reason() == reason)
-    }
-
     pub fn field(self) -> Field {
         match self {
             Self::UsernameEmpty | Self::UsernameTooLong | Self::UsernameInvalid | Self::UsernameInvisible => {

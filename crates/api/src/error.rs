@@ -91,6 +91,34 @@ pub fn refusals<K: Copy, E>(
     kinds.iter().filter_map(|k| own(*k)).chain(DomainError::of(fields).map(invalid)).collect()
 }
 
+/// `all` and `reason` of a [`ServiceError`] whose enum derives `EnumDiscriminants`
+/// (named `$kind`, deriving `VariantArray` and `IntoStaticStr`) and has, besides its
+/// unit variants `$own`, one `Invalid(DomainError)`: invoked inside the impl. The match
+/// on the discriminants is exhaustive, so a variant left out does not compile.
+macro_rules! derived_refusals {
+    ($error:ident, $kind:ident, [$($own:ident),* $(,)?]) => {
+        fn all() -> &'static [Self] {
+            static ALL: std::sync::LazyLock<Vec<$error>> = std::sync::LazyLock::new(|| {
+                use strum::VariantArray;
+                let own = |kind| match kind {
+                    $($kind::$own => Some($error::$own),)*
+                    $kind::Invalid => None,
+                };
+                $crate::error::refusals($kind::VARIANTS, own, $error::FIELDS, $error::Invalid)
+            });
+            &ALL
+        }
+
+        fn reason(&self) -> &'static str {
+            match self {
+                Self::Invalid(e) => e.reason(),
+                own => $kind::from(own).into(),
+            }
+        }
+    };
+}
+pub(crate) use derived_refusals;
+
 /// What any route of any service may answer, whatever the route's own refusals: the
 /// request could not be read, or the service could not do its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{DomainError, Field, UserId},
-    error::{refusals, ServiceError},
+    error::{derived_refusals, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -34,24 +34,7 @@ pub enum FollowError {
 impl ServiceError for FollowError {
     const FIELDS: &'static [Field] = &[Field::Id];
 
-    fn all() -> &'static [Self] {
-        static ALL: std::sync::LazyLock<Vec<FollowError>> = std::sync::LazyLock::new(|| {
-            use strum::VariantArray;
-            let own = |kind| match kind {
-                FollowErrorKind::SelfFollow => Some(FollowError::SelfFollow),
-                FollowErrorKind::Invalid => None,
-            };
-            refusals(FollowErrorKind::VARIANTS, own, FollowError::FIELDS, FollowError::Invalid)
-        });
-        &ALL
-    }
-
-    fn reason(&self) -> &'static str {
-        match self {
-            Self::Invalid(e) => e.reason(),
-            own => FollowErrorKind::from(own).into(),
-        }
-    }
+    derived_refusals!(FollowError, FollowErrorKind, [SelfFollow]);
 
     fn code(&self) -> &'static str {
         match self {

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{DomainError, Field, IdempotencyKey, MessageId, MessageText, UserId},
-    error::{refusals, ServiceError},
+    error::{derived_refusals, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 30;
@@ -49,26 +49,7 @@ pub enum MessageError {
 impl ServiceError for MessageError {
     const FIELDS: &'static [Field] = &[Field::Text, Field::IdempotencyKey, Field::Id];
 
-    fn all() -> &'static [Self] {
-        static ALL: std::sync::LazyLock<Vec<MessageError>> = std::sync::LazyLock::new(|| {
-            use strum::VariantArray;
-            let own = |kind| match kind {
-                MessageErrorKind::TooManyAuthors => Some(MessageError::TooManyAuthors),
-                MessageErrorKind::NoSuchMessage => Some(MessageError::NoSuchMessage),
-                MessageErrorKind::KeyReused => Some(MessageError::KeyReused),
-                MessageErrorKind::Invalid => None,
-            };
-            refusals(MessageErrorKind::VARIANTS, own, MessageError::FIELDS, MessageError::Invalid)
-        });
-        &ALL
-    }
-
-    fn reason(&self) -> &'static str {
-        match self {
-            Self::Invalid(e) => e.reason(),
-            own => MessageErrorKind::from(own).into(),
-        }
-    }
+    derived_refusals!(MessageError, MessageErrorKind, [TooManyAuthors, NoSuchMessage, KeyReused]);
 
     fn code(&self) -> &'static str {
         match self {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{DomainError, Email, Field, Password, UserId, Username},
-    error::{refusals, ServiceError},
+    error::{derived_refusals, ServiceError},
 };
 
 pub const BATCH_MAX: usize = 1000;
@@ -44,27 +44,7 @@ pub enum UserError {
 impl ServiceError for UserError {
     const FIELDS: &'static [Field] = &[Field::Username, Field::Email, Field::Password, Field::Id];
 
-    fn all() -> &'static [Self] {
-        static ALL: std::sync::LazyLock<Vec<UserError>> = std::sync::LazyLock::new(|| {
-            use strum::VariantArray;
-            let own = |kind| match kind {
-                UserErrorKind::UsernameTaken => Some(UserError::UsernameTaken),
-                UserErrorKind::NoSuchUser => Some(UserError::NoSuchUser),
-                UserErrorKind::WrongPassword => Some(UserError::WrongPassword),
-                UserErrorKind::TooManyIds => Some(UserError::TooManyIds),
-                UserErrorKind::Invalid => None,
-            };
-            refusals(UserErrorKind::VARIANTS, own, UserError::FIELDS, UserError::Invalid)
-        });
-        &ALL
-    }
-
-    fn reason(&self) -> &'static str {
-        match self {
-            Self::Invalid(e) => e.reason(),
-            own => UserErrorKind::from(own).into(),
-        }
-    }
+    derived_refusals!(UserError, UserErrorKind, [UsernameTaken, NoSuchUser, WrongPassword, TooManyIds]);
 
     fn code(&self) -> &'static str {
         match self {
