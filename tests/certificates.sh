@@ -204,6 +204,14 @@ bad_ca() {
         >"$work/bad.log" 2>&1 && grep -q "ACME_CA_FILE points at $work/none.pem" "$work/bad.log"
 }
 check "an unreadable ACME_CA_FILE stops certbot.sh, naming the setting" bad_ca
+# refused_setting NAME=VALUE TEXT: certbot.sh stops before asking any CA, saying TEXT
+refused_setting() {
+    ! env DOMAINS="$domain" ACME_EMAIL="ops@$domain" "$1" TLS_DIR="$work/tls" WEBROOT="$work/acme" \
+        LETSENCRYPT_DIR="$work/letsencrypt" sh "$repo/deploy/certbot/certbot.sh" >"$work/bad.log" 2>&1 &&
+        grep -q "$2" "$work/bad.log"
+}
+check "ACME_STAGING other than true or false is refused" refused_setting ACME_STAGING=yes "ACME_STAGING must be true or false"
+check "a back-off that is not whole seconds is refused" refused_setting ACME_RETRY_SECONDS=15m "are whole seconds, not '15m'"
 
 echo "certificates: issuance ${issuance_seconds} s; $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
