@@ -36,20 +36,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 quick=${BENCH_QUICK:-0}
+smoke=${BENCH_SMOKE:-0}
 large=${BENCH_LARGE:-0}
 do_sqlite=${BENCH_SQLITE:-1}
 do_pgbench=${BENCH_PGBENCH:-1}
-if [ "$quick" = 1 ]; then
-  step_secs=${BENCH_STEP_SECS:-8}
-  fixed_secs=15
-  replay_actions=5000
-  timeline_requests=200
-else
-  step_secs=${BENCH_STEP_SECS:-15}
-  fixed_secs=30
-  replay_actions=25000
-  timeline_requests=500
-fi
 rates=${BENCH_RATES:-"500 1000 1500 2000 2500 3000 3500 4000 4500 5000 5500 6000"}
 fixed_rate=1250
 p99_limit_ms=100
@@ -58,18 +48,15 @@ seed_users=10000
 seed_follows=100000
 pg_messages=100000
 sqlite_replay=5000
-smoke=${BENCH_SMOKE:-0}
+# How long each step runs and how much data: the full bench, BENCH_QUICK, BENCH_SMOKE.
 if [ "$smoke" = 1 ]; then
-  step_secs=${BENCH_STEP_SECS:-2}
-  fixed_secs=3
-  replay_actions=300
-  sqlite_replay=300
-  timeline_requests=20
-  rates=${BENCH_RATES:-"500 1000"}
-  followees=100
-  seed_users=1000
-  seed_follows=5000
-  pg_messages=5000
+  step_secs=${BENCH_STEP_SECS:-2} fixed_secs=3 replay_actions=300 timeline_requests=20
+  rates=${BENCH_RATES:-"500 1000"} followees=100 seed_users=1000 seed_follows=5000
+  pg_messages=5000 sqlite_replay=300
+elif [ "$quick" = 1 ]; then
+  step_secs=${BENCH_STEP_SECS:-8} fixed_secs=15 replay_actions=5000 timeline_requests=200
+else
+  step_secs=${BENCH_STEP_SECS:-15} fixed_secs=30 replay_actions=25000 timeline_requests=500
 fi
 
 # (pgbench comes with Debian's PostgreSQL server package, not its client)
