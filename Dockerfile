@@ -97,9 +97,11 @@ ENV MINITWIT_VERSION="${VERSION}" \
 # numeric ids, so Kubernetes-style runAsNonRoot checks can verify them
 USER 10001:10001
 STOPSIGNAL SIGTERM
-# PORT is set per target below; the shell expands it when the check runs.
+# PORT is set per target below; the shell expands it when the check runs. A service
+# serving mutual TLS answers plain HTTP only on its loopback port: set HEALTH_PORT to
+# its <PREFIX>_HTTP__TLS__LOOPBACK_PORT (the stack sets its own checks).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["/bin/sh", "-c", "curl -fsS --max-time 2 \"http://127.0.0.1:${PORT}/health\" >/dev/null || exit 1"]
+    CMD ["/bin/sh", "-c", "curl -fsS --max-time 2 \"http://127.0.0.1:${HEALTH_PORT:-$PORT}/health\" >/dev/null || exit 1"]
 
 # --------------------------------------------------------------------------
 # one target per binary

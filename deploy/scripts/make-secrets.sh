@@ -4,7 +4,7 @@
 # generated. Run it on a manager before the first deploy, and after raising a
 # <NAME>_SECRET_VERSION in the settings to rotate one (deploy/README.md, Secrets).
 #
-# Usage: make-secrets.sh [--values FILE] [--env-file FILE] [--dry-run]
+# Usage: make-secrets.sh [--values FILE] [--env-file FILE] [--tls-dir DIR] [--dry-run]
 #
 #   --values FILE    the given values (default /etc/minitwit/secrets.env, readable by its
 #                    owner only; deploy/secrets.env.example shows it):
@@ -15,28 +15,32 @@
 #                      SMTP_PASSWORD   the alert relay's password
 #   --env-file FILE  the deploy settings (default /etc/minitwit/minitwit.env, as
 #                    deploy.sh): each secret's name ends in its <NAME>_SECRET_VERSION
+#   --tls-dir DIR    the internal CA and certificates (default /etc/minitwit/internal-tls)
 #   --dry-run        print what would be created, create nothing
 #
 # Generated (openssl rand -hex, URL-safe): postgres_password, user_db_url,
 # message_db_url, follow_db_url (a password per service), session_key, service_token,
-# grafana_admin_password. A secret that exists is never replaced. Exit status 2: a
-# value is missing, empty or still the example's, or the values file is readable by
-# others; nothing was created.
+# grafana_admin_password; and the internal TLS ones: internal_ca and <party>_tls, from
+# deploy/scripts/internal-tls.sh (init, then secrets: a CA made on the first run).
+# A secret that exists is never replaced. Exit status 2: a value is missing, empty or
+# still the example's, or the values file is readable by others; nothing was created.
 set -euo pipefail
 
 refuse() {
     echo "make-secrets: $*" >&2
     exit 2
 }
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 values=/etc/minitwit/secrets.env
 env_file=/etc/minitwit/minitwit.env
+tls_dir=/etc/minitwit/internal-tls
 dry_run=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --values) values="${2:?--values needs a file}"; shift 2 ;;
         --env-file) env_file="${2:?--env-file needs a file}"; shift 2 ;;
+        --tls-dir) tls_dir="${2:?--tls-dir needs a directory}"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -89,7 +93,7 @@ version() { # version SETTING: the secret version the deploy settings name (1)
 
 # Every version checked before anything is created.
 for v in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN \
-    SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD; do
+    SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD INTERNAL_TLS; do
     version "${v}_SECRET_VERSION" >/dev/null
 done
 
@@ -127,3 +131,16 @@ secret s3_secret_access_key S3_KEYS_SECRET_VERSION "$SPACES_SECRET"
 secret grafana_admin_password GRAFANA_ADMIN_PASSWORD_SECRET_VERSION "$(hex 16)"
 secret smtp_password SMTP_PASSWORD_SECRET_VERSION "$SMTP_PASSWORD"
 echo "make-secrets: $created $([ "$dry_run" = 1 ] && echo "to create" || echo created), $kept kept"
+
+# The internal CA, the services' and callers' certificates, and their secrets.
+internal_tls="$(dirname "${BASH_SOURCE[0]}")/internal-tls.sh"
+if [ "$dry_run" = 1 ]; then
+    if [ -s "$tls_dir/ca.pem" ]; then
+        "$internal_tls" secrets --dir "$tls_dir" --env-file "$env_file" --dry-run
+    else
+        echo "would create the internal CA and certificates in $tls_dir, and their secrets"
+    fi
+else
+    "$internal_tls" init --dir "$tls_dir" >/dev/null
+    "$internal_tls" secrets --dir "$tls_dir" --env-file "$env_file"
+fi

@@ -209,7 +209,43 @@ print(before_tls, wrong)' 2>&1 || true)"
         result "13 entrypoint error paths" FAIL "$(grep -v '^OK' "$out/entrypoints.log" | tr '\n' ' ')"
     fi
 
+    stack_check_internal_tls
     stack_check_certificate
+}
+
+# --- 16. the services only over mutual TLS --------------------------------------------------------
+# From a gateway task, on the overlay network as any container there: each service
+# answers a caller showing the gateway's certificate (the stack's secrets, made by
+# make-secrets.sh through internal-tls.sh), and refuses one without a certificate and
+# plain HTTP; its plain health port (loopback only) cannot be reached. Prometheus
+# scrapes every replica over https with its own certificate.
+stack_check_internal_tls() {
+    local svc port probe summary="" bad=""
+    for svc in user-service:8081:9081 message-service:8082:9082 follow-service:8083:9083; do
+        IFS=: read -r svc port probe <<<"$svc"
+        # one exec per service: each curl prints its HTTP status (000: no answer)
+        # shellcheck disable=SC2016 # expanded in the container
+        answers="$(task_exec gateway sh -c '
+            s="$1"; p="$2"; h="$3"; ca=/run/secrets/internal_ca
+            c() { curl -s -o /dev/null -w "%{http_code}" --max-time 5 "$@" || true; }
+            printf "%s %s %s %s\n" \
+                "$(c --cacert "$ca" --cert /run/secrets/gateway_tls "https://$s:$p/health")" \
+                "$(c --cacert "$ca" "https://$s:$p/health")" \
+                "$(c "http://$s:$p/health")" \
+                "$(c "http://$s:$h/health")"' sh "$svc" "$port" "$probe" 2>&1 || true)"
+        summary="$summary $svc: $answers;"
+        [ "$answers" = "200 000 000 000" ] || bad="$bad $svc"
+    done
+    scrapes="$(task_exec prometheus wget -qO- http://127.0.0.1:9090/api/v1/targets 2>/dev/null | jq -r '
+        [.data.activeTargets[] | select(.labels.job | test("^(user|message|follow)-service$"))]
+        | "\(length) \(map(select(.health == "up" and (.scrapeUrl | startswith("https://")))) | length)"' 2>/dev/null || echo "0 0")"
+    read -r targets tls_up <<<"$scrapes"
+    figures="gateway certificate / none / plain HTTP / plain health port from the network:$summary Prometheus: $tls_up of $targets service targets up over https"
+    if [ -z "$bad" ] && [ "$targets" -ge 3 ] && [ "$tls_up" = "$targets" ]; then
+        result "16 services only over mutual TLS" OK "$figures"
+    else
+        result "16 services only over mutual TLS" FAIL "want 200 000 000 000 for each;$bad: $figures"
+    fi
 }
 
 # --- 15. a certificate from an ACME CA, through the stack's own certbot and nginx -----------------

@@ -15,7 +15,8 @@ values_file() {
   chmod 600 "$FAKE/secrets.env"
 }
 make_secrets() {
-  run "$SCRIPTS/make-secrets.sh" --values "$FAKE/secrets.env" --env-file "$FAKE/minitwit.env" "$@"
+  run "$SCRIPTS/make-secrets.sh" --values "$FAKE/secrets.env" --env-file "$FAKE/minitwit.env" \
+    --tls-dir "$FAKE/tls" "$@"
 }
 secret_value() { cat "$FAKE/state/secret-values/$1"; }
 
@@ -30,6 +31,11 @@ make_secrets_creates_every_secret_the_stack_names() {
   got="$(sort "$FAKE/state/secrets")"
   [ "$want" = "$got" ] || fail "the stack names: $want; created: $got"
   expect_in "$out" "make-secrets: 11 created, 0 kept"
+  expect_in "$out" "internal-tls: 6 created, 0 kept (version 1)"
+  # the internal CA's certificate, and a party's key and certificate
+  [ "$(secret_value minitwit_internal_ca_1)" = "$(cat "$FAKE/tls/ca.pem")" ] || fail "internal_ca"
+  openssl verify -CAfile "$FAKE/tls/ca.pem" <(secret_value minitwit_gateway_tls_1) >/dev/null ||
+    fail "gateway_tls is not signed by the internal CA"
   [ "$(secret_value minitwit_sim_authorization_1)" = "Basic $(printf 'simulator:super_safe!' | base64 -w0)" ] ||
     fail "sim_authorization is $(secret_value minitwit_sim_authorization_1)"
   [ "$(secret_value minitwit_s3_access_key_id_1)" = DO00SPACESKEY ] || fail "s3 key id"
@@ -49,6 +55,7 @@ make_secrets_keeps_what_exists_and_follows_the_versions() {
   expect_in "$out" "exists   minitwit_session_key_1 (kept)"
   expect_in "$out" "created  minitwit_service_token_3"
   expect_in "$out" "make-secrets: 10 created, 1 kept"
+  expect_in "$out" "internal-tls: 6 created, 0 kept (version 1)"
   [ ! -e "$FAKE/state/secret-values/minitwit_session_key_1" ] || fail "an existing secret was replaced"
 }
 register make_secrets_keeps_what_exists_and_follows_the_versions
@@ -90,7 +97,9 @@ make_secrets_dry_run_creates_nothing() {
   expect_status "$rc" 0
   expect_in "$out" "would create minitwit_postgres_password_1"
   expect_in "$out" "make-secrets: 11 to create, 0 kept"
+  expect_in "$out" "would create the internal CA and certificates in $FAKE/tls, and their secrets"
   [ ! -s "$FAKE/state/secrets" ] || fail "created $(cat "$FAKE/state/secrets")"
+  [ ! -e "$FAKE/tls" ] || fail "a dry run made $FAKE/tls"
 }
 register make_secrets_dry_run_creates_nothing
 

@@ -118,6 +118,7 @@ s3_peer_stop() {
 
 # test_secrets: the secrets the stack names, as minitwit_<name>_swarmtest, on the
 # swarm `docker` reaches, made as an operator makes them: deploy/scripts/make-secrets.sh
+# (its internal CA and certificates kept in $SWARM_STATE/internal-tls)
 # from a values file (the course's simulator credential, a bucket key the S3 peer
 # accepts, the relay's password) and the settings' versions. Made once; down.sh
 # removes them. Needs s3_peer first (the settings name it).
@@ -131,7 +132,8 @@ test_secrets() {
         )
     fi
     test_env_settings >"$versions"
-    "$SWARM_ROOT/deploy/scripts/make-secrets.sh" --values "$values" --env-file "$versions" >/dev/null \
+    "$SWARM_ROOT/deploy/scripts/make-secrets.sh" --values "$values" --env-file "$versions" \
+        --tls-dir "$SWARM_STATE/internal-tls" >/dev/null \
         || die "deploy/scripts/make-secrets.sh failed"
 }
 
@@ -155,7 +157,7 @@ ALERT_HEARTBEAT_URL=http://mailsink:8080/heartbeat
 ENV
     local s
     for s in POSTGRES_PASSWORD USER_DB_URL MESSAGE_DB_URL FOLLOW_DB_URL SESSION_KEY SERVICE_TOKEN \
-        SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD; do
+        SIM_AUTHORIZATION S3_KEYS GRAFANA_ADMIN_PASSWORD SMTP_PASSWORD INTERNAL_TLS; do
         echo "${s}_SECRET_VERSION=$SECRET_VERSION"
     done
 }

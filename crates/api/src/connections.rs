@@ -38,7 +38,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 /// An HTTP client for service clients: a time-out on every call, new connections
 /// taking a name's addresses in turn ([`RoundRobin`]).
 pub fn http_client(timeout: Duration) -> reqwest::Client {
-    http_client_builder(timeout, Arc::new(RoundRobin::system()))
+    http_client_builder(timeout, Arc::new(RoundRobin::system()), None)
         .build()
         .expect("a plain HTTP client always builds")
 }
@@ -46,8 +46,69 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 /// Longest wait for a TCP connection to a service.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 
-pub(crate) fn http_client_builder(timeout: Duration, resolver: Arc<RoundRobin>) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+/// What a client needs to call services over mutual TLS: the internal CA, the only one
+/// it trusts (a service must show a certificate it signed, for the name called), and
+/// the client's own key and certificate, which the services ask for.
+#[derive(Clone)]
+pub struct ClientTls {
+    roots: Vec<reqwest::Certificate>,
+    identity: reqwest::Identity,
+}
+
+impl ClientTls {
+    /// From PEM texts: `ca` one or more CA certificates (two during a rotation of the
+    /// CA), `identity` the client's private key and certificate chain. The error says
+    /// which of them is unusable.
+    pub fn from_pem(ca: &str, identity: &str) -> Result<Self, String> {
+        let roots = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+            .map_err(|e| format!("the CA is not a PEM certificate bundle: {e}"))?;
+        if roots.is_empty() {
+            return Err("the CA holds no certificate".into());
+        }
+        let identity = reqwest::Identity::from_pem(identity.as_bytes())
+            .map_err(|e| format!("the identity is not a private key and a certificate chain in PEM: {e}"))?;
+        Ok(Self { roots, identity })
+    }
+}
+
+/// Why `url` cannot name a service a client with (`tls`) or without mutual TLS calls,
+/// if it cannot: it must be `https://` with TLS and `http://` without (never calls in
+/// clear by mistake, never `https://` without the internal CA); the URL parser already
+/// refuses either without a host. `tls_settings` names the TLS settings in the error.
+pub fn check_service_url(url: &str, tls: bool, tls_settings: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match (parsed.scheme(), tls) {
+        ("https", true) | ("http", false) => Ok(()),
+        ("https", false) => Err(format!("{url:?} is https:// but {tls_settings} are not set")),
+        ("http", true) => Err(format!(
+            "{url:?} is http:// while mutual TLS is configured ({tls_settings}): calls would cross \
+             the network in clear; use https://"
+        )),
+        (scheme, _) => Err(format!("{url:?}: {scheme}:// is neither http:// nor https://")),
+    }
+}
+
+pub(crate) fn http_client_builder(
+    timeout: Duration,
+    resolver: Arc<RoundRobin>,
+    tls: Option<&ClientTls>,
+) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    let builder = match tls {
+        None => builder,
+        Some(tls) => tls
+            .roots
+            .iter()
+            .fold(builder.use_rustls_tls().tls_built_in_root_certs(false), |b, root| {
+                b.add_root_certificate(root.clone())
+            })
+            .identity(tls.identity.clone())
+            .https_only(true),
+    };
+    builder
+        // One request per connection at a time, as over plain HTTP: HTTP/2 (which TLS
+        // would negotiate) puts every call on one connection, so on one replica.
+        .http1_only()
         .dns_resolver(resolver)
         .timeout(timeout)
         // Services are on the same network: a connect takes well under a millisecond
@@ -99,11 +160,13 @@ impl Connections {
 
     /// How the gateway reaches one service: calls with `timeout`, new connections take
     /// the name's addresses in turn ([`RoundRobin`]), the pool renewed every `max_age`
-    /// (zero: never).
-    pub fn to_service(timeout: Duration, max_age: Duration) -> Self {
+    /// (zero: never), over mutual TLS if `tls` is given (then only `https://` URLs).
+    pub fn to_service(timeout: Duration, max_age: Duration, tls: Option<ClientTls>) -> Self {
         let resolver = Arc::new(RoundRobin::system());
         Self::renewed(max_age, move || {
-            http_client_builder(timeout, resolver.clone()).build().expect("a plain HTTP client always builds")
+            http_client_builder(timeout, resolver.clone(), tls.as_ref())
+                .build()
+                .expect("a client of parsed certificates always builds")
         })
     }
 
@@ -373,7 +436,7 @@ mod tests {
             Box::pin(async move { Ok(addrs) })
         }));
         let connections = Connections::renewed(max_age, move || {
-            http_client_builder(Duration::from_secs(5), resolver.clone()).build().unwrap()
+            http_client_builder(Duration::from_secs(5), resolver.clone(), None).build().unwrap()
         });
         MessageClient::new(connections, "http://message-service.test")
     }

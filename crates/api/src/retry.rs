@@ -30,7 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::connections::{http_client_builder, RoundRobin};
+use crate::connections::{http_client_builder, ClientTls, RoundRobin};
 
 /// The pause before the last try of a retry that was cut off (see the module's text).
 pub const CUT_OFF_PAUSE: Duration = Duration::from_millis(20);
@@ -206,15 +206,25 @@ impl Retries {
     /// Retries for one service's calls whose time-out is `timeout`.
     pub fn new(timeout: Duration, budget: RetryBudget) -> Self {
         Self {
-            fresh: http_client_builder(timeout, Arc::new(RoundRobin::system()))
-                .pool_max_idle_per_host(0)
-                .build()
-                .expect("a plain HTTP client always builds"),
+            fresh: Self::fresh_client(timeout, None),
             timeout,
             budget: Arc::new(budget),
             observer: None,
             hedge_after: None,
         }
+    }
+
+    /// Retries and hedges over mutual TLS, as the client's own calls go.
+    pub fn with_tls(mut self, tls: &ClientTls) -> Self {
+        self.fresh = Self::fresh_client(self.timeout, Some(tls));
+        self
+    }
+
+    fn fresh_client(timeout: Duration, tls: Option<&ClientTls>) -> reqwest::Client {
+        http_client_builder(timeout, Arc::new(RoundRobin::system()), tls)
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("a client of parsed certificates always builds")
     }
 
     /// Hedges idempotent calls that have no answer after `after` (zero, or not less

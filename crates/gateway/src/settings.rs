@@ -1,6 +1,7 @@
 //! The gateway's settings: where the services are, the simulator's credentials and
 //! client allow-list, sessions, and the web UI's password policy.
 
+use minitwit_api::connections::{check_service_url, ClientTls};
 use minitwit_kit::settings::{expose, expose_optional, HttpSettings, LogSettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,7 @@ impl Settings {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let settings: Self =
             minitwit_kit::settings::load_from(crate::ENV_PREFIX, &["sim.allow_list"], vars.iter().cloned())?;
+        settings.services.client_tls()?;
         if settings.production {
             let given = |name: &str| vars.iter().any(|(k, v)| k == name && !v.trim().is_empty());
             let missing: Vec<String> = PRODUCTION_REQUIRES
@@ -134,6 +136,54 @@ pub struct ServicesSettings {
     /// a Docker secret in the stack: `GATEWAY_SERVICES__TOKEN_FILE`).
     #[serde(serialize_with = "expose_optional")]
     pub token: Option<SecretString>,
+    /// Mutual TLS to the services (their `HTTP__TLS__*`); then every URL is `https://`.
+    pub tls: ServicesTlsSettings,
+}
+
+/// What the gateway presents to the services over mutual TLS (Docker secrets in the
+/// stack: `GATEWAY_SERVICES__TLS__CA_FILE`, `GATEWAY_SERVICES__TLS__IDENTITY_FILE`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServicesTlsSettings {
+    /// The internal CA's certificate (PEM; two during a rotation): the only one trusted.
+    pub ca: Option<String>,
+    /// The gateway's private key and certificate chain, PEM, in one text.
+    #[serde(serialize_with = "expose_optional")]
+    pub identity: Option<SecretString>,
+}
+
+impl ServicesSettings {
+    /// The services' URLs checked, and the mutual TLS to use with them, if any. Refused
+    /// (naming the variable) when a URL is not `http://` or `https://` with a host,
+    /// when `https://` URLs come without the TLS settings or TLS settings with an
+    /// `http://` URL (calls in clear by mistake), and when a certificate does not parse:
+    /// at start, not as a 503 on every call.
+    pub fn client_tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        let var = |key: &str| format!("{}_SERVICES__{key}", crate::ENV_PREFIX);
+        let tls = match (&self.tls.ca, &self.tls.identity) {
+            (None, None) => None,
+            (Some(ca), Some(identity)) => Some(
+                ClientTls::from_pem(ca, identity.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("{} / {}: {e}", var("TLS__CA"), var("TLS__IDENTITY")))?,
+            ),
+            _ => anyhow::bail!(
+                "{} and {} go together: the CA that signed the services, and the gateway's own \
+                 key and certificate that they ask for",
+                var("TLS__CA"),
+                var("TLS__IDENTITY")
+            ),
+        };
+        let tls_vars = format!("{} and {}", var("TLS__CA"), var("TLS__IDENTITY"));
+        for (key, url) in [
+            ("USER_URL", &self.user_url),
+            ("MESSAGE_URL", &self.message_url),
+            ("FOLLOW_URL", &self.follow_url),
+        ] {
+            check_service_url(url, tls.is_some(), &tls_vars)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", var(key)))?;
+        }
+        Ok(tls)
+    }
 }
 
 impl Default for ServicesSettings {
@@ -149,6 +199,7 @@ impl Default for ServicesSettings {
             hedge_after_ms: 100,
             connection_max_age_ms: 10_000,
             token: None,
+            tls: ServicesTlsSettings::default(),
         }
     }
 }
@@ -263,5 +314,55 @@ mod tests {
         ] {
             assert_eq!(check_sim_credential(value), Err(why), "{value}");
         }
+    }
+
+    fn services(urls: &str, tls: Option<(&str, &str)>) -> ServicesSettings {
+        let mut s = ServicesSettings::default();
+        (s.user_url, s.message_url, s.follow_url) = (urls.into(), urls.into(), urls.into());
+        if let Some((ca, identity)) = tls {
+            (s.tls.ca, s.tls.identity) = (Some(ca.into()), Some(identity.into()));
+        }
+        s
+    }
+
+    fn refusal(s: &ServicesSettings) -> String {
+        format!("{:#}", s.client_tls().err().expect("refused"))
+    }
+
+    #[test]
+    fn service_urls_and_their_tls_are_checked_at_start() {
+        let ca = minitwit_kit::testing::pki::TestCa::new("internal");
+        let (pem, identity) = (ca.pem(), ca.identity("gateway"));
+        assert!(services("http://user-service:8081", None).client_tls().unwrap().is_none());
+        assert!(services("https://user-service:8081", Some((&pem, &identity)))
+            .client_tls()
+            .unwrap()
+            .is_some());
+
+        for (s, says) in [
+            (
+                services("https://user-service:8081", None),
+                "GATEWAY_SERVICES__USER_URL: \"https://user-service:8081\" is https:// but",
+            ),
+            (
+                services("http://user-service:8081", Some((&pem, &identity))),
+                "is http:// while mutual TLS is configured",
+            ),
+            (
+                services("user-service:8081", None),
+                "GATEWAY_SERVICES__USER_URL: \"user-service:8081\": user-service:// is neither",
+            ),
+            (services("not a url", None), "is not a URL"),
+            (services("http://", None), "is not a URL"),
+            (services("https://x", Some((&pem, "no key"))), "the identity is not a private key"),
+            (services("https://x", Some(("no CA", &identity))), "the CA holds no certificate"),
+        ] {
+            let refusal = refusal(&s);
+            assert!(refusal.contains(says), "{refusal}");
+        }
+        let mut half = services("https://x", Some((&pem, &identity)));
+        half.tls.identity = None;
+        assert!(refusal(&half)
+            .contains("GATEWAY_SERVICES__TLS__CA and GATEWAY_SERVICES__TLS__IDENTITY go together"));
     }
 }

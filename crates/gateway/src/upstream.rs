@@ -39,7 +39,8 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Fails only when the services' token cannot be sent as a header.
+    /// Fails when the services' URLs or TLS settings are unusable
+    /// ([`ServicesSettings::client_tls`]) or their token cannot be sent as a header.
     pub fn new(
         services: &ServicesSettings,
         cache: &CacheSettings,
@@ -78,15 +79,20 @@ impl Upstream {
             Arc::new(move |service, outcome| retried.with_label_values(&[service, outcome]).inc());
         let timeout = Duration::from_millis(services.timeout_ms);
         // One budget per service: retries to one cannot eat another's.
+        let tls = services.client_tls()?;
         let retries = || {
             let budget = RetryBudget::new(services.retry_budget_percent, services.retry_min_per_second);
-            Retries::new(timeout, budget)
+            let retries = Retries::new(timeout, budget)
                 .with_hedge(Duration::from_millis(services.hedge_after_ms))
-                .with_observer(on_retry.clone())
+                .with_observer(on_retry.clone());
+            match &tls {
+                Some(tls) => retries.with_tls(tls),
+                None => retries,
+            }
         };
         // One pool per service, each renewed on its own.
         let max_age = Duration::from_millis(services.connection_max_age_ms);
-        let connections = || Connections::to_service(timeout, max_age);
+        let connections = || Connections::to_service(timeout, max_age, tls.clone());
         let token = services.token.as_ref().map(|t| t.expose_secret());
         let bad_token = |e: String| anyhow::anyhow!("services.token: {e}");
         Ok(Self {

@@ -1,13 +1,14 @@
 //! What every MiniTwit process repeats, and nothing else: layered settings, logging,
 //! the JSON error type, Prometheus metrics, request ids and access logs, `/health`,
-//! `/ready`, `/metrics`, the database pool and migrations, and serving with graceful
-//! shutdown.
+//! `/ready`, `/metrics`, the database pool and migrations, and serving (over mutual TLS
+//! where configured) with graceful shutdown.
 
 pub mod error;
 pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod settings;
+pub mod tls;
 
 #[cfg(feature = "db")]
 pub mod bulk;

@@ -113,10 +113,22 @@ pub fn serve<F>(http: &HttpSettings, service: Service, configure: F) -> anyhow::
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    let tls = http.tls.server_config("")?;
     let listener = TcpListener::bind((http.host.as_str(), http.port))?;
     let port = listener.local_addr()?.port();
     let limit = http.body_limit_bytes;
-    slog::info!(service.logger, "listening"; "address" => format!("{}:{port}", http.host));
+    let scheme = if tls.is_some() { "https (mutual TLS)" } else { "http" };
+    slog::info!(service.logger, "listening"; "address" => format!("{}:{port}", http.host), "scheme" => scheme);
+    if tls.is_none() && !http.on_loopback() {
+        slog::warn!(service.logger, "serving plain HTTP beyond loopback: calls cross the network in clear";
+            "fix" => "set HTTP__TLS__IDENTITY_FILE and HTTP__TLS__CLIENT_CA_FILE (deploy/scripts/internal-tls.sh)");
+    }
+    // Bound before the server is built, so that a port in use fails here.
+    let loopback = match (&tls, http.tls.loopback_port) {
+        (Some(_), port) if port != 0 => Some(TcpListener::bind(("127.0.0.1", port))?),
+        _ => None,
+    };
+    let logger = service.logger.clone();
     let service = web::Data::new(service);
     let token = ServiceToken::new(http.service_token.as_ref());
     let mut server = HttpServer::new(move || {
@@ -135,12 +147,19 @@ where
             .configure(configure.clone())
             .default_service(web::to(not_found))
     })
-    .listen(listener)?
     // run_until_stopped handles SIGTERM and Ctrl-C itself, to drain first.
     .disable_signals()
     .shutdown_timeout(http.shutdown_timeout_secs)
     .keep_alive(std::time::Duration::from_secs(http.keep_alive_secs))
     .max_connections(http.max_connections.max(1));
+    server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, Arc::unwrap_or_clone(config))?,
+        None => server.listen(listener)?,
+    };
+    if let Some(loopback) = loopback {
+        slog::info!(logger, "listening"; "address" => loopback.local_addr()?.to_string(), "scheme" => "http (loopback only)");
+        server = server.listen(loopback)?;
+    }
     if http.workers > 0 {
         server = server.workers(http.workers);
     }

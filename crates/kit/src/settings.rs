@@ -8,6 +8,8 @@ use config::{Config, Environment, File};
 use secrecy::SecretString;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::tls::ServerTlsSettings;
+
 /// How a process listens for HTTP.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -36,6 +38,8 @@ pub struct HttpSettings {
     /// (`SERVICES__TOKEN`).
     #[serde(serialize_with = "expose_optional")]
     pub service_token: Option<SecretString>,
+    /// Mutual TLS on the port (see [`crate::tls`]); off by default.
+    pub tls: ServerTlsSettings,
 }
 
 impl HttpSettings {
@@ -45,12 +49,12 @@ impl HttpSettings {
 
     /// For an internal service: refuses to listen beyond loopback without a service
     /// token, since every internal route would then answer anyone who reaches the port
-    /// (`make run` listens on 127.0.0.1 and needs none; the stack sets one). `prefix` is
-    /// the service's environment prefix, to name the settings in the error.
-    pub fn require_token_beyond_loopback(&self, prefix: &str) -> anyhow::Result<()> {
-        let loopback = self.host == "localhost"
-            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if self.service_token.is_none() && !loopback {
+    /// (`make run` listens on 127.0.0.1 and needs none; the stack sets one), and refuses
+    /// TLS settings that do not make a working mutual TLS ([`ServerTlsSettings`]).
+    /// `prefix` is the service's environment prefix, to name the settings in the error.
+    pub fn check_internal(&self, prefix: &str) -> anyhow::Result<()> {
+        self.tls.server_config(prefix)?;
+        if self.service_token.is_none() && !self.on_loopback() {
             anyhow::bail!(
                 "{prefix}_HTTP__HOST is {}, beyond loopback, so {prefix}_HTTP__SERVICE_TOKEN (or \
                  {prefix}_HTTP__SERVICE_TOKEN_FILE) must be set: without a token every internal \
@@ -59,6 +63,11 @@ impl HttpSettings {
             );
         }
         Ok(())
+    }
+
+    /// Whether the port can only be reached from this machine (this container).
+    pub fn on_loopback(&self) -> bool {
+        self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -74,6 +83,7 @@ impl Default for HttpSettings {
             keep_alive_secs: 75,
             max_connections: 256,
             service_token: None,
+            tls: ServerTlsSettings::default(),
         }
     }
 }
@@ -273,13 +283,13 @@ mod tests {
             ..HttpSettings::default()
         };
         for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost"] {
-            assert!(on(host, None).require_token_beyond_loopback("X").is_ok(), "{host}");
+            assert!(on(host, None).check_internal("X").is_ok(), "{host}");
         }
         for host in ["0.0.0.0", "::", "10.0.0.7", "user-service"] {
-            let err = on(host, None).require_token_beyond_loopback("X").unwrap_err().to_string();
+            let err = on(host, None).check_internal("X").unwrap_err().to_string();
             assert!(err.contains(&format!("X_HTTP__HOST is {host}")), "{err}");
             assert!(err.contains("X_HTTP__SERVICE_TOKEN"), "{err}");
-            assert!(on(host, Some("t")).require_token_beyond_loopback("X").is_ok(), "{host}");
+            assert!(on(host, Some("t")).check_internal("X").is_ok(), "{host}");
         }
     }
 

@@ -8,6 +8,8 @@
 //! start a service with, [`service_test_app!`] (a service's `TestApp` and `spawn_app`),
 //! the HTTP client and the assertions on answers.
 
+pub mod pki;
+
 use diesel::{connection::SimpleConnection, Connection, PgConnection};
 
 pub use crate::db::Backend;
@@ -393,7 +395,21 @@ pub async fn revert_and_migrate(
 /// override), for tests of how a process starts: `(Some(code), its output)` when it
 /// exits, `(None, "running")` once it answers `/health` on 127.0.0.1 (then it is killed).
 pub async fn start_binary(exe: &str, prefix: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    start_binary_on(exe, prefix, free_port(), env).await
+}
+
+/// A port free on 127.0.0.1 just now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// [`start_binary`] with `/health` asked on `port` (plain HTTP).
+pub async fn start_binary_on(
+    exe: &str,
+    prefix: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
     let mut child = tokio::process::Command::new(exe)
         .env_clear()
         .env(format!("{prefix}_HTTP__HOST"), "127.0.0.1")
@@ -435,4 +451,57 @@ pub async fn assert_token_required_beyond_loopback(exe: &str, prefix: &str) {
     let with_token = [base[0], base[1], (token_var.as_str(), "a-long-random-service-token")];
     assert_eq!(start_binary(exe, prefix, &with_token).await, (None, "running".into()));
     let _ = std::fs::remove_file(db);
+}
+
+/// The service binary `exe` (environment prefix `prefix`) refuses TLS settings that do
+/// not make a working mutual TLS, naming the setting, and starts with ones that do:
+/// TLS on its port, plain HTTP on the loopback port for the health check.
+pub async fn assert_tls_settings_checked(exe: &str, prefix: &str) {
+    let ca = pki::TestCa::new("internal CA");
+    let dir = std::env::temp_dir().join(format!("{prefix}-tls-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let (identity, ca_file) = (file("identity.pem", &ca.identity("localhost")), file("ca.pem", &ca.pem()));
+    let db = dir.join("service.db").to_string_lossy().into_owned();
+    let var = |key: &str| format!("{prefix}_{key}");
+    let (db_var, identity_var, ca_var, loopback_var, port_var) = (
+        var("DATABASE__URL"),
+        var("HTTP__TLS__IDENTITY_FILE"),
+        var("HTTP__TLS__CLIENT_CA_FILE"),
+        var("HTTP__TLS__LOOPBACK_PORT"),
+        var("HTTP__PORT"),
+    );
+    async fn refused(exe: &str, prefix: &str, env: &[(&str, &str)], names: &str) {
+        let (code, out) = start_binary(exe, prefix, env).await;
+        assert_eq!(code, Some(1), "{env:?}: {out}");
+        assert!(out.contains(names), "{env:?} should name {names}: {out}");
+    }
+    let db_env = (db_var.as_str(), db.as_str());
+    let (needs_ca, needs_identity) = (var("HTTP__TLS__CLIENT_CA"), var("HTTP__TLS__IDENTITY"));
+    refused(exe, prefix, &[db_env, (&identity_var, &identity)], &needs_ca).await;
+    refused(exe, prefix, &[db_env, (&ca_var, &ca_file)], &needs_identity).await;
+    // A certificate without its key; a CA file that holds no certificate.
+    let no_key = file("no-key.pem", &ca.pem());
+    refused(exe, prefix, &[db_env, (&identity_var, &no_key), (&ca_var, &ca_file)], "holds no private key")
+        .await;
+    let garbage = file("garbage.pem", "not a certificate");
+    refused(exe, prefix, &[db_env, (&identity_var, &identity), (&ca_var, &garbage)], "holds no certificate")
+        .await;
+    refused(exe, prefix, &[db_env, (&loopback_var, "9")], "LOOPBACK_PORT is set but TLS is off").await;
+
+    let (health, tls_port) = (free_port(), free_port().to_string());
+    let health_port = health.to_string();
+    let env = [
+        (db_var.as_str(), db.as_str()),
+        (&identity_var, &identity),
+        (&ca_var, &ca_file),
+        (&loopback_var, &health_port),
+        (&port_var, &tls_port),
+    ];
+    assert_eq!(start_binary_on(exe, prefix, health, &env).await, (None, "running".into()));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -57,7 +57,7 @@ impl Settings {
     /// without a service token.
     pub fn load() -> anyhow::Result<Self> {
         let settings: Self = minitwit_kit::settings::load(ENV_PREFIX, &[])?;
-        settings.http.require_token_beyond_loopback(ENV_PREFIX)?;
+        settings.http.check_internal(ENV_PREFIX)?;
         Ok(settings)
     }
 }

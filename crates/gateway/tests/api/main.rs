@@ -4,6 +4,7 @@
 mod connections;
 mod degraded;
 mod helpers;
+mod mtls;
 mod owasp;
 mod proxy;
 mod retries;

@@ -43,3 +43,13 @@ async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
     )
     .await;
 }
+
+/// Mutual TLS settings that cannot work are refused at start, naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_refuses_tls_settings_that_cannot_work_and_serves_with_ones_that_do() {
+    minitwit_kit::testing::assert_tls_settings_checked(
+        env!("CARGO_BIN_EXE_message-service"),
+        message_service::ENV_PREFIX,
+    )
+    .await;
+}

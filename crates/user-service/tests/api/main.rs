@@ -2,6 +2,7 @@
 
 mod database;
 mod helpers;
+mod internal_tls;
 mod legacy;
 mod lookup;
 mod migrations;
