@@ -25,6 +25,7 @@
 #   BENCH_SMOKE=1        every step once, for seconds, on a tiny data set: whether the
 #                        bench still runs (a suite of make test); its figures mean nothing
 #   BENCH_SQLITE=0       skip the SQLite run;  BENCH_PGBENCH=0  skip pgbench
+#   BENCH_TLS=0          skip the run with mutual TLS between the gateway and the services
 #   BENCH_RATES="..."    the load steps (default 500 1000 ... 6000; stops at the first miss)
 #   BENCH_STEP_SECS=N    seconds per load step (default 15, quick 8)
 #   BENCH_PORT=N         first of the four ports used (default 18080)
@@ -40,6 +41,7 @@ smoke=${BENCH_SMOKE:-0}
 large=${BENCH_LARGE:-0}
 do_sqlite=${BENCH_SQLITE:-1}
 do_pgbench=${BENCH_PGBENCH:-1}
+do_tls=${BENCH_TLS:-1}
 rates=${BENCH_RATES:-"500 1000 1500 2000 2500 3000 3500 4000 4500 5000 5500 6000"}
 fixed_rate=1250
 p99_limit_ms=100
@@ -136,25 +138,46 @@ gw_port=$base_port
 gw=http://127.0.0.1:$gw_port
 services=(gateway user-service message-service follow-service)
 
-# start_system <label> <users-db> <messages-db> <follows-db>: the four processes, JSON
-# logs at warning level into $out/<label>-<process>.log.
+# start_system <label> <users-db> <messages-db> <follows-db> [tls]: the four processes,
+# JSON logs at warning level into $out/<label>-<process>.log; with tls, the gateway
+# calls the services over mutual TLS, as in the stack, with certificates that
+# deploy/scripts/internal-tls.sh made in $out/tls.
 start_system() {
-  local label=$1 i=0 s prefix
+  local label=$1 i=0 s prefix tls=${5:-} scheme=http host=127.0.0.1
+  local -a extra=() ready=()
   export USER_SERVICE_DATABASE__URL=$2 MESSAGE_SERVICE_DATABASE__URL=$3 FOLLOW_SERVICE_DATABASE__URL=$4
-  export GATEWAY_SERVICES__USER_URL=http://127.0.0.1:$((base_port + 1))
-  export GATEWAY_SERVICES__MESSAGE_URL=http://127.0.0.1:$((base_port + 2))
-  export GATEWAY_SERVICES__FOLLOW_URL=http://127.0.0.1:$((base_port + 3))
+  if [ -n "$tls" ]; then
+    [ -s "$out/tls/ca.pem" ] || INTERNAL_TLS_EXTRA_SAN=DNS:localhost deploy/scripts/internal-tls.sh init \
+      --dir "$out/tls" >/dev/null
+    scheme=https host=localhost
+    ready=(--cacert "$out/tls/ca.pem" --cert "$out/tls/gateway.pem")
+  fi
+  export GATEWAY_SERVICES__USER_URL=$scheme://$host:$((base_port + 1))
+  export GATEWAY_SERVICES__MESSAGE_URL=$scheme://$host:$((base_port + 2))
+  export GATEWAY_SERVICES__FOLLOW_URL=$scheme://$host:$((base_port + 3))
   for s in "${services[@]}"; do
     prefix=$(echo "$s" | tr 'a-z-' 'A-Z_')
+    extra=()
+    if [ -n "$tls" ] && [ "$s" = gateway ]; then
+      extra=("GATEWAY_SERVICES__TLS__CA_FILE=$out/tls/ca.pem" "GATEWAY_SERVICES__TLS__IDENTITY_FILE=$out/tls/gateway.pem")
+    elif [ -n "$tls" ]; then
+      extra=("${prefix}_HTTP__TLS__IDENTITY_FILE=$out/tls/$s.pem" "${prefix}_HTTP__TLS__CLIENT_CA_FILE=$out/tls/ca.pem")
+    fi
     env "${prefix}_HTTP__PORT=$((base_port + i))" "${prefix}_LOG__LEVEL=warning" "${prefix}_LOG__FORMAT=json" \
-      "$BIN_DIR/$s" >"$out/$label-$s.log" 2>&1 &
+      "${extra[@]}" "$BIN_DIR/$s" >"$out/$label-$s.log" 2>&1 &
     pid[$s]=$!
     i=$((i + 1))
   done
   for s in "${services[@]}"; do
-    local port=$((base_port + $(index_of "$s")))
+    local port=$((base_port + $(index_of "$s"))) url
+    url="$scheme://$host:$port/ready"
+    [ "$s" != gateway ] || url="http://127.0.0.1:$port/ready"
     for _ in $(seq 1 300); do
-      curl -sf "http://127.0.0.1:$port/ready" >/dev/null && continue 2
+      if [ "$s" = gateway ]; then
+        curl -sf "$url" >/dev/null && continue 2
+      else
+        curl -sf "${ready[@]}" "$url" >/dev/null && continue 2
+      fi
       kill -0 "${pid[$s]}" 2>/dev/null || { say "$s died; see $out/$label-$s.log"; tail -5 "$out/$label-$s.log" >&2; exit 1; }
       sleep 0.1
     done
@@ -373,6 +396,22 @@ row[pg_replay]="$replay_summary (writes p99 $replay_writes ms, register p50 $rep
 row[pg_peak_all]=$(peaks)
 stop_system
 
+# The same system on the same data with mutual TLS between the gateway and the services
+# (keep-alive connections, as in the stack): the held rate and the CPU at the fixed rate,
+# side by side with the plain run above.
+if [ "$do_tls" = 1 ]; then
+  say "PostgreSQL with mutual TLS to the services: the same databases, the same steps"
+  start_system pgtls "$users_url" "$messages_url" "$follows_url" tls
+  warm_up pgtls
+  step_up pgtls
+  row[tls_max]="$held_rate req/s (p99 $held_p99 ms)"
+  fixed pgtls
+  row[tls_fixed]="$fixed_p50/$fixed_p99 ms"
+  [ "$fixed_errors" = 0 ] || row[tls_fixed]+=" ($fixed_errors errors)"
+  row[tls_cpu]=$fixed_cpu
+  stop_system
+fi
+
 if [ "$large" = 1 ]; then
   for db in users messages follows; do create_db "${tag}_$db"; done
   say "PostgreSQL: seeding 10 M messages (minutes)"
@@ -488,6 +527,11 @@ v() { echo "${row[$1]:--}"; }
   echo "CPU at $fixed_rate req/s, PostgreSQL: $(v pg_cpu)"
   echo "CPU at $fixed_rate req/s, SQLite:     $(v sq_cpu)"
   echo "Without latest (PostgreSQL): $(v pg_nolatest)"
+  if [ "$do_tls" = 1 ]; then
+    echo "With mutual TLS to the services (PostgreSQL): highest rate $(v tls_max) (plain: $(v pg_max));" \
+      "p50/p99 at $fixed_rate req/s $(v tls_fixed) (plain: $(v pg_fixed))"
+    echo "CPU at $fixed_rate req/s, PostgreSQL, mutual TLS: $(v tls_cpu)"
+  fi
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
       "with a latest upsert per request: $(v pgbl_2) / $(v pgbl_16)"

@@ -30,6 +30,8 @@
 # Parties: user-service, message-service, follow-service (server certificates for their
 # service name and tasks.<name>), gateway and prometheus (client certificates). Keys are
 # ECDSA P-256; the CA is valid for 10 years, the others for INTERNAL_TLS_DAYS (825).
+# INTERNAL_TLS_EXTRA_SAN adds names to the services' certificates (DNS:localhost for
+# services called on this machine: scripts/bench.sh).
 # Exit status 2: a usage or state error; nothing was changed.
 set -euo pipefail
 
@@ -37,7 +39,7 @@ refuse() {
     echo "internal-tls: $*" >&2
     exit 2
 }
-usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 command=""
 dir=/etc/minitwit/internal-tls
@@ -79,7 +81,7 @@ issue() {
     local party="$1" ext usage san="" tmp
     if [[ " ${services[*]} " == *" $party "* ]]; then
         usage=serverAuth
-        san="subjectAltName=DNS:$party,DNS:tasks.$party"
+        san="subjectAltName=DNS:$party,DNS:tasks.$party${INTERNAL_TLS_EXTRA_SAN:+,$INTERNAL_TLS_EXTRA_SAN}"
     else
         usage=clientAuth
     fi
