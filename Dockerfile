@@ -70,11 +70,12 @@ FROM ${BINARIES} AS binaries
 # --------------------------------------------------------------------------
 # runtime: what every service image shares
 # --------------------------------------------------------------------------
-# curl is only there for HEALTHCHECK; ca-certificates for any outbound TLS.
+# curl is only there for HEALTHCHECK; ca-certificates for any outbound TLS; libssl3 for
+# the built-in libpq's TLS to PostgreSQL (pq-sys `bundled` links the system's OpenSSL).
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime-debian
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl tini \
+    && apt-get install -y --no-install-recommends ca-certificates curl libssl3 tini \
     && rm -rf /var/lib/apt/lists/*
 
 FROM ${RUNTIME_BASE} AS runtime

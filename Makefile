@@ -3,6 +3,7 @@
 .PHONY: build run test test-quick lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down
 
 build:
+	scripts/build-deps.sh
 	cargo build --release --bins
 
 run: build
@@ -20,6 +21,7 @@ test-browser:
 	BIN_DIR=$(CURDIR)/target/debug tests/browser/run.sh
 
 lint:
+	scripts/build-deps.sh
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# The gateway and the api crate must never link a database driver.

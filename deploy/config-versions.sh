@@ -25,7 +25,7 @@ emit() {
     printf 'export %s_CONFIG_VERSION=%s\n' "$name" "$(version_of "$@")"
 }
 
-emit POSTGRES deploy/postgres/entrypoint.sh deploy/postgres/init-databases.sh
+emit POSTGRES deploy/postgres/entrypoint.sh deploy/postgres/init-databases.sh deploy/postgres/pg_hba.conf
 emit NGINX deploy/nginx/nginx.conf deploy/nginx/entrypoint.sh deploy/nginx/minitwit/*.conf
 emit CERTBOT deploy/certbot/certbot.sh
 emit BLACKBOX deploy/blackbox/blackbox.yml

@@ -88,6 +88,8 @@ command -v jq >/dev/null || need+=(jq)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 { command -v psql && command -v pg_dump && command -v pg_restore; } >/dev/null || need+=(postgresql-client)
+# building: libpq with TLS against the system's OpenSSL (scripts/build-deps.sh)
+{ command -v pkg-config && pkg-config --exists openssl; } >/dev/null 2>&1 || need+=(pkg-config libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

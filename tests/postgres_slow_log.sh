@@ -32,6 +32,7 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); d
 options="-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=20 -c shared_buffers=32MB"
 for s in "${settings[@]}"; do
     case "$s" in max_connections=* | shared_buffers=* | effective_cache_size=*) continue ;; esac # sizes: not this test's
+    case "$s" in hba_file=*) continue ;; esac # the stack's path (tests/postgres_tls.sh runs it)
     options="$options -c '$s'" # pg_ctl hands -o to a shell
 done
 runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null

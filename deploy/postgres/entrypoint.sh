@@ -10,6 +10,27 @@
 # stops the task, the swarm starts it again, and the next start tries again.
 set -eu
 
+# TLS with the internal CA's certificate for the name `postgres` (a Docker secret, the
+# key and certificate in one file: deploy/scripts/internal-tls.sh). PostgreSQL reads
+# its key only from a file of its own user, mode 0600: split into a private folder.
+# The client authentication (hba_file, a config) refuses plain text from the network.
+if [ -n "${POSTGRES_TLS_FILE:-}" ]; then
+    tls=/var/lib/postgresql/tls
+    mkdir -p "$tls"
+    chmod 0700 "$tls"
+    sed -n '/-BEGIN .*PRIVATE KEY-/,/-END .*PRIVATE KEY-/p' "$POSTGRES_TLS_FILE" >"$tls/server.key"
+    sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' "$POSTGRES_TLS_FILE" >"$tls/server.crt"
+    chmod 0600 "$tls/server.key" "$tls/server.crt"
+    if ! [ -s "$tls/server.key" ] || ! [ -s "$tls/server.crt" ]; then
+        echo "POSTGRES_TLS_FILE=$POSTGRES_TLS_FILE holds no key and certificate" >&2
+        exit 1
+    fi
+    chown -R postgres:postgres "$tls"
+    set -- "$@" -c ssl=on -c "ssl_cert_file=$tls/server.crt" -c "ssl_key_file=$tls/server.key"
+    # this script's own connections over TCP below (the hba file refuses plain text)
+    export PGSSLMODE=require
+fi
+
 docker-entrypoint.sh "$@" &
 pid=$!
 # The stop signal (SIGINT: fast shutdown, the image's STOPSIGNAL) goes to the server.

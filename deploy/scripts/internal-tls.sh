@@ -27,8 +27,9 @@
 #   --env-file FILE  the deploy settings (default /etc/minitwit/minitwit.env)
 #   --dry-run        secrets: print what would be created, create nothing
 #
-# Parties: user-service, message-service, follow-service (server certificates for their
-# service name and tasks.<name>), gateway and prometheus (client certificates). Keys are
+# Parties: user-service, message-service, follow-service and postgres (server
+# certificates for their service name and tasks.<name>), gateway and prometheus
+# (client certificates). Keys are
 # ECDSA P-256; the CA is valid for 10 years, the others for INTERNAL_TLS_DAYS (825).
 # INTERNAL_TLS_EXTRA_SAN adds names to the services' certificates (DNS:localhost for
 # services called on this machine: scripts/bench.sh).
@@ -60,7 +61,7 @@ done
 [ -n "$command" ] || { usage >&2; exit 2; }
 command -v openssl >/dev/null 2>&1 || refuse "openssl is required"
 
-services=(user-service message-service follow-service)
+services=(user-service message-service follow-service postgres)
 clients=(gateway prometheus)
 days="${INTERNAL_TLS_DAYS:-825}"
 [[ "$days" =~ ^[1-9][0-9]*$ ]] || refuse "INTERNAL_TLS_DAYS must be a whole number of days, not '$days'"

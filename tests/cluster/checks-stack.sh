@@ -204,13 +204,39 @@ print(before_tls, wrong)' 2>&1 || true)"
     # --- 13. the entrypoints' error paths (plain containers on this machine's engine) ---------------
     if on_host "$root/tests/swarm/entrypoints.sh" \
         >"$out/entrypoints.log" 2>&1; then
-        result "13 entrypoint error paths" OK "$(grep -c '^OK' "$out/entrypoints.log") cases: postgres init retried, nginx without a certificate, a bad alertmanager setting"
+        result "13 entrypoint error paths" OK "$(grep -c '^OK' "$out/entrypoints.log") cases: postgres init retried, postgres TLS secret without a key, nginx without a certificate, a bad alertmanager setting"
     else
         result "13 entrypoint error paths" FAIL "$(grep -v '^OK' "$out/entrypoints.log" | tr '\n' ' ')"
     fi
 
     stack_check_internal_tls
+    stack_check_postgres_tls
     stack_check_certificate
+}
+
+# --- 17. PostgreSQL only over TLS ------------------------------------------------------------------
+# From the backup task, on the overlay as any container there: a plain-text connection is
+# refused by the hba file (before any password is sent); one with the stack's settings
+# (PGSSLMODE=verify-full against the internal CA, for the name postgres) is served over
+# TLS. And every connection of the three services is a TLS one.
+stack_check_postgres_tls() {
+    local plain tls services
+    # shellcheck disable=SC2016 # expanded in the container
+    plain="$(task_exec backup sh -c 'PGPASSWORD="$(cat "$PGPASSWORD_FILE")" PGSSLMODE=disable \
+        psql -d postgres -Atc "SELECT 1"' 2>&1 || true)"
+    # shellcheck disable=SC2016
+    tls="$(task_exec backup sh -c 'PGPASSWORD="$(cat "$PGPASSWORD_FILE")" \
+        psql -d postgres -Atc "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"' 2>&1 || true)"
+    services="$(psql_in postgres "SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*)
+        FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename LIKE 'minitwit_%'" 2>&1 || true)"
+    read -r tls_conns all_conns <<<"$services"
+    figures="plain text: '$(tr '\n' ' ' <<<"$plain" | cut -c1-160)'; verify-full: '$tls'; the services' connections over TLS: ${tls_conns:-?} of ${all_conns:-?}"
+    if [[ "$plain" == *"no encryption"* ]] && [ "$tls" = t ] && [ "${all_conns:-0}" -ge 3 ] 2>/dev/null \
+        && [ "$tls_conns" = "$all_conns" ]; then
+        result "17 PostgreSQL only over TLS" OK "$figures"
+    else
+        result "17 PostgreSQL only over TLS" FAIL "$figures"
+    fi
 }
 
 # --- 16. the services only over mutual TLS --------------------------------------------------------

@@ -71,10 +71,15 @@ node_env() {
 
 # on NODE ARGS...: the docker CLI against NODE's engine.
 on() {
-    local node="$1"
-    shift
+    on_within 0 "$@"
+}
+# on_within SECONDS NODE ARGS...: the same, stopped after SECONDS (0: never); `timeout`
+# cannot run the function `on` itself.
+on_within() {
+    local secs="$1" node="$2"
+    shift 2
     DOCKER_HOST="tcp://${NODE_IP[$node]}:2376" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$CLUSTER_PKI/client" \
-        DOCKER_CONFIG="$CLUSTER_DOCKER_CONFIG" docker "$@"
+        DOCKER_CONFIG="$CLUSTER_DOCKER_CONFIG" timeout "$secs" docker "$@"
 }
 
 # use_node NODE: points this shell's docker CLI at NODE (the deploy scripts, which

@@ -57,7 +57,7 @@ keep_logs() {
     local dir="$out/logs/${1%% *}" s
     mkdir -p "$dir"
     for s in nginx gateway user-service message-service follow-service postgres; do
-        timeout 30 on "$MANAGER" service logs --raw --timestamps --since "$window_start" "${STACK}_$s" \
+        on_within 30 "$MANAGER" service logs --raw --timestamps --since "$window_start" "${STACK}_$s" \
             >"$dir/$s.log" 2>&1 || true
     done
     on "$MANAGER" node ls >"$dir/nodes.txt" 2>&1 || true
@@ -187,13 +187,17 @@ for s in "${APP[@]}"; do
     [ "$n" -ge 2 ] && [ "$n" = "$distinct" ] || problems+=("$s: $n tasks on $distinct nodes")
 done
 # A request across the overlay between two hosts: from a gateway's container to a
-# message-service task on another node, by the task's own overlay address.
+# message-service task on another node, at the task's own overlay address, over mutual
+# TLS as the gateway calls it (the service's name for that address, the gateway's
+# certificate).
 gw_node="$(node_of_task gateway)"
 cross=""
 while read -r ip node; do
     [ -n "$ip" ] && [ "$node" != "$gw_node" ] || continue
     if code="$(on "$gw_node" exec "$(task_container "$gw_node" gateway)" \
-        curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$ip:8082/health")" && [ "$code" = 200 ]; then
+        curl -s -o /dev/null -w '%{http_code}' --max-time 5 --resolve "message-service:8082:$ip" \
+        --cacert /run/secrets/internal_ca --cert /run/secrets/gateway_tls \
+        "https://message-service:8082/health")" && [ "$code" = 200 ]; then
         cross="gateway on $gw_node -> message-service $ip on $node: 200"
         break
     fi

@@ -18,7 +18,7 @@ internal_tls_init_makes_a_ca_and_a_certificate_per_party() {
   [ "$(stat -c %a "$FAKE/tls")" = 700 ] || fail "the directory is $(stat -c %a "$FAKE/tls")"
   [ "$(stat -c %a "$FAKE/tls/ca.key")" = 600 ] || fail "the CA key is $(stat -c %a "$FAKE/tls/ca.key")"
   local party
-  for party in user-service message-service follow-service; do
+  for party in user-service message-service follow-service postgres; do
     verifies "$FAKE/tls/$party.pem" "$FAKE/tls/ca.pem" sslserver || fail "$party is no server certificate"
     ! verifies "$FAKE/tls/$party.pem" "$FAKE/tls/ca.pem" sslclient || fail "$party may act as a client"
     expect_in "$(ext_of "$party" subjectAltName)" "DNS:$party, DNS:tasks.$party"
@@ -53,15 +53,15 @@ internal_tls_secrets_follow_the_version_and_keep_what_exists() {
   [ ! -s "$FAKE/state/secrets" ] || fail "a dry run created $(cat "$FAKE/state/secrets")"
   internal_tls secrets
   expect_status "$rc" 0
-  expect_in "$out" "internal-tls: 6 created, 0 kept (version 4)"
+  expect_in "$out" "internal-tls: 7 created, 0 kept (version 4)"
   local s
-  for s in internal_ca user_service_tls message_service_tls follow_service_tls gateway_tls prometheus_tls; do
+  for s in internal_ca user_service_tls message_service_tls follow_service_tls postgres_tls gateway_tls prometheus_tls; do
     grep -qxF "minitwit_${s}_4" "$FAKE/state/secrets" || fail "minitwit_${s}_4 not created"
   done
   cmp -s "$FAKE/state/secret-values/minitwit_follow_service_tls_4" "$FAKE/tls/follow-service.pem" ||
     fail "follow_service_tls is not the key and certificate"
   internal_tls secrets
-  expect_in "$out" "internal-tls: 0 created, 6 kept (version 4)"
+  expect_in "$out" "internal-tls: 0 created, 7 kept (version 4)"
   echo "INTERNAL_TLS_SECRET_VERSION='4 5'" >"$FAKE/minitwit.env"
   internal_tls secrets
   expect_status "$rc" 2
@@ -94,7 +94,7 @@ internal_tls_rotates_the_ca_with_both_trusted_in_between() {
   verifies "$FAKE/old-gateway.pem" "$bundle2" sslclient || fail "the old certificates are not trusted in version 2"
   internal_tls drop-old-ca
   expect_status "$rc" 2
-  expect_in "$out" "not signed by the new CA yet: user-service message-service follow-service gateway prometheus"
+  expect_in "$out" "not signed by the new CA yet: user-service message-service follow-service postgres gateway prometheus"
 
   internal_tls issue
   expect_status "$rc" 0
@@ -124,7 +124,7 @@ internal_tls_status_fails_for_a_certificate_about_to_expire() {
   expect_status "$rc" 0
   internal_tls status
   expect_status "$rc" 1
-  expect_count "$out" "EXPIRES WITHIN 30 DAYS" 5
+  expect_count "$out" "EXPIRES WITHIN 30 DAYS" 6
   INTERNAL_TLS_DAYS=ten internal_tls issue
   expect_status "$rc" 2
   expect_in "$out" "INTERNAL_TLS_DAYS must be a whole number of days, not 'ten'"

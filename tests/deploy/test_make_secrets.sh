@@ -31,7 +31,7 @@ make_secrets_creates_every_secret_the_stack_names() {
   got="$(sort "$FAKE/state/secrets")"
   [ "$want" = "$got" ] || fail "the stack names: $want; created: $got"
   expect_in "$out" "make-secrets: 11 created, 0 kept"
-  expect_in "$out" "internal-tls: 6 created, 0 kept (version 1)"
+  expect_in "$out" "internal-tls: 7 created, 0 kept (version 1)"
   # the internal CA's certificate, and a party's key and certificate
   [ "$(secret_value minitwit_internal_ca_1)" = "$(cat "$FAKE/tls/ca.pem")" ] || fail "internal_ca"
   openssl verify -CAfile "$FAKE/tls/ca.pem" <(secret_value minitwit_gateway_tls_1) >/dev/null ||
@@ -55,7 +55,7 @@ make_secrets_keeps_what_exists_and_follows_the_versions() {
   expect_in "$out" "exists   minitwit_session_key_1 (kept)"
   expect_in "$out" "created  minitwit_service_token_3"
   expect_in "$out" "make-secrets: 10 created, 1 kept"
-  expect_in "$out" "internal-tls: 6 created, 0 kept (version 1)"
+  expect_in "$out" "internal-tls: 7 created, 0 kept (version 1)"
   [ ! -e "$FAKE/state/secret-values/minitwit_session_key_1" ] || fail "an existing secret was replaced"
 }
 register make_secrets_keeps_what_exists_and_follows_the_versions

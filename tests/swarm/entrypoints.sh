@@ -4,6 +4,7 @@
 # mounted where docker-stack.yml mounts it:
 #   - deploy/postgres/entrypoint.sh: a first start whose databases cannot be created
 #     (a URL secret missing) fails, and the next start on the same data creates them;
+#     a TLS secret without a key stops the start, saying so;
 #   - deploy/nginx/entrypoint.sh: no certificate within TLS_WAIT_SECONDS is a failure;
 #   - deploy/alertmanager/entrypoint.sh: ALERT_SMTP_REQUIRE_TLS other than true or
 #     false is refused.
@@ -66,6 +67,21 @@ if [ "$first" = 1 ] && grep -q 'follow_db_url is missing' "$work/first.log" \
     case_result "postgres init retried" OK "first start exit 1 (follow_db_url missing), the next created: $databases"
 else
     case_result "postgres init retried" FAIL "first start exit $first ($(tail -n 2 "$work/first.log" | tr '\n' ' ')); then: '${databases}'"
+fi
+
+# --- PostgreSQL: a TLS secret without a key ----------------------------------------------
+printf -- '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' >"$secrets/postgres_tls"
+chmod 0644 "$secrets/postgres_tls"
+status=0
+timeout 60 docker run --rm -v "$secrets:/run/secrets:ro" \
+    -v "$deploy/postgres/entrypoint.sh:/usr/local/bin/minitwit-postgres.sh:ro" \
+    -e POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password -e POSTGRES_TLS_FILE=/run/secrets/postgres_tls \
+    --entrypoint /bin/sh minitwit-test/postgres:standin /usr/local/bin/minitwit-postgres.sh postgres \
+    >"$work/postgres-tls.log" 2>&1 || status=$?
+if [ "$status" = 1 ] && grep -q 'holds no key and certificate' "$work/postgres-tls.log"; then
+    case_result "postgres TLS secret without a key" OK "exit 1: $(head -n 1 "$work/postgres-tls.log")"
+else
+    case_result "postgres TLS secret without a key" FAIL "exit $status: $(tail -n 2 "$work/postgres-tls.log" | tr '\n' ' ')"
 fi
 
 # --- nginx: no certificate in time ----------------------------------------------------

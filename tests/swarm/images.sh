@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, offline, every image the tests deploy (tests/swarm/README.md):
 #
-#   minitwit-test/base-runtime:<key>     Debian + ca-certificates curl tini: the
+#   minitwit-test/base-runtime:<key>     Debian + ca-certificates curl libssl3 tini: the
 #                                        RUNTIME_BASE of the project's Dockerfile
 #   minitwit-test/base-thirdparty:<key>  Debian + PostgreSQL, nginx, Prometheus, ...:
 #                                        the base of the stand-ins and of the backup image
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 done
 BIN_DIR="${BIN_DIR:-$root/target/release}"
 
-RUNTIME_PACKAGES="ca-certificates,curl,tini"
+RUNTIME_PACKAGES="ca-certificates,curl,libssl3,tini"
 THIRDPARTY_PACKAGES="ca-certificates,curl,wget,tini,openssl,util-linux,postgresql-15,postgresql-client-15,nginx-light,prometheus,prometheus-alertmanager,prometheus-node-exporter,prometheus-blackbox-exporter,rclone,certbot,python3-cryptography,python3,python3-aiosmtpd"
 
 runtime_base="$(base_image runtime "$RUNTIME_PACKAGES")"

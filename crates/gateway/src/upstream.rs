@@ -212,7 +212,7 @@ impl Upstream {
 impl Upstream {
     /// The services as one request sees them: every call carries its id.
     pub fn for_request<'a>(&'a self, rid: &'a RequestId) -> Calls<'a> {
-        Calls { upstream: self, rid: &rid.0 }
+        Calls { upstream: self, rid: rid.as_str() }
     }
 }
 

@@ -60,10 +60,15 @@ impl Service {
 
 /// The id of the request being served: taken from `X-Request-Id` when it is sane,
 /// made here otherwise. Echoed in the response and in every log line of the request.
+/// Only made here (the field is private), so every id passed on is one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+pub struct RequestId(String);
 
 impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     fn from_header(value: Option<&HeaderValue>) -> Self {
         value
             .and_then(|v| v.to_str().ok())

@@ -112,7 +112,7 @@ fn invalid(e: DomainError) -> SimError {
     ),
 )]
 pub async fn latest(sim: web::Data<Sim>, rid: RequestId) -> Result<HttpResponse, SimError> {
-    let latest = sim.state.latest.get(&rid.0).await?;
+    let latest = sim.state.latest.get(rid.as_str()).await?;
     Ok(HttpResponse::Ok().json(Latest { latest }))
 }
 

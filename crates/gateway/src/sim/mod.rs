@@ -149,7 +149,7 @@ async fn rules(
     let http = req.request().clone();
     let record = async {
         match latest {
-            Some(value) => sim.state.latest.record(&rid.0, value).await,
+            Some(value) => sim.state.latest.record(rid.as_str(), value).await,
             None => Ok(()),
         }
     };
