@@ -49,25 +49,54 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// What a client needs to call services over mutual TLS: the internal CA, the only one
 /// it trusts (a service must show a certificate it signed, for the name called), and
 /// the client's own key and certificate, which the services ask for.
+///
+/// One rustls configuration for every client built with it (each renewal of a pool,
+/// the retries' client): they share its cache of TLS sessions, so a new connection to
+/// a service resumes a session instead of a full handshake (no certificate sent or
+/// checked again, no signature), which a renewal every few seconds and hedged calls on
+/// new connections would otherwise pay each time.
 #[derive(Clone)]
 pub struct ClientTls {
-    roots: Vec<reqwest::Certificate>,
-    identity: reqwest::Identity,
+    config: rustls::ClientConfig,
 }
 
 impl ClientTls {
+    /// Sessions kept for resumption: a few per connection of a busy pool.
+    const SESSIONS: usize = 1024;
+
     /// From PEM texts: `ca` one or more CA certificates (two during a rotation of the
     /// CA), `identity` the client's private key and certificate chain. The error says
     /// which of them is unusable.
     pub fn from_pem(ca: &str, identity: &str) -> Result<Self, String> {
-        let roots = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
-            .map_err(|e| format!("the CA is not a PEM certificate bundle: {e}"))?;
+        use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+            let cert = cert.map_err(|e| format!("the CA is not a PEM certificate bundle: {e}"))?;
+            roots.add(cert).map_err(|e| format!("the CA holds an unusable certificate: {e}"))?;
+        }
         if roots.is_empty() {
             return Err("the CA holds no certificate".into());
         }
-        let identity = reqwest::Identity::from_pem(identity.as_bytes())
-            .map_err(|e| format!("the identity is not a private key and a certificate chain in PEM: {e}"))?;
-        Ok(Self { roots, identity })
+        let not_identity = |e: &dyn std::fmt::Display| {
+            format!("the identity is not a private key and a certificate chain in PEM: {e}")
+        };
+        let chain = CertificateDer::pem_slice_iter(identity.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| not_identity(&e))?;
+        if chain.is_empty() {
+            return Err(not_identity(&"no certificate"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(identity.as_bytes()).map_err(|e| not_identity(&e))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| not_identity(&e))?;
+        config.resumption = rustls::client::Resumption::in_memory_sessions(Self::SESSIONS);
+        Ok(Self { config })
     }
 }
 
@@ -96,14 +125,8 @@ pub(crate) fn http_client_builder(
     let builder = reqwest::Client::builder();
     let builder = match tls {
         None => builder,
-        Some(tls) => tls
-            .roots
-            .iter()
-            .fold(builder.use_rustls_tls().tls_built_in_root_certs(false), |b, root| {
-                b.add_root_certificate(root.clone())
-            })
-            .identity(tls.identity.clone())
-            .https_only(true),
+        // (a clone shares the session cache)
+        Some(tls) => builder.use_preconfigured_tls(tls.config.clone()).https_only(true),
     };
     builder
         // One request per connection at a time, as over plain HTTP: HTTP/2 (which TLS

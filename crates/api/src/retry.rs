@@ -13,10 +13,11 @@
 //! never touched the database) is sent again the same way, whatever it is; one whose
 //! database did not answer (`503 database_unavailable`) only if it is idempotent.
 //!
-//! The retry goes out at once, on a new connection (a client without idle
-//! connections, whose new connections take the service's addresses in turn, see
-//! [`RoundRobin`]: behind DNS round robin, likely another replica), and within what is
-//! left of the call's time-out. A [`RetryBudget`] per service bounds retries to
+//! The retry goes out at once, on another connection than the call's (the retries'
+//! own client, whose new connections take the service's addresses in turn, see
+//! [`RoundRobin`]: behind DNS round robin, likely another replica; it keeps a few idle
+//! ones, [`Retries::IDLE`], so that a retry over mutual TLS is rarely a handshake), and
+//! within what is left of the call's time-out. A [`RetryBudget`] per service bounds retries to
 //! a share of the calls, so retries cannot multiply the load of a service that is down.
 //!
 //! One exception to "once": a retry whose connection was made and then closed without
@@ -189,11 +190,17 @@ impl RetryBudget {
     }
 }
 
-/// What a client needs to retry: a client that opens a new connection per request, the
-/// time-out of a whole call (a retry gets what is left of it), the service's budget,
-/// and who to tell.
+/// What a client needs to retry: a client of its own, so that a retry or a hedge never
+/// goes on the connection of the call it repeats, the time-out of a whole call (a retry
+/// gets what is left of it), the service's budget, and who to tell.
 #[derive(Clone)]
 pub struct Retries {
+    /// Keeps a few idle connections ([`Retries::IDLE`]): it opened a new one per retry
+    /// before, and over mutual TLS each is a handshake; under load, once calls passed
+    /// the hedge delay, the hedges' handshakes took the CPU the calls needed, calls
+    /// slowed further and more were hedged (a held rate of 2,000 instead of 3,500
+    /// requests/s in `make bench`; BENCHMARKS.md). Idle connections a replica closed
+    /// (stopped, killed) are not taken again.
     fresh: reqwest::Client,
     timeout: Duration,
     budget: Arc<RetryBudget>,
@@ -203,6 +210,9 @@ pub struct Retries {
 }
 
 impl Retries {
+    /// Idle connections the retries' client keeps per service.
+    const IDLE: usize = 8;
+
     /// Retries for one service's calls whose time-out is `timeout`.
     pub fn new(timeout: Duration, budget: RetryBudget) -> Self {
         Self {
@@ -222,7 +232,7 @@ impl Retries {
 
     fn fresh_client(timeout: Duration, tls: Option<&ClientTls>) -> reqwest::Client {
         http_client_builder(timeout, Arc::new(RoundRobin::system()), tls)
-            .pool_max_idle_per_host(0)
+            .pool_max_idle_per_host(Self::IDLE)
             .build()
             .expect("a client of parsed certificates always builds")
     }

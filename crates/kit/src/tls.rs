@@ -77,11 +77,15 @@ impl ServerTlsSettings {
             .build()
             .map_err(|e| anyhow::anyhow!("{}: {e}", var("CLIENT_CA")))?;
         let (chain, key) = identity_of(identity).map_err(|e| anyhow::anyhow!("{}: {e}", var("IDENTITY")))?;
-        let config = ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
             .map_err(|e| anyhow::anyhow!("{}: {e}", var("IDENTITY")))?;
+        // Resumption: a caller's new connection (a renewed pool, a hedged call) resumes a
+        // session from a ticket instead of sending and checking certificates again.
+        config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+        config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
         Ok(Some(Arc::new(config)))
     }
 }
