@@ -48,18 +48,25 @@ chmod 644 "$dir"/*.pem
 mkdir -p "$dir/data" && chown postgres "$dir" "$dir/data"
 echo "postgres-password" >"$dir/pw" && chown postgres "$dir/pw"
 runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pw" -A scram-sha-256 >/dev/null
-port=57432
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir \
-    -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$dir/server/server.crt \
-    -c ssl_key_file=$dir/server/server.key -c hba_file=$repo/deploy/postgres/pg_hba.conf" start >/dev/null ||
-    { cat "$dir/log" >&2; exit 1; }
+# Below the ephemeral ports (32768 and up), where an outgoing connection can hold a port
+# nothing listens on; and the next port when another test took this one meanwhile.
+port=25432
+for attempt in 1 2 3 4 5; do
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir \
+        -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$dir/server/server.crt \
+        -c ssl_key_file=$dir/server/server.key -c hba_file=$repo/deploy/postgres/pg_hba.conf" start >/dev/null && break
+    [ "$attempt" -lt 5 ] || { cat "$dir/log" >&2; exit 1; }
+    port=$((port + 1))
+done
 # The service's role and database, over the socket (local: trust in the hba file).
 runuser -u postgres -- psql -h "$dir" -p "$port" -U postgres -qAt -v ON_ERROR_STOP=1 \
     -c "CREATE ROLE minitwit_users LOGIN PASSWORD 'users-password'" -c "CREATE DATABASE users OWNER minitwit_users" >/dev/null
 
 url="postgres://minitwit_users:users-password@localhost:$port/users"
-# start_service NAME SSLMODE ROOTCERT: user-service on a free port, its log in $dir/NAME.log
+# start_service NAME SSLMODE ROOTCERT: user-service on a free port (in $svc_port), its
+# log in $dir/NAME.log; returns once it answers /health (it serves at once; the
+# database is connected in the background, /ready says when)
 start_service() {
     local p=18481
     while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
@@ -67,7 +74,8 @@ start_service() {
         USER_SERVICE_LOG__FORMAT=json PGSSLMODE="$2" PGSSLROOTCERT="$3" \
         "$BIN_DIR/user-service" >"$dir/$1.log" 2>&1 &
     pids+=($!)
-    echo "$p"
+    svc_port=$p
+    wait_for 30 curl -sf "http://127.0.0.1:$p/health" -o /dev/null
 }
 ready() { curl -sf "http://127.0.0.1:$1/ready" >/dev/null; }
 not_ready_for() { # not_ready_for PORT SECONDS: /ready stays 503 all that time
@@ -84,7 +92,8 @@ ssl_backends() { # ssl_backends t|f: connections of minitwit_users with pg_stat_
 passed=0
 failed=0
 
-good=$(start_service verify-full verify-full "$dir/ca.pem")
+start_service verify-full verify-full "$dir/ca.pem"
+good=$svc_port
 check "verify-full against the internal CA: ready" wait_for 30 ready "$good"
 check "... and its connections to PostgreSQL are TLS" test "$(ssl_backends t)" -ge 1
 check "... none in plain text" test "$(ssl_backends f)" = 0
@@ -93,10 +102,12 @@ res=$(curl -s -X POST -H 'content-type: application/json' \
     "http://127.0.0.1:$good/users" -o /dev/null -w '%{http_code}')
 check "... and it serves (a registration: $res)" test "$res" = 201
 
-plain=$(start_service plain disable "")
+start_service plain disable ""
+plain=$svc_port
 check "plain text (sslmode=disable): not ready" not_ready_for "$plain" 4
 check "... refused by the hba file before any password" grep -q 'no encryption' "$dir/plain.log"
-other=$(start_service other-ca verify-full "$dir/other-ca.pem")
+start_service other-ca verify-full "$dir/other-ca.pem"
+other=$svc_port
 check "trusting another CA: not ready" not_ready_for "$other" 4
 check "... the server's certificate refused" grep -q 'certificate verify failed' "$dir/other-ca.log"
 out=$(PGPASSWORD=postgres-password PGSSLMODE=disable psql -h 127.0.0.1 -p "$port" -U postgres -c 'SELECT 1' 2>&1 || true)
