@@ -81,6 +81,8 @@ done <"${TEST_SUITES:-tests/suites.txt}"
   }
 done < <(sed -n 's/^| [^|]* | `\(tests\/[^`]*\.sh\)` |.*/\1/p' README.md)
 
+# What building needs beyond Rust (libpq's TLS: the system's OpenSSL), as make build.
+scripts/build-deps.sh
 # The end-to-end scripts drive the system with these; a fresh Debian may lack them.
 need=()
 command -v curl >/dev/null || need+=(curl)
@@ -88,8 +90,6 @@ command -v jq >/dev/null || need+=(jq)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 { command -v psql && command -v pg_dump && command -v pg_restore; } >/dev/null || need+=(postgresql-client)
-# building: libpq with TLS against the system's OpenSSL (scripts/build-deps.sh)
-{ command -v pkg-config && pkg-config --exists openssl; } >/dev/null 2>&1 || need+=(pkg-config libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

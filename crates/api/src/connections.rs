@@ -68,33 +68,17 @@ impl ClientTls {
     /// CA), `identity` the client's private key and certificate chain. The error says
     /// which of them is unusable.
     pub fn from_pem(ca: &str, identity: &str) -> Result<Self, String> {
-        use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
-            let cert = cert.map_err(|e| format!("the CA is not a PEM certificate bundle: {e}"))?;
-            roots.add(cert).map_err(|e| format!("the CA holds an unusable certificate: {e}"))?;
-        }
-        if roots.is_empty() {
-            return Err("the CA holds no certificate".into());
-        }
+        let roots = crate::pem::roots(ca).map_err(|e| format!("the CA {e}"))?;
         let not_identity = |e: &dyn std::fmt::Display| {
             format!("the identity is not a private key and a certificate chain in PEM: {e}")
         };
-        let chain = CertificateDer::pem_slice_iter(identity.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
+        let (chain, key) = crate::pem::identity(identity).map_err(|e| not_identity(&e))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(crate::pem::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
             .map_err(|e| not_identity(&e))?;
-        if chain.is_empty() {
-            return Err(not_identity(&"no certificate"));
-        }
-        let key = PrivateKeyDer::from_pem_slice(identity.as_bytes()).map_err(|e| not_identity(&e))?;
-        let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| not_identity(&e))?;
         config.resumption = rustls::client::Resumption::in_memory_sessions(Self::SESSIONS);
         Ok(Self { config })
     }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod follow;
 pub mod message;
+pub mod pem;
 pub mod retry;
 pub mod user;
 

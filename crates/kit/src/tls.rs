@@ -10,12 +10,8 @@
 
 use std::sync::Arc;
 
-use rustls::{
-    crypto::CryptoProvider,
-    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
-    server::WebPkiClientVerifier,
-    RootCertStore, ServerConfig,
-};
+use minitwit_api::pem;
+use rustls::{server::WebPkiClientVerifier, ServerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -71,12 +67,13 @@ impl ServerTlsSettings {
                 var("IDENTITY")
             ),
         };
-        let provider = provider();
-        let roots = roots(ca).map_err(|e| anyhow::anyhow!("{}: {e}", var("CLIENT_CA")))?;
+        let provider = pem::provider();
+        let roots = pem::roots(ca).map_err(|e| anyhow::anyhow!("{}: {e}", var("CLIENT_CA")))?;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| anyhow::anyhow!("{}: {e}", var("CLIENT_CA")))?;
-        let (chain, key) = identity_of(identity).map_err(|e| anyhow::anyhow!("{}: {e}", var("IDENTITY")))?;
+        let (chain, key) =
+            pem::identity(identity).map_err(|e| anyhow::anyhow!("{}: {e}", var("IDENTITY")))?;
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -88,36 +85,4 @@ impl ServerTlsSettings {
         config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
         Ok(Some(Arc::new(config)))
     }
-}
-
-/// ring: the provider reqwest's rustls already builds (named, since rustls refuses to
-/// pick one when a dependency enables a second).
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Every certificate of a PEM bundle, as trust anchors; refused when there is none.
-pub fn roots(pem: &str) -> anyhow::Result<RootCertStore> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        roots.add(cert.map_err(|e| anyhow::anyhow!("not a PEM certificate bundle: {e}"))?)?;
-    }
-    if roots.is_empty() {
-        anyhow::bail!("holds no certificate");
-    }
-    Ok(roots)
-}
-
-/// The certificate chain and the private key of one PEM text.
-fn identity_of(pem: &str) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let chain = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("not PEM: {e}"))?;
-    if chain.is_empty() {
-        anyhow::bail!("holds no certificate (the key and the certificate chain, PEM, in one file)");
-    }
-    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
-        anyhow::anyhow!("holds no private key (the key and the certificate chain, PEM, in one file): {e}")
-    })?;
-    Ok((chain, key))
 }
