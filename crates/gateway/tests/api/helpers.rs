@@ -11,7 +11,10 @@ use minitwit_kit::{
     logging,
     server::Running,
     settings::HttpSettings,
-    testing::{pki::TestCa, use_test_database, wait_ready, Backend, TestDatabase},
+    testing::{
+        pki::{self, TestCa},
+        use_test_database, wait_ready, Backend, TestDatabase,
+    },
     tls::ServerTlsSettings,
 };
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -143,7 +146,7 @@ impl SystemPki {
 
 /// A client trusting only `ca` (PEM) and presenting `identity` if given.
 pub fn tls_client(ca: &str, identity: Option<&str>) -> reqwest::Client {
-    tls_client_builder(ca, identity).build().unwrap()
+    pki::client_builder(ca, identity).build().unwrap()
 }
 
 /// The same client speaking TLS 1.2 at most. In TLS 1.3 a server refuses a client's
@@ -151,19 +154,7 @@ pub fn tls_client(ca: &str, identity: Option<&str>) -> reqwest::Client {
 /// the server's alert or only a closed connection; in TLS 1.2 it always sees the alert,
 /// which says why.
 pub fn tls12_client(ca: &str, identity: Option<&str>) -> reqwest::Client {
-    tls_client_builder(ca, identity).max_tls_version(reqwest::tls::Version::TLS_1_2).build().unwrap()
-}
-
-fn tls_client_builder(ca: &str, identity: Option<&str>) -> reqwest::ClientBuilder {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
-        .http1_only();
-    if let Some(identity) = identity {
-        builder = builder.identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap());
-    }
-    builder
+    pki::client_builder(ca, identity).max_tls_version(reqwest::tls::Version::TLS_1_2).build().unwrap()
 }
 
 fn start_user(http: HttpSettings) -> Start {

@@ -54,3 +54,19 @@ impl TestCa {
         format!("{}{}", key.serialize_pem(), cert.pem())
     }
 }
+
+/// A client that trusts only the CA certificates of the PEM bundle `ca` and presents
+/// `identity` (a key and its certificate, PEM) if given: a caller of a service over
+/// mutual TLS, as the gateway is. HTTP/1.1, as the gateway's calls.
+pub fn client_builder(ca: &str, identity: Option<&str>) -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder().use_rustls_tls().tls_built_in_root_certs(false).http1_only();
+    for root in reqwest::Certificate::from_pem_bundle(ca.as_bytes()).expect("a PEM bundle") {
+        builder = builder.add_root_certificate(root);
+    }
+    match identity {
+        Some(identity) => {
+            builder.identity(reqwest::Identity::from_pem(identity.as_bytes()).expect("a key and certificate"))
+        }
+        None => builder,
+    }
+}

@@ -61,16 +61,12 @@ async fn reaches_over(
     port: u16,
     max: reqwest::tls::Version,
 ) -> Result<(), String> {
-    let mut builder = reqwest::Client::builder()
+    let client = minitwit_kit::testing::pki::client_builder(&v.bundle, Some(identity))
         .max_tls_version(max)
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
         .resolve("user-service", ([127, 0, 0, 1], 0).into())
-        .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap());
-    for root in reqwest::Certificate::from_pem_bundle(v.bundle.as_bytes()).unwrap() {
-        builder = builder.add_root_certificate(root);
-    }
-    let res = builder.build().unwrap().get(format!("https://user-service:{port}/health")).send().await;
+        .build()
+        .unwrap();
+    let res = client.get(format!("https://user-service:{port}/health")).send().await;
     match res {
         Ok(res) if res.status() == 200 => Ok(()),
         Ok(res) => Err(format!("status {}", res.status())),
