@@ -11,6 +11,7 @@ use std::{
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     connections::Connections,
@@ -107,6 +108,32 @@ struct Base {
     /// The time-out of the calls that hash a password (user-service's register and
     /// login), when longer than the client's: they may queue for a hasher in a burst.
     hash_timeout: Option<Duration>,
+    /// At most so many calls in flight, when set ([`InFlight`]).
+    in_flight: Option<InFlight>,
+}
+
+/// A bound on the calls in flight to a service, and so on the connections to it (one
+/// per call over HTTP/1.1): a call beyond it waits for one to end, within the call's
+/// time-out. Without it, a service that stalled for a moment (a lock, a full database
+/// pool) had every new call open a new connection, hundreds at once, and over mutual
+/// TLS each a handshake that both sides paid in CPU just as the service came back; the
+/// bound makes a stall queue calls in the gateway, on connections that stay.
+/// What bounds a call: the client's calls in flight ([`InFlight`]), or, for the calls
+/// that hash a password, user-service's own queue for its hashers: a burst of
+/// registrations, each waiting there for hundreds of milliseconds, would otherwise
+/// hold every slot and queue the lookups of everyone else behind it.
+#[derive(Clone, Copy)]
+enum Bound {
+    InFlight,
+    Hasher,
+}
+
+#[derive(Clone)]
+struct InFlight {
+    slots: Arc<Semaphore>,
+    /// The client's call time-out: the longest wait for a slot, and what a call has
+    /// left after waiting is its time-out.
+    timeout: Duration,
 }
 
 impl Base {
@@ -119,6 +146,7 @@ impl Base {
             retries: None,
             token: None,
             hash_timeout: None,
+            in_flight: None,
         }
     }
 
@@ -139,13 +167,23 @@ impl Base {
         }
     }
 
+    /// Sends the call (once a slot is free, when calls in flight are bounded), and the
+    /// answer with the slot, to hold until its body is read.
     async fn call<E: ServiceError>(
         &self,
         req: RequestBuilder,
         idempotent: Idempotent,
-    ) -> Result<reqwest::Response, ClientError<E>> {
+        bound: Bound,
+    ) -> Result<(reqwest::Response, Option<OwnedSemaphorePermit>), ClientError<E>> {
         let start = Instant::now();
-        let result = self.exchange(req, idempotent, start).await;
+        let slot = match bound {
+            Bound::InFlight => self.slot(req).await,
+            Bound::Hasher => Ok((req, None)),
+        };
+        let result = match slot {
+            Ok((req, slot)) => self.exchange(req, idempotent, start).await.map(|res| (res, slot)),
+            Err(e) => Err(e),
+        };
         if let Some(observe) = &self.observer {
             let outcome = match &result {
                 Ok(_) => "ok",
@@ -154,6 +192,30 @@ impl Base {
             observe(self.service, outcome, start.elapsed());
         }
         result
+    }
+
+    /// A slot for one call in flight, when they are bounded, and `req` with the time it
+    /// waited for it taken off its time-out; a time-out when none came free within it.
+    async fn slot<E: ServiceError>(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<(RequestBuilder, Option<OwnedSemaphorePermit>), ClientError<E>> {
+        let service = self.service;
+        let Some(limit) = &self.in_flight else { return Ok((req, None)) };
+        if let Ok(slot) = limit.slots.clone().try_acquire_owned() {
+            return Ok((req, Some(slot)));
+        }
+        let waiting = Instant::now();
+        let slot = tokio::time::timeout(limit.timeout, limit.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ClientError::Timeout { service })?
+            .expect("the slots are never closed");
+        let (http, request) = req.build_split();
+        let mut request =
+            request.map_err(|e| ClientError::Unavailable { service, reason: error_chain(&e) })?;
+        let budget = request.timeout().copied().unwrap_or(limit.timeout);
+        *request.timeout_mut() = Some(budget.saturating_sub(waiting.elapsed()).max(Duration::from_millis(1)));
+        Ok((RequestBuilder::from_parts(http, request), Some(slot)))
     }
 
     /// Sends the request, once more if it failed harmlessly and retries are on; the
@@ -234,8 +296,17 @@ impl Base {
         req: RequestBuilder,
         idempotent: Idempotent,
     ) -> Result<T, ClientError<E>> {
+        self.json_within(req, idempotent, Bound::InFlight).await
+    }
+
+    async fn json_within<T: DeserializeOwned, E: ServiceError>(
+        &self,
+        req: RequestBuilder,
+        idempotent: Idempotent,
+        bound: Bound,
+    ) -> Result<T, ClientError<E>> {
         let service = self.service;
-        let res = self.call(req, idempotent).await?;
+        let (res, _slot) = self.call(req, idempotent, bound).await?;
         res.json::<T>().await.map_err(|e| {
             if e.is_timeout() {
                 ClientError::Timeout { service }
@@ -250,7 +321,7 @@ impl Base {
         req: RequestBuilder,
         idempotent: Idempotent,
     ) -> Result<(), ClientError<E>> {
-        let res = self.call(req, idempotent).await?;
+        let (res, _slot) = self.call(req, idempotent, Bound::InFlight).await?;
         if res.status() != StatusCode::NO_CONTENT && res.status() != StatusCode::OK {
             return Err(ClientError::Protocol {
                 service: self.service,
@@ -288,6 +359,15 @@ macro_rules! client {
             /// Retries calls that failed harmlessly, once each ([`crate::retry`]).
             pub fn with_retries(mut self, retries: Retries) -> Self {
                 self.0.retries = Some(retries);
+                self
+            }
+
+            /// At most `calls` calls in flight at once (0: no bound), each waiting for a
+            /// slot at most `timeout`, the client's call time-out, which the wait
+            /// counts in ([`InFlight`]).
+            pub fn with_max_in_flight(mut self, calls: usize, timeout: Duration) -> Self {
+                self.0.in_flight =
+                    (calls > 0).then(|| InFlight { slots: Arc::new(Semaphore::new(calls)), timeout });
                 self
             }
 
@@ -335,12 +415,12 @@ impl UserClient {
     /// through would answer `username_taken`.
     pub async fn register(&self, rid: &str, new: &NewUser) -> Result<User, ClientError<UserError>> {
         let req = self.0.hashing(self.0.request(Method::POST, "/users", rid).json(new));
-        self.0.json(req, Idempotent::No).await
+        self.0.json_within(req, Idempotent::No, Bound::Hasher).await
     }
 
     pub async fn login(&self, rid: &str, credentials: &Credentials) -> Result<User, ClientError<UserError>> {
         let req = self.0.hashing(self.0.request(Method::POST, "/users/login", rid).json(credentials));
-        self.0.json(req, Idempotent::Yes).await
+        self.0.json_within(req, Idempotent::Yes, Bound::Hasher).await
     }
 
     pub async fn by_name(&self, rid: &str, username: &Username) -> Result<User, ClientError<UserError>> {
@@ -894,6 +974,76 @@ mod tests {
         (retries.with_hedge(Duration::from_millis(50)), seen)
     }
 
+    /// `calls` calls of `call` at once; the answers, and how long they took together.
+    async fn at_once<T: Send + 'static>(
+        calls: usize,
+        call: impl Fn() -> tokio::task::JoinHandle<T>,
+    ) -> (Vec<T>, Duration) {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..calls).map(|_| call()).collect();
+        let mut answers = Vec::new();
+        for handle in handles {
+            answers.push(handle.await.unwrap());
+        }
+        (answers, start.elapsed())
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_bound_wait_for_a_slot_and_then_go() {
+        // 6 calls of 150 ms each, 2 in flight at most: three rounds, every call answered.
+        let (url, connections) = delayed_server(vec![Duration::from_millis(150); 6], "200 OK", USER);
+        let timeout = Duration::from_secs(2);
+        // No connection kept: this server closes each after its answer.
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(timeout).build().unwrap();
+        let client = UserClient::new(http, &url).with_max_in_flight(2, timeout);
+        let (answers, took) = at_once(6, || {
+            let client = client.clone();
+            tokio::spawn(async move { client.by_id("t", UserId::stored(7)).await })
+        })
+        .await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert!(took >= Duration::from_millis(440), "6 calls of 150 ms, 2 at a time, took {took:?}");
+        assert_eq!(connections.load(Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_finds_no_slot_within_its_time_out_times_out_unsent() {
+        let (url, connections) = delayed_server(vec![Duration::from_millis(600); 2], "200 OK", USER);
+        let timeout = Duration::from_millis(300);
+        let client =
+            UserClient::new(http_client(Duration::from_secs(2)), &url).with_max_in_flight(1, timeout);
+        let (answers, _) = at_once(2, || {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let start = Instant::now();
+                (client.by_id("t", UserId::stored(7)).await, start.elapsed())
+            })
+        })
+        .await;
+        let (timed_out, waited): (Vec<_>, Vec<_>) =
+            answers.into_iter().filter(|(r, _)| r.is_err()).map(|(r, took)| (r.unwrap_err(), took)).unzip();
+        assert_eq!(timed_out.len(), 1, "one call had the slot, the other none: {timed_out:?}");
+        assert!(matches!(timed_out[0], ClientError::Timeout { .. }), "{}", timed_out[0]);
+        assert!(waited[0] < Duration::from_millis(550), "gave up after its time-out: {:?}", waited[0]);
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "the second call was never sent");
+    }
+
+    #[tokio::test]
+    async fn calls_that_hash_a_password_take_no_slot() {
+        // 4 registrations of 200 ms at once, bound 1: they go together, not one by one.
+        let (url, connections) = delayed_server(vec![Duration::from_millis(200); 4], "201 Created", USER);
+        let timeout = Duration::from_secs(2);
+        let client = UserClient::new(http_client(timeout), &url).with_max_in_flight(1, timeout);
+        let (answers, took) = at_once(4, || {
+            let client = client.clone();
+            tokio::spawn(async move { client.register("t", &ann()).await })
+        })
+        .await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert!(took < Duration::from_millis(700), "{took:?}");
+        assert_eq!(connections.load(Ordering::SeqCst), 4);
+    }
+
     #[tokio::test]
     async fn a_stalled_replica_costs_a_read_the_hedge_delay_not_the_time_out() {
         let (url, connections) = delayed_server(vec![Duration::from_secs(5)], "200 OK", USER);
@@ -905,6 +1055,55 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
         assert_eq!(connections.load(Ordering::SeqCst), 2);
         assert_eq!(*seen.lock().unwrap(), ["hedge_ok"]);
+    }
+
+    #[tokio::test]
+    async fn the_answer_a_hedge_made_unneeded_is_still_read_and_its_connection_kept() {
+        // A keep-alive server whose first connection answers its first call after
+        // 300 ms, everything else at once. The call is hedged after 50 ms, the hedge
+        // (a second connection) answers first; the first call is read to its end, so
+        // its connection stays open, and the next calls go on the two there are.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (seen, ended) = (accepted.clone(), closed.clone());
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let mut stream = stream.unwrap();
+                seen.fetch_add(1, Ordering::SeqCst);
+                let ended = ended.clone();
+                std::thread::spawn(move || {
+                    for call in 0.. {
+                        let mut byte = [0u8; 1];
+                        if stream.peek(&mut byte).map_or(true, |read| read == 0) {
+                            break;
+                        }
+                        read_request(&mut stream);
+                        if n == 0 && call == 0 {
+                            std::thread::sleep(Duration::from_millis(300));
+                        }
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{USER}",
+                            USER.len()
+                        );
+                        if std::io::Write::write_all(&mut stream, answer.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                    ended.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        let (retries, seen) = hedged(100, 100);
+        let client = UserClient::new(http_client(Duration::from_secs(2)), &url).with_retries(retries);
+        client.by_id("t", UserId::stored(7)).await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["hedge_ok"]);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(closed.load(Ordering::SeqCst), 0, "the unneeded call's connection was not closed");
+        for _ in 0..3 {
+            client.by_id("t", UserId::stored(7)).await.unwrap();
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "no connection opened after the hedge");
     }
 
     #[tokio::test]

@@ -11,10 +11,16 @@
 //! - [`Connections::renewed`] replaces the client, and with it its pool, by a freshly
 //!   built one once it is older than a max age. The first call after that builds it
 //!   (one renewal per max age however many calls see the old one expire: they go on
-//!   with the old client meanwhile); calls in flight finish on the old client, whose
+//!   with the old client meanwhile). The new pool takes the calls over gradually, a
+//!   share growing from none to all over a quarter of the max age (the ramp), and the
+//!   old one is dropped at the end of the ramp; calls in flight on it finish, and its
 //!   connections close when its last call ends. So a connection lives at most the max
-//!   age plus one call, and a renewal costs the new pool the few connections the load
-//!   needs, once per max age.
+//!   age and a quarter plus one call. Handing every call to an empty pool at once
+//!   made every call in flight open a connection in the same millisecond: over mutual
+//!   TLS a few hundred handshakes, which slowed the calls, which then needed more
+//!   connections (`make bench` held 2,000 requests/s with TLS against 3,000 without;
+//!   BENCHMARKS.md). Over the ramp the new pool opens its connections as the load
+//!   needs them.
 //! - [`RoundRobin`] gives each new connection the next of the name's addresses. glibc's
 //!   `getaddrinfo` sorts the addresses of the caller's own subnet by how long a prefix
 //!   they share with the caller's address (RFC 3484 rule 9), so on a swarm's overlay
@@ -27,7 +33,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
         Arc, RwLock,
     },
     time::{Duration, Instant},
@@ -122,7 +128,7 @@ pub(crate) fn http_client_builder(
         // unless the address is gone (a stopped task), and then it never answers.
         // Divided among a name's addresses, so the next one is tried in time.
         .connect_timeout(timeout.min(CONNECT_TIMEOUT))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(usize::MAX)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
 }
@@ -131,38 +137,68 @@ pub(crate) fn http_client_builder(
 /// ([`Connections::fixed`], or any `reqwest::Client` through `From`), or one renewed
 /// every max age ([`Connections::renewed`]).
 pub struct Connections {
-    current: RwLock<Generation>,
+    pools: RwLock<Pools>,
     renewal: Option<Renewal>,
 }
 
-struct Generation {
-    http: reqwest::Client,
+struct Pools {
+    current: reqwest::Client,
     built: Instant,
+    /// The client `current` replaced, during the ramp that follows a renewal.
+    previous: Option<reqwest::Client>,
 }
 
 struct Renewal {
     max_age: Duration,
+    /// How long after a renewal the old pool still takes a (shrinking) share of calls.
+    ramp: Duration,
     build: Box<dyn Fn() -> reqwest::Client + Send + Sync>,
     /// Set while one call builds the next client.
     underway: AtomicBool,
+    /// Counts the calls of a ramp, to spread them between the pools.
+    turn: AtomicU32,
+}
+
+impl Renewal {
+    /// Whether the next call, `age` into a ramp, goes to the new pool: the share of
+    /// calls that do grows with `age`, spread evenly over the calls (a Weyl sequence,
+    /// so neither pool gets a run of calls).
+    fn to_new(&self, age: Duration) -> bool {
+        let share = age.as_secs_f64() / self.ramp.as_secs_f64();
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        f64::from(turn.wrapping_mul(0x9E37_79B9)) / 4_294_967_296.0 < share
+    }
+}
+
+/// What [`Connections::client`] saw under the read lock.
+enum Seen {
+    Client(reqwest::Client),
+    Expired(reqwest::Client),
+    RampOver(reqwest::Client),
 }
 
 impl Connections {
     /// Always `http`: its pool keeps a connection as long as calls keep it busy.
     pub fn fixed(http: reqwest::Client) -> Self {
-        Self { current: RwLock::new(Generation { http, built: Instant::now() }), renewal: None }
+        Self {
+            pools: RwLock::new(Pools { current: http, built: Instant::now(), previous: None }),
+            renewal: None,
+        }
     }
 
     /// A client made by `build`, replaced by a new one from `build` when it is older than
-    /// `max_age`; a zero `max_age` never replaces it.
+    /// `max_age` (the new one taking the calls over during a ramp of a quarter of
+    /// `max_age`); a zero `max_age` never replaces it.
     pub fn renewed(max_age: Duration, build: impl Fn() -> reqwest::Client + Send + Sync + 'static) -> Self {
-        let current = RwLock::new(Generation { http: build(), built: Instant::now() });
+        let pools = RwLock::new(Pools { current: build(), built: Instant::now(), previous: None });
         let renewal = (!max_age.is_zero()).then(|| Renewal {
             max_age,
+            ramp: max_age / 4,
             build: Box::new(build),
             underway: AtomicBool::new(false),
+            turn: AtomicU32::new(0),
         });
-        Self { current, renewal }
+        Self { pools, renewal }
     }
 
     /// How the gateway reaches one service: calls with `timeout`, new connections take
@@ -179,19 +215,34 @@ impl Connections {
 
     /// The client to send the next call with (cheap: a `reqwest::Client` is a handle).
     pub fn client(&self) -> reqwest::Client {
-        let (http, expired) = {
-            let current = self.current.read().expect("connections lock");
-            let expired = self.renewal.as_ref().is_some_and(|r| current.built.elapsed() >= r.max_age);
-            (current.http.clone(), expired)
+        let Some(renewal) = &self.renewal else {
+            return self.pools.read().expect("connections lock").current.clone();
         };
-        match &self.renewal {
-            Some(renewal) if expired => self.renew(renewal).unwrap_or(http),
-            _ => http,
+        let seen = {
+            let pools = self.pools.read().expect("connections lock");
+            let age = pools.built.elapsed();
+            match &pools.previous {
+                _ if age >= renewal.max_age => Seen::Expired(pools.current.clone()),
+                Some(_) if age >= renewal.ramp => Seen::RampOver(pools.current.clone()),
+                Some(previous) if !renewal.to_new(age) => Seen::Client(previous.clone()),
+                _ => Seen::Client(pools.current.clone()),
+            }
+        };
+        match seen {
+            Seen::Client(http) => http,
+            Seen::Expired(http) => self.renew(renewal).unwrap_or(http),
+            Seen::RampOver(http) => {
+                let previous = self.pools.write().expect("connections lock").previous.take();
+                // Outside the lock: the old pool goes once its calls in flight end.
+                drop(previous);
+                http
+            }
         }
     }
 
-    /// Builds and installs the next client, unless another call is doing so (`None`:
-    /// go on with the old one).
+    /// Builds and installs the next client, the current one taking a shrinking share of
+    /// the calls during the ramp, unless another call is doing so (`None`: go on with
+    /// the old one).
     fn renew(&self, renewal: &Renewal) -> Option<reqwest::Client> {
         if renewal.underway.swap(true, Ordering::Acquire) {
             return None;
@@ -199,18 +250,22 @@ impl Connections {
         let _done = Underway(&renewal.underway);
         {
             // Another call may have renewed it since this one looked.
-            let current = self.current.read().expect("connections lock");
-            if current.built.elapsed() < renewal.max_age {
-                return Some(current.http.clone());
+            let pools = self.pools.read().expect("connections lock");
+            if pools.built.elapsed() < renewal.max_age {
+                return Some(pools.current.clone());
             }
         }
         let http = (renewal.build)();
-        let old = std::mem::replace(
-            &mut *self.current.write().expect("connections lock"),
-            Generation { http: http.clone(), built: Instant::now() },
-        );
-        // Outside the lock: the old pool goes once its calls in flight end.
-        drop(old);
+        let replaced = {
+            let mut pools = self.pools.write().expect("connections lock");
+            let old = std::mem::replace(&mut pools.current, http.clone());
+            pools.built = Instant::now();
+            renewal.turn.store(0, Ordering::Relaxed);
+            pools.previous.replace(old)
+        };
+        // Outside the lock (a pool older than one max age and a ramp, if calls were too
+        // rare to end its ramp): it goes once its calls in flight end.
+        drop(replaced);
         Some(http)
     }
 }
@@ -291,10 +346,7 @@ fn in_turn(addrs: Vec<SocketAddr>, turn: usize) -> Vec<SocketAddr> {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        collections::HashMap,
-        sync::{atomic::AtomicU32, Mutex},
-    };
+    use std::{collections::HashMap, sync::Mutex};
 
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt},
@@ -491,9 +543,42 @@ mod tests {
         dns.lock().unwrap().retain(|a| *a != replicas.addrs[0]);
         tokio::time::sleep(Duration::from_millis(200)).await;
         load(&client, 3, 3, Duration::ZERO).await; // the first calls after the max age renew
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await; // the ramp (50 ms) is over
         let later = load(&client, 30, 3, Duration::from_millis(10)).await;
         assert_eq!(later.get(&0), None, "{later:?}");
+        assert_eq!(replicas.closed(0), replicas.accepted(0), "every connection to replica 0 closed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_renewed_pool_takes_the_calls_over_gradually_and_then_alone() {
+        let replicas = Replicas::start(2).await;
+        let dns = Arc::new(Mutex::new(vec![replicas.addrs[0]]));
+        // A max age of 2 s: a ramp of 500 ms.
+        let client = client_of(&dns, Duration::from_secs(2));
+        load(&client, 8, 4, Duration::ZERO).await;
+        // The name now means replica 1 only: the old pool's connections all go to 0,
+        // the new pool's to 1.
+        dns.lock().unwrap().clear();
+        dns.lock().unwrap().push(replicas.addrs[1]);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Just after the renewal, most calls still go to the old pool, some (the first,
+        // which renewed it, and a growing share) to the new.
+        let early = load(&client, 40, 4, Duration::ZERO).await;
+        assert!(
+            early.get(&0).copied().unwrap_or(0) >= 20,
+            "the old pool keeps most calls at first: {early:?}"
+        );
+        assert!(early.get(&1).copied().unwrap_or(0) > 0, "the new pool takes some: {early:?}");
+        assert!(
+            replicas.accepted(1) < 4,
+            "the new pool opened fewer connections than calls in flight: {}",
+            replicas.accepted(1)
+        );
+        // After the ramp, the new pool alone; the old one's connections are closed.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let later = load(&client, 20, 4, Duration::ZERO).await;
+        assert_eq!(later.get(&0), None, "{later:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(replicas.closed(0), replicas.accepted(0), "every connection to replica 0 closed");
     }
 

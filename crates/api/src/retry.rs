@@ -267,10 +267,10 @@ impl Retries {
             Some(after) if idempotent == Idempotent::Yes => req.try_clone().map(|r| (after, r)),
             _ => None,
         };
-        let first = client.execute(req);
         let first = match hedge {
-            None => first.await,
+            None => client.execute(req).await,
             Some((after, hedge)) => {
+                let first = to_the_end(client.execute(req));
                 tokio::pin!(first);
                 tokio::select! {
                     sent = &mut first => sent,
@@ -305,7 +305,7 @@ impl Retries {
             return first.await;
         }
         *hedge.timeout_mut() = Some(left);
-        let second = self.fresh.execute(hedge);
+        let second = to_the_end(self.fresh.execute(hedge));
         tokio::pin!(second);
         let good = |sent: &reqwest::Result<reqwest::Response>| {
             sent.as_ref().is_ok_and(|res| res.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE)
@@ -384,6 +384,31 @@ impl Retries {
     fn observe(&self, service: &'static str, outcome: &'static str) {
         if let Some(observe) = &self.observer {
             observe(service, outcome);
+        }
+    }
+}
+
+/// `call` sent on a task of its own, so that it goes on when the future this returns
+/// is dropped: the answer nobody waits for any more (the losing one of a hedged pair)
+/// is read to its end, and its connection goes back to the pool. Dropping an HTTP/1.1
+/// call midway closes its connection, and over mutual TLS every hedge then cost a new
+/// connection, a handshake, when calls were already slow enough to be hedged.
+fn to_the_end(
+    call: impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        if let Err(Ok(unwanted)) = answer.send(call.await) {
+            // (within the call's time-out, which bounds the body too)
+            let _ = unwanted.bytes().await;
+        }
+    });
+    async move {
+        match answered.await {
+            Ok(sent) => sent,
+            // The task ended without an answer: only when the runtime shuts down (or
+            // reqwest panicked), and then nothing waits for this either.
+            Err(_) => std::future::pending().await,
         }
     }
 }

@@ -132,6 +132,13 @@ pub struct ServicesSettings {
     /// follow the service's DNS name (a new replica gets its share within this long, a
     /// removed one loses its connections); 0: never (see `minitwit_api::connections`).
     pub connection_max_age_ms: u64,
+    /// Calls in flight to each service at most (so at most as many connections to it),
+    /// those that hash a password aside; a call beyond waits for one to end, within its
+    /// time-out. A stall of a service then queues calls here instead of opening a
+    /// connection per call, hundreds of TLS handshakes at once. 32 held 3,000 requests/s
+    /// with mutual TLS here where 16 and 64 lost requests at 2,500 (BENCHMARKS.md).
+    /// 0: no bound (see `minitwit_api::client`).
+    pub max_calls_in_flight: usize,
     /// The services' shared token, sent with every call (their `HTTP__SERVICE_TOKEN`;
     /// a Docker secret in the stack: `GATEWAY_SERVICES__TOKEN_FILE`).
     #[serde(serialize_with = "expose_optional")]
@@ -198,6 +205,7 @@ impl Default for ServicesSettings {
             retry_min_per_second: 5,
             hedge_after_ms: 100,
             connection_max_age_ms: 10_000,
+            max_calls_in_flight: 32,
             token: None,
             tls: ServicesTlsSettings::default(),
         }

@@ -99,17 +99,20 @@ impl Upstream {
             users: UserClient::new(connections(), &services.user_url)
                 .with_observer(observer.clone())
                 .with_retries(retries())
+                .with_max_in_flight(services.max_calls_in_flight, timeout)
                 .with_hash_timeout(Duration::from_millis(services.hash_timeout_ms.max(services.timeout_ms)))
                 .with_service_token(token)
                 .map_err(bad_token)?,
             messages: MessageClient::new(connections(), &services.message_url)
                 .with_observer(observer.clone())
                 .with_retries(retries())
+                .with_max_in_flight(services.max_calls_in_flight, timeout)
                 .with_service_token(token)
                 .map_err(bad_token)?,
             follows: FollowClient::new(connections(), &services.follow_url)
                 .with_observer(observer)
                 .with_retries(retries())
+                .with_max_in_flight(services.max_calls_in_flight, timeout)
                 .with_service_token(token)
                 .map_err(bad_token)?,
             by_name: Arc::new(Cache::new(cache.users.max(1))),

@@ -1,6 +1,7 @@
 //! The gateway's connections to a service live at most `SERVICES__CONNECTION_MAX_AGE_MS`
-//! (then a new pool opens new connections, so behind DNS round robin a new replica gets
-//! calls and a removed one loses its connections), or for ever with 0.
+//! (then a new pool opens new connections and takes the calls over during a ramp of a
+//! quarter of the max age, so behind DNS round robin a new replica gets calls and a
+//! removed one loses its connections), or for ever with 0.
 //!
 //! A counting proxy in front of message-service sees the gateway's connections while
 //! the simulator reads the public timeline, one call after the other.
@@ -40,9 +41,12 @@ async fn connections_to_a_service_are_renewed_every_max_age() {
     let opened = proxy.connections();
     let most = 1 + (lived.as_millis() / 300) as usize;
     assert!((4..=most).contains(&opened), "{opened} connections in {lived:?}");
-    // Each old pool closed its connection once its last call ended.
+    // Each old pool closed its connection once its ramp (75 ms) and its last call
+    // ended: open are only the current pool's, and the one before it if the calls
+    // stopped during its ramp (it is dropped by the first call after the ramp).
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(proxy.closed(), opened - 1, "all but the current pool's connection closed");
+    let open = opened - proxy.closed();
+    assert!((1..=2).contains(&open), "{open} of {opened} connections still open");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
