@@ -272,15 +272,24 @@ step_up() {
   done
 }
 
-# fixed <label>: p50/p99 and CPU shares at the fixed rate; sets fixed_p50/fixed_p99/fixed_cpu.
+# TCP connections this machine has accepted so far (TcpPassiveOpens of /proc/net/snmp:
+# the services', the gateway's and PostgreSQL's together).
+accepted() { awk '/^Tcp:/ { if (seen) print $7; seen = 1 }' /proc/net/snmp; }
+
+# fixed <label>: p50/p99, CPU shares and new connections a second at the fixed rate; sets
+# fixed_p50/fixed_p99/fixed_cpu/fixed_conns. Connections say how well the keep-alive
+# pools keep theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
-  local label=$1 f=$out/$1-fixed.json
+  local label=$1 f=$out/$1-fixed.json accepted_before
   cpu_snapshot | sort >"$out/cpu.before"
+  accepted_before=$(accepted)
   load_run "$f" "$fixed_rate" "$fixed_secs"
+  fixed_conns=$((($(accepted) - accepted_before) / fixed_secs))
   cpu_snapshot | sort >"$out/cpu.after"
   fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
   fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
-  say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu"
+  say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu;" \
+    "$fixed_conns connections accepted a second"
 }
 
 # replay <label> <actions>: generates a scenario and replays it faithfully; sets
@@ -384,6 +393,7 @@ fixed pg
 row[pg_fixed]="$fixed_p50/$fixed_p99 ms"
 [ "$fixed_errors" = 0 ] || row[pg_fixed]+=" ($fixed_errors errors)"
 row[pg_cpu]=$fixed_cpu
+row[pg_conns]=$fixed_conns
 # What recording `latest` costs: the held rate and the first missed one, without it.
 for r in $pg_held $pg_missed; do
   [ "$r" != 0 ] || continue
@@ -409,6 +419,7 @@ if [ "$do_tls" = 1 ]; then
   row[tls_fixed]="$fixed_p50/$fixed_p99 ms"
   [ "$fixed_errors" = 0 ] || row[tls_fixed]+=" ($fixed_errors errors)"
   row[tls_cpu]=$fixed_cpu
+  row[tls_conns]=$fixed_conns
   stop_system
 fi
 
@@ -531,6 +542,8 @@ v() { echo "${row[$1]:--}"; }
     echo "With mutual TLS to the services (PostgreSQL): highest rate $(v tls_max) (plain: $(v pg_max));" \
       "p50/p99 at $fixed_rate req/s $(v tls_fixed) (plain: $(v pg_fixed))"
     echo "CPU at $fixed_rate req/s, PostgreSQL, mutual TLS: $(v tls_cpu)"
+    echo "TCP connections accepted a second at $fixed_rate req/s (the machine's): $(v tls_conns) with mutual TLS," \
+      "$(v pg_conns) without"
   fi
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \

@@ -43,6 +43,30 @@ pub enum Idempotent {
     No,
 }
 
+/// An error answer that may be worth sending the call again for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answered {
+    /// `503 overloaded`: the replica shed the call before its database.
+    Shed,
+    /// `503 database_unavailable`: the replica's database did not answer.
+    DatabaseUnavailable,
+}
+
+impl Answered {
+    /// Whether a call of this kind answered so is sent again ([`Retries::send_shed_again`]).
+    /// A shed call never reached the database: whatever it is, on a new connection
+    /// (likely another replica), within the same time-out and budget. A replica whose
+    /// database does not answer (not reached yet since it started, or a connection lost
+    /// under the query) may have done the work or not: only an idempotent call, to a
+    /// replica that may be ready.
+    pub(crate) fn sent_again(self, idempotent: Idempotent) -> bool {
+        match self {
+            Answered::Shed => true,
+            Answered::DatabaseUnavailable => idempotent == Idempotent::Yes,
+        }
+    }
+}
+
 /// How far a failed request got, as far as the client can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -421,6 +445,15 @@ pub(crate) fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shed_call_is_sent_again_whatever_it_is_one_without_a_database_only_if_idempotent() {
+        for idempotent in [Idempotent::Yes, Idempotent::No] {
+            assert!(Answered::Shed.sent_again(idempotent));
+        }
+        assert!(Answered::DatabaseUnavailable.sent_again(Idempotent::Yes));
+        assert!(!Answered::DatabaseUnavailable.sent_again(Idempotent::No));
+    }
 
     #[test]
     fn only_what_cannot_do_harm_is_retried() {
