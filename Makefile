@@ -28,6 +28,9 @@ lint:
 	@for crate in gateway minitwit-api; do \
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \
 	    echo "$$crate links diesel"; exit 1; fi; done
+	@# No two files of a crate use each other, through any crate::/super::/self:: path.
+	python3 scripts/import_cycles.py --self-test
+	python3 scripts/import_cycles.py crates
 	deploy/lint.sh
 	scripts/deny.sh
 	@# docs/sim-api.md is the design's contract, copied for clones without ../shared.

@@ -16,13 +16,11 @@ use minitwit_kit::{
     Service,
 };
 
-pub use settings::Settings;
+pub use settings::{Settings, ENV_PREFIX};
 
 use crate::{latest::LatestRecorder, upstream::Upstream};
 
 pub const NAME: &str = "gateway";
-/// Environment variables of the gateway start with `GATEWAY_`.
-pub const ENV_PREFIX: &str = "GATEWAY";
 
 /// What every handler of the gateway shares.
 #[derive(Clone)]

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// sets its own through `GATEWAY_SIM__AUTHORIZATION_FILE`.
 pub const COURSE_AUTHORIZATION: &str = minitwit_api::COURSE_SIM_AUTHORIZATION;
 
+/// Environment variables of the gateway start with `GATEWAY_`.
+pub const ENV_PREFIX: &str = "GATEWAY";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -61,7 +64,7 @@ impl Settings {
     pub fn load_from(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let settings: Self =
-            minitwit_kit::settings::load_from(crate::ENV_PREFIX, &["sim.allow_list"], vars.iter().cloned())?;
+            minitwit_kit::settings::load_from(ENV_PREFIX, &["sim.allow_list"], vars.iter().cloned())?;
         settings.services.client_tls()?;
         if settings.production {
             let given = |name: &str| vars.iter().any(|(k, v)| k == name && !v.trim().is_empty());
@@ -166,7 +169,7 @@ impl ServicesSettings {
     /// `http://` URL (calls in clear by mistake), and when a certificate does not parse:
     /// at start, not as a 503 on every call.
     pub fn client_tls(&self) -> anyhow::Result<Option<ClientTls>> {
-        let var = |key: &str| format!("{}_SERVICES__{key}", crate::ENV_PREFIX);
+        let var = |key: &str| format!("{}_SERVICES__{key}", ENV_PREFIX);
         let tls = match (&self.tls.ca, &self.tls.identity) {
             (None, None) => None,
             (Some(ca), Some(identity)) => Some(

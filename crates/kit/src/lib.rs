@@ -6,6 +6,7 @@
 pub mod error;
 pub mod logging;
 pub mod metrics;
+mod secret;
 pub mod server;
 pub mod settings;
 pub mod tls;

@@ -8,6 +8,7 @@ use config::{Config, Environment, File};
 use secrecy::SecretString;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+pub use crate::secret::{expose, expose_optional};
 use crate::tls::ServerTlsSettings;
 
 /// How a process listens for HTTP.
@@ -182,21 +183,6 @@ impl Default for DatabaseSettings {
             pool_timeout_ms: 100,
             statement_timeout_ms: 5_000,
         }
-    }
-}
-
-/// Serialises a secret in clear: only used to seed the defaults layer.
-pub fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    use secrecy::ExposeSecret;
-    s.serialize_str(secret.expose_secret())
-}
-
-/// Serialises an optional secret in clear: only used to seed the defaults layer.
-pub fn expose_optional<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
-    use secrecy::ExposeSecret;
-    match secret {
-        Some(secret) => s.serialize_some(secret.expose_secret()),
-        None => s.serialize_none(),
     }
 }
 

@@ -15,7 +15,7 @@ use rustls::{server::WebPkiClientVerifier, ServerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::expose_optional;
+use crate::secret::expose_optional;
 
 /// How a service serves its internal API over TLS (`<PREFIX>_HTTP__TLS__*`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
