@@ -1,0 +1,50 @@
+//! Each service's schema: its migrations for each backend ([`Migrations`]), run when
+//! the database comes up (one replica at a time on PostgreSQL) and reverted by the
+//! migration tests.
+
+use diesel::connection::SimpleConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+use super::{connection::DbConnection, pool::Db};
+
+/// The migrations of one service, for each backend.
+/// Functions, because `EmbeddedMigrations` is consumed by each run: pass
+/// `|| POSTGRES_MIGRATIONS` for a `const POSTGRES_MIGRATIONS = embed_migrations!(..)`.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    pub postgres: fn() -> EmbeddedMigrations,
+    pub sqlite: fn() -> EmbeddedMigrations,
+}
+
+impl Db {
+    /// Runs the pending migrations. On PostgreSQL an advisory lock keeps replicas that
+    /// start together from migrating at once.
+    pub fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
+        migrate(&mut *self.pool.get()?, migrations)
+    }
+
+    /// Reverts every migration (for the migration tests).
+    pub fn revert_all(&self, migrations: &Migrations) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        match &mut **conn {
+            DbConnection::Pg(c) => c.revert_all_migrations((migrations.postgres)()).map(drop),
+            DbConnection::Sqlite(c) => c.revert_all_migrations((migrations.sqlite)()).map(drop),
+        }
+        .map_err(|e| anyhow::anyhow!("reverting migrations failed: {e}"))
+    }
+}
+
+/// Runs the pending migrations on `conn`. On PostgreSQL an advisory lock keeps
+/// replicas that start together from migrating at once.
+pub(crate) fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Pg(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7235001)")?;
+            let r = c.run_pending_migrations((migrations.postgres)()).map(drop);
+            c.batch_execute("SELECT pg_advisory_unlock(7235001)")?;
+            r
+        }
+        DbConnection::Sqlite(c) => c.run_pending_migrations((migrations.sqlite)()).map(drop),
+    }
+    .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
