@@ -50,6 +50,10 @@ elif [ -f "$snapshot/SNAPSHOT.txt" ]; then
   fi
   sed "/^\[advisories\]/a db-path = \"$work/dbs\"" deny.toml >"$work/deny.toml"
   echo "cargo deny: advisories from the offline snapshot: $(head -n 1 "$snapshot/SNAPSHOT.txt")"
+  # --offline keeps cargo from the registry too, and cargo-deny reads every crate of
+  # Cargo.lock, of every platform: fetched first (crates.io answers where GitHub does
+  # not), or a clone whose builds never needed the Windows-only crates fails here.
+  cargo fetch --locked >/dev/null 2>&1 || echo "cargo deny: cargo fetch failed; checking with what cargo has"
   "$deny" --offline --config "$work/deny.toml" check advisories
 else
   echo "cargo deny: advisories skipped: neither github.com/rustsec/advisory-db nor $snapshot can be read from here"
