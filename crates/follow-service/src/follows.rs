@@ -25,7 +25,7 @@ pub fn follow(conn: &mut DbConnection, Follow { follower, followee }: Follow) ->
         Ok(n) => Ok(n),
         // The CHECK constraint backs the route's own test.
         Err(DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)) => {
-            Err(FollowError::SelfFollow.into())
+            Err(ApiError::refused(FollowError::SelfFollow))
         }
         Err(e) => Err(e.into()),
     }

@@ -57,7 +57,7 @@ async fn follow(
 ) -> Result<HttpResponse, ApiError> {
     let pair = pair(&req, path);
     if pair.follower == pair.followee {
-        return Err(FollowError::SelfFollow.into());
+        return Err(ApiError::refused(FollowError::SelfFollow));
     }
     let inserted = state.db.run_idempotent(move |c| follows::follow(c, pair)).await?;
     state.followed.inc_by(inserted as u64);

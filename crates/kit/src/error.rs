@@ -12,9 +12,6 @@ pub use minitwit_api::ErrorBody;
 use minitwit_api::{
     domain::DomainError,
     error::{Common, ServiceError},
-    follow::FollowError,
-    message::MessageError,
-    user::UserError,
 };
 
 #[derive(Debug)]
@@ -58,7 +55,10 @@ impl ApiError {
         }
     }
 
-    /// A service's own refusal, in its status, code and text.
+    /// A service's own refusal, in its status, code and text. Called by name, not
+    /// through `From`: an impl per service's error here would make this crate name
+    /// every service (and a blanket impl over [`ServiceError`] would overlap the other
+    /// `From`s under the coherence rules).
     pub fn refused<E: ServiceError>(e: E) -> Self {
         Self { reason: Some(e.reason()), ..Self::new(e.status(), e.code(), e.to_string()) }
     }
@@ -232,17 +232,3 @@ mod db_errors {
         }
     }
 }
-
-/// `?` on a service's refusal: one impl per service error (a blanket impl over
-/// [`ServiceError`] would overlap the others under the coherence rules).
-macro_rules! refusals {
-    ($($e:ty),*) => {$(
-        impl From<$e> for ApiError {
-            fn from(e: $e) -> Self {
-                Self::refused(e)
-            }
-        }
-    )*};
-}
-
-refusals!(UserError, MessageError, FollowError);

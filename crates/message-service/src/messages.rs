@@ -88,7 +88,7 @@ pub fn insert(
             if stored.text == text.as_str() {
                 Ok(Posted::Again(stored))
             } else {
-                Err(MessageError::KeyReused.into())
+                Err(ApiError::refused(MessageError::KeyReused))
             }
         }
         (Err(e), _) => Err(e.into()),

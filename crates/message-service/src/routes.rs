@@ -132,7 +132,7 @@ async fn by_authors(
 ) -> Result<HttpResponse, ApiError> {
     let AuthorsQuery { mut author_ids, limit, before } = body.into_inner();
     if author_ids.len() > AUTHORS_MAX {
-        return Err(MessageError::TooManyAuthors.into());
+        return Err(ApiError::refused(MessageError::TooManyAuthors));
     }
     author_ids.sort_unstable();
     author_ids.dedup();
@@ -145,7 +145,7 @@ async fn set_flag(state: web::Data<State>, id: MessageId, flagged: bool) -> Resu
     if state.db.run_idempotent(move |c| messages::set_flag(c, id, flagged)).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(MessageError::NoSuchMessage.into())
+        Err(ApiError::refused(MessageError::NoSuchMessage))
     }
 }
 

@@ -62,18 +62,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
 }
 
 fn no_such_user() -> ApiError {
-    UserError::NoSuchUser.into()
+    ApiError::refused(UserError::NoSuchUser)
 }
 
 async fn register(state: web::Data<State>, body: web::Json<NewUser>) -> Result<HttpResponse, ApiError> {
     let NewUser { username, email, password } = body.into_inner();
     if username.is_reserved() {
-        return Err(UserError::UsernameTaken.into());
+        return Err(ApiError::refused(UserError::UsernameTaken));
     }
     // A taken name is refused before the costly hash (the insert still settles races).
     let name = username.as_str().to_string();
     if state.db.run_idempotent(move |c| users::by_name(c, &name)).await?.is_some() {
-        return Err(UserError::UsernameTaken.into());
+        return Err(ApiError::refused(UserError::UsernameTaken));
     }
     let hash = state.hasher.hash_blocking(password).await.map_err(hashing)?;
     let user = state.db.run(move |c| users::insert(c, &username, &email, &hash)).await?;
@@ -90,7 +90,7 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
     let Some(scheme_name) = account.pw_scheme else {
         let matches = state.hasher.verify_blocking(password, account.pw_hash).await.map_err(hashing)?;
         if !matches {
-            return Err(UserError::WrongPassword.into());
+            return Err(ApiError::refused(UserError::WrongPassword));
         }
         return Ok(HttpResponse::Ok().json(account.user));
     };
@@ -106,7 +106,7 @@ async fn login(state: web::Data<State>, body: web::Json<Credentials>) -> Result<
         None => false,
     };
     if !matches {
-        return Err(UserError::WrongPassword.into());
+        return Err(ApiError::refused(UserError::WrongPassword));
     }
     let phc = state.hasher.hash_blocking(again).await.map_err(hashing)?;
     let (id, old) = (account.user.id, account.pw_hash);
@@ -155,7 +155,7 @@ async fn end_session(state: web::Data<State>, path: web::Path<UserId>) -> Result
 async fn batch(state: web::Data<State>, body: web::Json<UserIds>) -> Result<HttpResponse, ApiError> {
     let mut ids = body.into_inner().ids;
     if ids.len() > BATCH_MAX {
-        return Err(UserError::TooManyIds.into());
+        return Err(ApiError::refused(UserError::TooManyIds));
     }
     ids.sort_unstable();
     ids.dedup();

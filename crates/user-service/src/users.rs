@@ -50,7 +50,7 @@ pub fn insert(
     match inserted {
         Ok(row) => Ok(row.into()),
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Err(UserError::UsernameTaken.into())
+            Err(ApiError::refused(UserError::UsernameTaken))
         }
         Err(e) => Err(e.into()),
     }
