@@ -10,27 +10,14 @@ use minitwit_kit::server::RequestId;
 use super::{error::WebError, redirect, render::user_url, session::SignedIn, timeline::profile};
 use crate::AppState;
 
-/// `/<username>/follow`
-pub async fn follow(
-    state: web::Data<AppState>,
-    who: SignedIn,
-    rid: RequestId,
-    name: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, WebError> {
-    let calls = state.upstream.for_request(&rid);
-    let target = profile(calls, &name).await?;
-    if target.id == who.user.id {
-        who.visitor.flash(FollowError::SelfFollow.to_string());
-    } else {
-        calls.follow(Follow { follower: who.user.id, followee: target.id }).await?;
-        who.visitor.flash(format!("You are now following \"{}\"", target.username));
-    }
-    Ok(back(&req, &target.username))
-}
+/// Which of the two a route does: `/<username>/follow` (`change::<FOLLOW>`) or
+/// `/<username>/unfollow` (`change::<UNFOLLOW>`); one handler, since the two differ
+/// only in the call and the flash.
+pub const FOLLOW: bool = true;
+pub const UNFOLLOW: bool = false;
 
-/// `/<username>/unfollow`
-pub async fn unfollow(
+/// `/<username>/follow` or `/<username>/unfollow`, as `FOLLOWS` says.
+pub async fn change<const FOLLOWS: bool>(
     state: web::Data<AppState>,
     who: SignedIn,
     rid: RequestId,
@@ -39,8 +26,17 @@ pub async fn unfollow(
 ) -> Result<HttpResponse, WebError> {
     let calls = state.upstream.for_request(&rid);
     let target = profile(calls, &name).await?;
-    calls.unfollow(Follow { follower: who.user.id, followee: target.id }).await?;
-    who.visitor.flash(format!("You are no longer following \"{}\"", target.username));
+    let pair = Follow { follower: who.user.id, followee: target.id };
+    let flash = if !FOLLOWS {
+        calls.unfollow(pair).await?;
+        format!("You are no longer following \"{}\"", target.username)
+    } else if target.id == who.user.id {
+        FollowError::SelfFollow.to_string()
+    } else {
+        calls.follow(pair).await?;
+        format!("You are now following \"{}\"", target.username)
+    };
+    who.visitor.flash(flash);
     Ok(back(&req, &target.username))
 }
 

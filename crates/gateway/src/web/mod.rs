@@ -103,14 +103,14 @@ impl Web {
                 .service(
                     web::resource("/{username}/follow")
                         .wrap(from_fn(csrf::refuse_cross_site))
-                        .route(web::get().to(follow::follow))
-                        .route(web::post().to(follow::follow)),
+                        .route(web::get().to(follow::change::<{ follow::FOLLOW }>))
+                        .route(web::post().to(follow::change::<{ follow::FOLLOW }>)),
                 )
                 .service(
                     web::resource("/{username}/unfollow")
                         .wrap(from_fn(csrf::refuse_cross_site))
-                        .route(web::get().to(follow::unfollow))
-                        .route(web::post().to(follow::unfollow)),
+                        .route(web::get().to(follow::change::<{ follow::UNFOLLOW }>))
+                        .route(web::post().to(follow::change::<{ follow::UNFOLLOW }>)),
                 )
                 .service(page("/{username}", timeline::user)),
         );
