@@ -450,7 +450,10 @@ pub async fn assert_token_required_beyond_loopback(exe: &str, prefix: &str) {
     assert!(out.contains(&format!("{host_var} is 0.0.0.0")) && out.contains(&token_var), "{out}");
     let with_token = [base[0], base[1], (token_var.as_str(), "a-long-random-service-token")];
     assert_eq!(start_binary(exe, prefix, &with_token).await, (None, "running".into()));
-    let _ = std::fs::remove_file(db);
+    // The database and the files SQLite's WAL mode keeps beside it.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
 }
 
 /// The service binary `exe` (environment prefix `prefix`) refuses TLS settings that do
