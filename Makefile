@@ -24,6 +24,8 @@ lint:
 	scripts/build-deps.sh
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# Doc comments whose links go nowhere, or to items a reader of the docs cannot see.
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	@# The gateway and the api crate must never link a database driver.
 	@for crate in gateway minitwit-api; do \
 	  if cargo tree -p $$crate -e normal -i diesel 2>/dev/null | grep -q diesel; then \

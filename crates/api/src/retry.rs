@@ -16,7 +16,7 @@
 //! The retry goes out at once, on another connection than the call's (the retries'
 //! own client, whose new connections take the service's addresses in turn, see
 //! [`RoundRobin`]: behind DNS round robin, likely another replica; it keeps a few idle
-//! ones, [`Retries::IDLE`], so that a retry over mutual TLS is rarely a handshake), and
+//! ones, `Retries::IDLE`, so that a retry over mutual TLS is rarely a handshake), and
 //! within what is left of the call's time-out. A [`RetryBudget`] per service bounds retries to
 //! a share of the calls, so retries cannot multiply the load of a service that is down.
 //!

@@ -5,7 +5,7 @@
 //! until the test calls [`TestDatabase::create`] (services starting without theirs).
 //!
 //! Also what the services' black-box tests share beyond the database: the settings they
-//! start a service with, [`service_test_app!`] (a service's `TestApp` and `spawn_app`),
+//! start a service with, [`service_test_app!`](crate::service_test_app) (a service's `TestApp` and `spawn_app`),
 //! the HTTP client and the assertions on answers.
 
 pub mod pki;

@@ -356,7 +356,8 @@ macro_rules! client {
 
             /// At most `calls` calls in flight at once (0: no bound), each waiting for a
             /// slot at most `timeout`, the client's call time-out, which the wait
-            /// counts in ([`InFlight`]).
+            /// counts in (a semaphore: a stall of the service queues calls here instead of
+            /// opening a connection per call).
             pub fn with_max_in_flight(mut self, calls: usize, timeout: Duration) -> Self {
                 self.0.in_flight =
                     (calls > 0).then(|| InFlight { slots: Arc::new(Semaphore::new(calls)), timeout });

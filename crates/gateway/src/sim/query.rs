@@ -94,7 +94,7 @@ pub fn path_user(raw_path: &str) -> Result<PathUser, SimError> {
     })
 }
 
-/// The username of the path's last segment ([`path_user`]).
+/// The username of the path's last segment (`path_user`).
 impl FromRequest for PathUser {
     type Error = SimError;
     type Future = Ready<Result<Self, SimError>>;

@@ -4,7 +4,7 @@
 //!   (message-service) -> author names and emails (user-service, mostly cached).
 //! - "Public Timeline" (`/public`): messages -> authors; needs no follow-service, so it
 //!   renders while follow-service is down, signed in or not.
-//! - "<name>'s Timeline" (`/<name>`): the profile (cached), then that user's messages and
+//! - "`<name>`'s Timeline" (`/<name>`): the profile (cached), then that user's messages and
 //!   whether the visitor follows them, at once.
 //!
 //! 30 messages a page (settings), newest first; `?before=<cursor>` pages back.

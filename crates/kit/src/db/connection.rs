@@ -176,7 +176,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     /// Checked, without a query, when a connection comes back to the pool: true once a
-    /// query on it failed because the connection is closed ([`WatchForLoss`]), or when
+    /// query on it failed because the connection is closed (`WatchForLoss`), or when
     /// a transaction was left open or broken. The pool then drops it and opens another
     /// in the background.
     fn has_broken(&self, conn: &mut PooledConnection) -> bool {

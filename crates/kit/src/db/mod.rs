@@ -14,7 +14,7 @@
 //!
 //! A pooled connection is not checked before it is lent (no `SELECT 1` per request): a
 //! dead one is found by the query that uses it, which answers 503, and the pool then
-//! drops it ([`Manager::has_broken`]) and opens a fresh one for the next request.
+//! drops it (`Manager::has_broken`) and opens a fresh one for the next request.
 //!
 //! One job per file, each using only the ones listed before it:
 //! - `connection`: one connection, on either backend, and how the pool opens it;

@@ -71,12 +71,10 @@ impl Db {
 
     /// Runs `query` like [`Db::run`], and once more on a new connection (opened outside
     /// the pool: its other idle connections may be dead too) when its connection turned
-    /// out to be dead ([`WatchForLoss`]): after a database restart every pooled
+    /// out to be dead (`WatchForLoss`): after a database restart every pooled
     /// connection is, and without this each would fail one request. Only
     /// for queries that may run twice with the effect of once: reads and idempotent
     /// writes (follow, unfollow, a flag, `latest`, a message under its key).
-    ///
-    /// [`WatchForLoss`]: super::connection::WatchForLoss
     pub async fn run_idempotent<T, F>(&self, query: F) -> Result<T, ApiError>
     where
         F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
