@@ -8,7 +8,6 @@ mod follows;
 mod routes;
 mod schema;
 
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
@@ -21,11 +20,10 @@ pub const NAME: &str = "follow-service";
 /// Environment variables of this service start with `FOLLOW_SERVICE_`.
 pub const ENV_PREFIX: &str = "FOLLOW_SERVICE";
 
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/follow-service/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/follow-service/sqlite");
-
-pub const MIGRATIONS: Migrations =
-    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+pub const MIGRATIONS: Migrations = minitwit_kit::embedded_migrations!(
+    "../../migrations/follow-service/postgres",
+    "../../migrations/follow-service/sqlite"
+);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -53,9 +51,7 @@ impl Settings {
     /// The settings from the environment; refused when listening beyond loopback
     /// without a service token.
     pub fn load() -> anyhow::Result<Self> {
-        let settings: Self = minitwit_kit::settings::load(ENV_PREFIX, &[])?;
-        settings.http.check_internal(ENV_PREFIX)?;
-        Ok(settings)
+        minitwit_kit::settings::load_internal(ENV_PREFIX, |s: &Self| &s.http)
     }
 }
 

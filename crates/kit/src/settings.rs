@@ -195,6 +195,17 @@ where
     load_from(prefix, list_keys, std::env::vars())
 }
 
+/// An internal service's settings ([`load`]), refused when their `http` part cannot
+/// serve an internal API safely ([`HttpSettings::check_internal`]).
+pub fn load_internal<T>(prefix: &str, http: impl Fn(&T) -> &HttpSettings) -> anyhow::Result<T>
+where
+    T: Default + Serialize + DeserializeOwned,
+{
+    let settings: T = load(prefix, &[])?;
+    http(&settings).check_internal(prefix)?;
+    Ok(settings)
+}
+
 /// [`load`] with an explicit environment, for tests.
 pub fn load_from<T>(
     prefix: &str,

@@ -12,7 +12,6 @@ mod messages;
 mod routes;
 mod schema;
 
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
@@ -27,12 +26,10 @@ pub const NAME: &str = "message-service";
 /// Environment variables of this service start with `MESSAGE_SERVICE_`.
 pub const ENV_PREFIX: &str = "MESSAGE_SERVICE";
 
-const POSTGRES_MIGRATIONS: EmbeddedMigrations =
-    embed_migrations!("../../migrations/message-service/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/message-service/sqlite");
-
-pub const MIGRATIONS: Migrations =
-    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+pub const MIGRATIONS: Migrations = minitwit_kit::embedded_migrations!(
+    "../../migrations/message-service/postgres",
+    "../../migrations/message-service/sqlite"
+);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -61,9 +58,7 @@ impl Settings {
     /// The settings from the environment; refused when listening beyond loopback
     /// without a service token.
     pub fn load() -> anyhow::Result<Self> {
-        let settings: Self = minitwit_kit::settings::load(ENV_PREFIX, &[])?;
-        settings.http.check_internal(ENV_PREFIX)?;
-        Ok(settings)
+        minitwit_kit::settings::load_internal(ENV_PREFIX, |s: &Self| &s.http)
     }
 }
 

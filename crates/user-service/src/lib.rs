@@ -11,7 +11,6 @@ mod routes;
 mod schema;
 mod users;
 
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
@@ -26,11 +25,10 @@ pub const NAME: &str = "user-service";
 /// Environment variables of this service start with `USER_SERVICE_`.
 pub const ENV_PREFIX: &str = "USER_SERVICE";
 
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/user-service/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/user-service/sqlite");
-
-pub const MIGRATIONS: Migrations =
-    Migrations { postgres: || POSTGRES_MIGRATIONS, sqlite: || SQLITE_MIGRATIONS };
+pub const MIGRATIONS: Migrations = minitwit_kit::embedded_migrations!(
+    "../../migrations/user-service/postgres",
+    "../../migrations/user-service/sqlite"
+);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -56,9 +54,7 @@ impl Settings {
     /// The settings from the environment; refused when listening beyond loopback
     /// without a service token.
     pub fn load() -> anyhow::Result<Self> {
-        let settings: Self = minitwit_kit::settings::load(ENV_PREFIX, &[])?;
-        settings.http.check_internal(ENV_PREFIX)?;
-        Ok(settings)
+        minitwit_kit::settings::load_internal(ENV_PREFIX, |s: &Self| &s.http)
     }
 }
 

@@ -7,9 +7,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
 use super::{connection::DbConnection, pool::Db};
 
-/// The migrations of one service, for each backend.
-/// Functions, because `EmbeddedMigrations` is consumed by each run: pass
-/// `|| POSTGRES_MIGRATIONS` for a `const POSTGRES_MIGRATIONS = embed_migrations!(..)`.
+/// The migrations of one service, for each backend ([`embedded_migrations!`](crate::embedded_migrations)).
+/// Functions, because `EmbeddedMigrations` is consumed by each run.
 #[derive(Clone, Copy)]
 pub struct Migrations {
     pub postgres: fn() -> EmbeddedMigrations,
@@ -47,4 +46,25 @@ pub(crate) fn migrate(conn: &mut DbConnection, migrations: &Migrations) -> anyho
         DbConnection::Sqlite(c) => c.run_pending_migrations((migrations.sqlite)()).map(drop),
     }
     .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// A service's [`Migrations`], embedded in its binary from its two directories (paths
+/// from the service's crate, as `diesel_migrations::embed_migrations!` takes them; the
+/// service depends on `diesel_migrations`).
+#[macro_export]
+macro_rules! embedded_migrations {
+    ($postgres:tt, $sqlite:tt) => {
+        $crate::db::Migrations {
+            postgres: || {
+                const POSTGRES: ::diesel_migrations::EmbeddedMigrations =
+                    ::diesel_migrations::embed_migrations!($postgres);
+                POSTGRES
+            },
+            sqlite: || {
+                const SQLITE: ::diesel_migrations::EmbeddedMigrations =
+                    ::diesel_migrations::embed_migrations!($sqlite);
+                SQLITE
+            },
+        }
+    };
 }
