@@ -533,11 +533,14 @@ mod tests {
         let before = load(&client, 40, 4, Duration::from_millis(10)).await;
         assert!(before[&0] > 0 && before[&1] > 0, "both replicas answer: {before:?}");
 
-        // Scaled from 2 to 3 replicas: within one max age the third gets calls.
+        // Scaled from 2 to 3 replicas: within one max age the third gets calls. (Not a
+        // third of them at once: the renewed pool takes the calls over during its ramp,
+        // and opens a connection to the new replica only when it needs one more; a tenth
+        // at least, on a loaded machine.)
         dns.lock().unwrap().push(replicas.addrs[2]);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let after = load(&client, 60, 3, Duration::from_millis(10)).await;
-        assert!(after.get(&2).copied().unwrap_or(0) >= 10, "the new replica answers its share: {after:?}");
+        let after = load(&client, 90, 3, Duration::from_millis(10)).await;
+        assert!(after.get(&2).copied().unwrap_or(0) >= 9, "the new replica answers its share: {after:?}");
 
         // Replica 0 leaves DNS: after one max age it gets no call and has no connection.
         dns.lock().unwrap().retain(|a| *a != replicas.addrs[0]);
