@@ -111,12 +111,19 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
-        if let Some(secs) = self.retry_after {
-            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
-        }
-        res.json(self.body())
+        answer(self.status, self.retry_after).json(self.body())
     }
+}
+
+/// The start of an error answer: its status and, when trying again soon may work, a
+/// `Retry-After` of that many seconds (every error type of the gateway and the
+/// services answers so).
+pub fn answer(status: StatusCode, retry_after: Option<u32>) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::build(status);
+    if let Some(secs) = retry_after {
+        res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+    }
+    res
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

@@ -105,10 +105,7 @@ impl ResponseError for SimError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
-        if let Some(secs) = self.retry_after {
-            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
-        }
+        let mut res = minitwit_kit::error::answer(self.status, self.retry_after);
         if let Some(methods) = self.allow {
             res.insert_header((actix_web::http::header::ALLOW, methods));
         }
