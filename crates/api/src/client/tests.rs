@@ -416,6 +416,29 @@ async fn a_call_that_finds_no_slot_within_its_time_out_times_out_unsent() {
 }
 
 #[tokio::test]
+async fn the_wait_for_a_slot_counts_in_the_call_time_out() {
+    // Budget 400 ms, one slot. The first call holds it 250 ms; the second waits for it,
+    // then its service takes 300 ms: within a fresh 400 ms, but not within the 150 ms
+    // the wait left, so it times out.
+    let delays = vec![Duration::from_millis(250), Duration::from_millis(300)];
+    let (url, connections) = delayed_server(delays, "200 OK", USER);
+    let timeout = Duration::from_millis(400);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(timeout).build().unwrap();
+    let client = UserClient::new(http, &url).with_max_in_flight(1, timeout);
+    let first = {
+        let client = client.clone();
+        tokio::spawn(async move { client.by_id("t", UserId::stored(7)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let err = client.by_id("t", UserId::stored(7)).await.unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_millis(550), "gave up within its budget: {:?}", start.elapsed());
+    first.await.unwrap().unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "the second call was sent once it had a slot");
+}
+
+#[tokio::test]
 async fn calls_that_hash_a_password_take_no_slot() {
     // 4 registrations of 200 ms at once, bound 1: they go together, not one by one.
     let (url, connections) = delayed_server(vec![Duration::from_millis(200); 4], "201 Created", USER);
