@@ -7,10 +7,11 @@
 #      session key from files;
 #   2. a private node exporter and Prometheus (scrape every 1 s, the jobs of
 #      deploy/prometheus/prometheus.yml, the rules of deploy/prometheus/alerts.yml);
-#   3. tests/observability/check.py: traffic through the gateway (simulator API and web
-#      UI, our own X-Request-Ids), /metrics of all four processes, ~20 s of load, every
-#      PromQL expression of every dashboard panel and alert rule through Prometheus's
-#      HTTP API (see tests/observability/no-data-ok.txt for the allowed exceptions),
+#   3. tests/observability/check.py (each phase a module of tests/observability/obs/):
+#      traffic through the gateway (simulator API and web UI, our own X-Request-Ids),
+#      /metrics of all four processes, ~20 s of load, every PromQL expression of every
+#      dashboard panel and alert rule through Prometheus's HTTP API (see
+#      tests/observability/no-data-ok.txt for the allowed exceptions),
 #      a follow-service outage, and the logs (JSON, request ids, no secrets).
 #
 # Environment: BIN_DIR (target/debug) holds the binaries; MINITWIT_TEST_DATABASE_URL

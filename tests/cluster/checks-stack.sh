@@ -112,7 +112,8 @@ stack_checks_under_load() {
 
 stack_checks_after_load() {
     # --- 14. every dashboard panel and rule against the stack's own Prometheus ------------------
-    # tests/observability/check.py's promql phase, as tests/observability.sh runs it against a
+    # tests/observability/check.py's promql phase (obs/promql.py; check.py needs its package
+    # tests/observability/obs/ next to it), as tests/observability.sh runs it against a
     # local Prometheus, here run in the Prometheus task (its stand-in has python3) right after
     # the load: each expression parses and returns data, every metric and label value it names
     # exists; the exceptions by name in tests/observability/no-data-ok-stack.txt.
@@ -122,9 +123,9 @@ stack_checks_after_load() {
         [ "$(prom 'minitwit_backup_last_success_timestamp_seconds > 0' 2>/dev/null | jq length 2>/dev/null)" -ge 1 ] 2>/dev/null && break
         sleep 2
     done
-    (cd "$root" && tar cf - tests/observability/check.py tests/observability/no-data-ok-stack.txt \
-        deploy/grafana/dashboards deploy/prometheus/alerts.yml deploy/prometheus/prometheus.yml \
-        deploy/alloy/config.alloy) |
+    (cd "$root" && tar cf - --exclude=__pycache__ tests/observability/check.py tests/observability/obs \
+        tests/observability/no-data-ok-stack.txt deploy/grafana/dashboards deploy/prometheus/alerts.yml \
+        deploy/prometheus/prometheus.yml deploy/alloy/config.alloy) |
         task_exec_i prometheus sh -c 'rm -rf /tmp/obs && mkdir -p /tmp/obs && tar xf - -C /tmp/obs' || true
     if task_exec prometheus env OBS_PHASES=promql OBS_REPO=/tmp/obs OBS_PROMETHEUS=http://127.0.0.1:9090 \
         OBS_ALLOW_LIST=/tmp/obs/tests/observability/no-data-ok-stack.txt \
