@@ -9,6 +9,7 @@ runs the promql phase alone (the cluster test, against the stack's own Prometheu
 
 import sys
 import time
+import traceback
 
 from obs.config import PROMQL_ONLY
 from obs.load import phase_load
@@ -22,26 +23,20 @@ from obs.traffic import phase_traffic
 
 
 def main():
-    if PROMQL_ONLY:
-        try:
-            phase_promql()
-        except Exception as e:  # a crash is a failure, with the summary still printed
-            import traceback
-            traceback.print_exc()
-            R.check(False, f"{type(e).__name__}: {e}")
-        return 0 if R.summary() else 1
     try:
-        before = Snapshot()
-        expected = phase_traffic()
-        time.sleep(0.3)
-        after = Snapshot()
-        phase_metrics(before, after, expected)
-        phase_load()
-        phase_promql()
-        phase_outage()
-        phase_logs()
+        if PROMQL_ONLY:
+            phase_promql()
+        else:
+            before = Snapshot()
+            expected = phase_traffic()
+            time.sleep(0.3)
+            after = Snapshot()
+            phase_metrics(before, after, expected)
+            phase_load()
+            phase_promql()
+            phase_outage()
+            phase_logs()
     except Exception as e:  # a crash is a failure, with the summary still printed
-        import traceback
         traceback.print_exc()
         R.check(False, f"{type(e).__name__}: {e}")
     return 0 if R.summary() else 1

@@ -11,6 +11,13 @@ only OBS_REPO (the files it reads), OBS_PROMETHEUS and OBS_ALLOW_LIST.
 
 import os
 
+
+def read_text(path, errors=None):
+    """The whole of a UTF-8 text file (errors="replace" for files processes write)."""
+    with open(path, encoding="utf-8", errors=errors) as f:
+        return f.read()
+
+
 ENV = os.environ
 PHASES = ENV.get("OBS_PHASES", "all")
 PROMQL_ONLY = PHASES == "promql"
@@ -29,7 +36,5 @@ ALLOW_LIST = ENV.get("OBS_ALLOW_LIST", os.path.join(REPO, "tests/observability/n
 
 SIM_AUTH = SESSION_KEY = ""
 if not PROMQL_ONLY:
-    with open(ENV["OBS_SIM_AUTH_FILE"], encoding="utf-8") as f:
-        SIM_AUTH = f.read().strip()
-    with open(ENV["OBS_SESSION_KEY_FILE"], encoding="utf-8") as f:
-        SESSION_KEY = f.read().strip()
+    SIM_AUTH = read_text(ENV["OBS_SIM_AUTH_FILE"]).strip()
+    SESSION_KEY = read_text(ENV["OBS_SESSION_KEY_FILE"]).strip()

@@ -7,7 +7,7 @@ import json
 import os
 import re
 
-from .config import REPO
+from .config import REPO, read_text
 from .report import R
 
 
@@ -66,8 +66,7 @@ def dashboard_expressions():
     R.check(bool(files), f"{len(files)} dashboards found under deploy/grafana/dashboards")
     for path in files:
         stem = os.path.basename(path)[:-5]
-        with open(path, encoding="utf-8") as f:
-            dash = json.load(f)
+        dash = json.loads(read_text(path))
         variables = dashboard_variables(dash)
 
         def walk(panels, inherited_ds):

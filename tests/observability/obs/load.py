@@ -11,7 +11,7 @@ from .config import LOAD_SECONDS, RUN
 from .gateway import form, page, sim
 from .net import q
 from .report import R
-from .shared import USERS, WRONG_AUTH, state
+from .shared import USERS, WRONG_AUTH, rid, state
 
 
 def phase_load():
@@ -29,7 +29,7 @@ def phase_load():
             latest_box[0] += 1
             latest = latest_box[0]
         kind = rng.randrange(12)
-        rid_hdr = {} if n % 3 else {"X-Request-Id": f"obs-{RUN}-load-{threading.get_ident()}-{n}"}
+        rid_hdr = {} if n % 3 else {"X-Request-Id": rid(f"load-{threading.get_ident()}-{n}")}
         if kind == 0:
             return sim("POST", f"/msgs/{q(u)}?latest={latest}", None, {"content": f"load {n}"}, extra=rid_hdr), [204]
         if kind == 1:

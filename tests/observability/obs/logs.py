@@ -10,7 +10,7 @@ import re
 import time
 import urllib.parse
 
-from .config import ENV, PROCESSES, SESSION_KEY, SIM_AUTH, WORK
+from .config import ENV, PROCESSES, SESSION_KEY, SIM_AUTH, WORK, read_text
 from .report import R
 from .scrape import scrape
 from .shared import SIM_PASSWORDS, WEB_PASSWORD, WRONG_AUTH, WRONG_PASSWORD, rid, state
@@ -24,8 +24,7 @@ def phase_logs():
     time.sleep(1.5)  # slog_async flushes shortly after
     lines = {}
     for p in PROCESSES:
-        with open(os.path.join(WORK, f"{p}.log"), encoding="utf-8", errors="replace") as f:
-            lines[p] = f.read().splitlines()
+        lines[p] = read_text(os.path.join(WORK, f"{p}.log"), errors="replace").splitlines()
     records = {}
     for p in PROCESSES:
         recs, bad = [], []
@@ -112,9 +111,8 @@ def phase_logs():
     texts = {}
     for p in PROCESSES:
         for suffix in ("log", "err"):
-            path = os.path.join(WORK, f"{p}.{suffix}")
-            with open(path, encoding="utf-8", errors="replace") as f:
-                texts[f"{p} {'stdout' if suffix == 'log' else 'stderr'}"] = f.read()
+            text = read_text(os.path.join(WORK, f"{p}.{suffix}"), errors="replace")
+            texts[f"{p} {'stdout' if suffix == 'log' else 'stderr'}"] = text
     live = [p for p in PROCESSES if p != "follow-service"]
     for p in live:
         texts[f"{p} /metrics"] = scrape(p)

@@ -8,20 +8,20 @@ from .report import R
 from .shared import USERS, WEB_USER, state
 
 
+def _labels(labels):
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+
 def phase_metrics(before, after, t):
     R.start("metrics")
 
-    def delta(process, name, **labels):
-        return after.total(process, name, **labels) - before.total(process, name, **labels)
-
     def moved(process, name, want, cmp="==", **labels):
-        d = delta(process, name, **labels)
+        d = after.delta(before, process, name, **labels)
         ok = d == want if cmp == "==" else d >= want
-        desc = ",".join(f'{k}="{v}"' for k, v in labels.items())
-        R.check(ok, f"{process}: {name}{{{desc}}} +{d:g} ({cmp} {want})")
+        R.check(ok, f"{process}: {name}{{{_labels(labels)}}} +{d:g} ({cmp} {want})")
 
     def histogram_ok(process, name, **labels):
-        desc = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        desc = _labels(labels)
         buckets = after.find(process, f"{name}_bucket", **labels)
         les = {b[0].get("le") for b in buckets}
         count = after.total(process, f"{name}_count", **labels)

@@ -10,9 +10,9 @@ import time
 from .config import ENV, URLS
 from .gateway import sim
 from .net import port_open, q, request
-from .prometheus import prom_get, query
+from .prometheus import prom_rules, query
 from .report import R
-from .scrape import Snapshot, parse_metrics, scrape
+from .scrape import Snapshot
 from .shared import USERS, rid, state
 
 
@@ -33,15 +33,11 @@ def phase_outage():
     state["outage_status"] = r.status
     r = request(URLS["gateway"], "GET", "/ready")
     R.check(r.status == 503, f"gateway /ready while follow-service is down -> {r.status}")
-    gw = Snapshot.__new__(Snapshot)
-    gw.text = {"gateway": scrape("gateway")}
-    gw.samples = {"gateway": parse_metrics(gw.text["gateway"])}
-    d = gw.total("gateway", "upstream_requests_total", upstream="follow-service", outcome="~unavailable|timeout") \
-        - before.total("gateway", "upstream_requests_total", upstream="follow-service",
-                       outcome="~unavailable|timeout")
+    gw = Snapshot(["gateway"])
+    d = gw.delta(before, "gateway", "upstream_requests_total", upstream="follow-service",
+                 outcome="~unavailable|timeout")
     R.check(d >= 1, f"gateway: upstream_requests_total{{upstream=follow-service,outcome=unavailable}} +{d:g}")
-    d = gw.total("gateway", "http_requests_total", route="/fllws/{username}", status="~5..") \
-        - before.total("gateway", "http_requests_total", route="/fllws/{username}", status="~5..")
+    d = gw.delta(before, "gateway", "http_requests_total", route="/fllws/{username}", status="~5..")
     R.check(d >= 1, f"gateway: http_requests_total{{route=/fllws/{{username}},status=5xx}} +{d:g}")
 
     rule = state.get("rules", {}).get("MinitwitServiceDown")
@@ -51,10 +47,9 @@ def phase_outage():
         while time.monotonic() < deadline:
             doc = query(rule["query"])
             jobs = [s["metric"].get("job") for s in doc.get("data", {}).get("result", [])]
-            for g in prom_get("/api/v1/rules")["data"]["groups"]:
-                for ru in g["rules"]:
-                    if ru["name"] == "MinitwitServiceDown":
-                        alert_state = [(a["labels"].get("job"), a["state"]) for a in ru.get("alerts", [])]
+            for ru in prom_rules():
+                if ru["name"] == "MinitwitServiceDown":
+                    alert_state = [(a["labels"].get("job"), a["state"]) for a in ru.get("alerts", [])]
             if jobs == ["follow-service"] and ("follow-service", "pending") in (alert_state or []):
                 break
             time.sleep(1)

@@ -23,6 +23,11 @@ def prom_get(path):
     return json.loads(request(PROM, "GET", path, timeout=30).body)
 
 
+def prom_rules():
+    """Every alerting and recording rule Prometheus loaded, with its state, of every group."""
+    return [rule for g in prom_get("/api/v1/rules")["data"]["groups"] for rule in g["rules"]]
+
+
 def query(expr, at=None):
     params = {"query": expr}
     if at is not None:

@@ -14,9 +14,9 @@ import os
 import re
 import time
 
-from .config import ALLOW_LIST, PROCESSES, REPO
+from .config import ALLOW_LIST, PROCESSES, REPO, read_text
 from .dashboards import dashboard_expressions
-from .prometheus import has_data, prom_get, query
+from .prometheus import has_data, prom_get, prom_rules, query
 from .promql_text import selector_text, selectors
 from .report import R
 from .shared import state
@@ -57,8 +57,8 @@ def phase_promql():
         return False
 
     # the scrape jobs the dashboards and alerts name are the ones deploy/prometheus/prometheus.yml defines
-    with open(os.path.join(REPO, "deploy/prometheus/prometheus.yml"), encoding="utf-8") as f:
-        jobs_deploy = set(re.findall(r"^\s*-\s*job_name:\s*['\"]?([A-Za-z0-9_.-]+)", f.read(), re.M))
+    prometheus_yml = read_text(os.path.join(REPO, "deploy/prometheus/prometheus.yml"))
+    jobs_deploy = set(re.findall(r"^\s*-\s*job_name:\s*['\"]?([A-Za-z0-9_.-]+)", prometheus_yml, re.M))
     for job in PROCESSES + ["node-exporter"]:
         R.check(job in jobs_deploy, f"deploy/prometheus/prometheus.yml has job {job!r} (as this test scrapes it)")
     doc = prom_get("/api/v1/targets")
@@ -75,12 +75,9 @@ def phase_promql():
     now = time.time()
 
     # alert and recording rules: as Prometheus loaded them from deploy/prometheus/alerts.yml
-    with open(os.path.join(REPO, "deploy/prometheus/alerts.yml"), encoding="utf-8") as f:
-        declared = re.findall(r"^\s*-?\s*(alert|record):\s*(\S+)", f.read(), re.M)
-    rules = []
-    for g in prom_get("/api/v1/rules")["data"]["groups"]:
-        for rule in g["rules"]:
-            rules.append(rule)
+    alerts_yml = read_text(os.path.join(REPO, "deploy/prometheus/alerts.yml"))
+    declared = re.findall(r"^\s*-?\s*(alert|record):\s*(\S+)", alerts_yml, re.M)
+    rules = prom_rules()
     R.check(len(rules) == len(declared) and len(rules) > 0,
             f"Prometheus loaded {len(rules)} rules, alerts.yml declares {len(declared)}")
     for rule in rules:
@@ -153,8 +150,7 @@ def phase_promql():
 def check_logql(targets):
     """Loki is not run here: check the LogQL stream selectors statically against the labels
     deploy/alloy/config.alloy gives log streams, and level filters against slog's levels."""
-    with open(os.path.join(REPO, "deploy/alloy/config.alloy"), encoding="utf-8") as f:
-        alloy = f.read()
+    alloy = read_text(os.path.join(REPO, "deploy/alloy/config.alloy"))
     labels = set(re.findall(r'target_label\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"', alloy))
     for block in re.findall(r"stage\.labels\s*\{[^{}]*values\s*=\s*\{([^}]*)\}", alloy):
         labels |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", block))

@@ -1,4 +1,4 @@
-"""The processes' /metrics: parsed into samples, snapshots of them, sums."""
+"""The processes' /metrics: parsed into samples, snapshots of them, sums and deltas."""
 
 import re
 
@@ -39,8 +39,8 @@ def scrape(process):
 
 
 class Snapshot:
-    def __init__(self):
-        self.text = {p: scrape(p) for p in PROCESSES}
+    def __init__(self, processes=PROCESSES):
+        self.text = {p: scrape(p) for p in processes}
         self.samples = {p: parse_metrics(t) for p, t in self.text.items()}
 
     def find(self, process, name, **want):
@@ -55,6 +55,10 @@ class Snapshot:
 
     def total(self, process, name, **want):
         return sum(v for _, v in self.find(process, name, **want))
+
+    def delta(self, before, process, name, **want):
+        """How much the total moved since the snapshot `before`."""
+        return self.total(process, name, **want) - before.total(process, name, **want)
 
 
 def _match(value, want):

@@ -21,6 +21,17 @@ def expect(resp, codes, what):
     return ok
 
 
+def session_cookies(resp):
+    """The values of the minitwit_session cookies an answer sets (none empty)."""
+    values = []
+    for sc in resp.all("Set-Cookie"):
+        name, _, rest = sc.partition("=")
+        value = rest.split(";", 1)[0]
+        if name.strip() == "minitwit_session" and value:
+            values.append(value)
+    return values
+
+
 def phase_traffic():
     R.start("traffic")
     t = {}  # expected deltas, filled as we go
@@ -92,13 +103,9 @@ def phase_traffic():
     expect(r, [302, 303], "web POST /login")
     state["rids"][rid("web-login")] = ("web POST /login", {"gateway", "user-service"})
     cookie = None
-    for sc in r.all("Set-Cookie"):
-        name, _, rest = sc.partition("=")
-        if name.strip() == "minitwit_session":
-            value = rest.split(";", 1)[0]
-            if value:
-                cookie = f"minitwit_session={value}"
-                state["cookie_values"].append(value)
+    for value in session_cookies(r):
+        cookie = f"minitwit_session={value}"
+        state["cookie_values"].append(value)
     R.check(cookie is not None, "login sets the minitwit_session cookie", str(r.all("Set-Cookie")))
     state["cookie"] = cookie
 
@@ -115,10 +122,7 @@ def phase_traffic():
     r = form(f"/{q(grace)}/follow", {}, rid("web-follow"), cookie)
     expect(r, [302, 303], f"web POST /{grace}/follow")
     follows += 1
-    for sc in r.all("Set-Cookie"):  # flash messages re-issue the cookie
-        name, _, rest = sc.partition("=")
-        if name.strip() == "minitwit_session" and rest.split(";", 1)[0]:
-            state["cookie_values"].append(rest.split(";", 1)[0])
+    state["cookie_values"].extend(session_cookies(r))  # flash messages re-issue the cookie
 
     t.update(posts=posts, follows=follows, fllws_posts=fllws_posts, registered=len(USERS) + 1)
     return t
