@@ -30,7 +30,6 @@ def phase_outage():
     r = sim("POST", f"/fllws/{q(ada)}?latest={state['latest'] + 1}", rid("outage-follow"), {"follow": grace})
     state["latest"] += 1
     R.check(500 <= r.status < 600, f"sim POST /fllws while follow-service is down -> {r.status} (5xx)", r.text()[:200])
-    state["outage_status"] = r.status
     r = request(URLS["gateway"], "GET", "/ready")
     R.check(r.status == 503, f"gateway /ready while follow-service is down -> {r.status}")
     gw = Snapshot(["gateway"])

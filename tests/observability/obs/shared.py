@@ -15,9 +15,10 @@ WRONG_AUTH = "Basic " + base64.b64encode(f"intruder:{os.urandom(6).hex()}".encod
 
 state = {
     "rids": {},  # rid -> (description, {processes whose log must carry it})
-    "cookie_values": [],
-    "latest": None,
-    "web_user_id": None,
+    "cookie_values": [],  # every minitwit_session value the gateway set: secrets too
+    "latest": None,  # the simulator's `latest`, as the gateway must report it
+    # set later: "cookie" (traffic: the web user's Cookie header for the load),
+    # "rules" (promql: Prometheus's rules by name, for the outage)
 }
 
 
