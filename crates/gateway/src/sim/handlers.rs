@@ -11,7 +11,7 @@ use minitwit_api::{
 };
 use minitwit_kit::{server::ActingUser, RequestId};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use crate::upstream::idempotency_key;
 
@@ -21,7 +21,7 @@ use super::{error::ErrorBody, Authorized, No, PathUser, Sim, SimError, SimJson};
 // (`sim-api.md`), plus what the gateway answers where it is silent: 403 on every route
 // (the allow-list), 413 and 415 on routes with a body, 503 when a service is down or
 // `latest` could not be stored. `super::openapi`'s tests hold the document to that.
-// The answers several routes share are the three types below, written once.
+// The answers several routes share are the types below, written once.
 
 /// 403 on a route that needs the simulator's `Authorization` header.
 #[derive(IntoResponses)]
@@ -38,6 +38,18 @@ struct Forbidden(ErrorBody);
 #[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
 struct Unavailable(ErrorBody);
 
+/// 400 on a list route whose path names a user.
+#[derive(IntoResponses)]
+#[response(status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8")]
+#[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
+struct BadUserList(ErrorBody);
+
+/// 404 on a route whose path names a user who does not exist.
+#[derive(IntoResponses)]
+#[response(status = 404, description = "No such user")]
+#[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
+struct NoSuchUser(ErrorBody);
+
 /// 413 and 415 on a route with a JSON body.
 #[derive(IntoResponses)]
 #[expect(dead_code, reason = "describes answers in the OpenAPI document; SimError makes them")]
@@ -48,16 +60,40 @@ enum BodyRefused {
     NotJson(ErrorBody),
 }
 
+// The parameters several routes share, written once.
+
 /// The `latest` query parameter of every route but `GET /latest` (recorded as is; a
 /// value that is not an integer is ignored).
-const LATEST: &str =
-    "The simulator's action id, recorded before anything else (also when the request is then \
-refused); not an integer: ignored";
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes a parameter in the OpenAPI document; super::rules reads it")]
+struct LatestParam {
+    /// The simulator's action id, recorded before anything else (also when the request is then refused); not an integer: ignored
+    latest: Option<i64>,
+}
+
 /// The `no` query parameter of the list routes.
-const NO: &str = "How many items at most (default 100, capped by the operators' bound); not a non-negative \
-integer: 400";
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes a parameter in the OpenAPI document; the No extractor reads it")]
+struct NoParam {
+    /// How many items at most (default 100, capped by the operators' bound); not a non-negative integer: 400
+    #[param(minimum = 0)]
+    no: Option<u64>,
+}
+
 /// The username path segment.
-const USERNAME: &str = "A username, percent-encoded (they contain spaces)";
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(
+    dead_code,
+    reason = "describes a parameter in the OpenAPI document; the PathUser extractor reads it"
+)]
+struct UserParam {
+    /// A username, percent-encoded (they contain spaces)
+    #[param(min_length = 1)]
+    username: String,
+}
 
 /// One message as the simulator sees it.
 #[derive(Serialize, ToSchema)]
@@ -151,7 +187,7 @@ impl Registration {
     tag = "simulator",
     operation_id = "register",
     summary = "Registers a user",
-    params(("latest" = Option<i64>, Query, description = LATEST)),
+    params(LatestParam),
     request_body(content = Registration, content_type = "application/json"),
     responses(
         (status = 204, description = "Registered"),
@@ -189,10 +225,7 @@ pub async fn register(
     tag = "simulator",
     operation_id = "public_messages",
     summary = "The newest unflagged messages of everyone, newest first",
-    params(
-        ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u64>, Query, description = NO, minimum = 0),
-    ),
+    params(LatestParam, NoParam),
     security(("simulator" = [])),
     responses(
         (status = 200, description = "The messages", body = [SimMessage]),
@@ -226,17 +259,13 @@ pub async fn public(
     tag = "simulator",
     operation_id = "user_messages",
     summary = "The newest unflagged messages of one user, newest first",
-    params(
-        ("username" = String, Path, description = USERNAME, min_length = 1),
-        ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u64>, Query, description = NO, minimum = 0),
-    ),
+    params(UserParam, LatestParam, NoParam),
     security(("simulator" = [])),
     responses(
         (status = 200, description = "The messages", body = [SimMessage]),
-        (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
+        BadUserList,
         Forbidden,
-        (status = 404, description = "No such user", body = ErrorBody),
+        NoSuchUser,
         Unavailable,
     ),
 )]
@@ -279,10 +308,7 @@ impl Tweet {
     tag = "simulator",
     operation_id = "post_message",
     summary = "Posts a message as the user",
-    params(
-        ("username" = String, Path, description = USERNAME, min_length = 1),
-        ("latest" = Option<i64>, Query, description = LATEST),
-    ),
+    params(UserParam, LatestParam),
     request_body(content = Tweet, content_type = "application/json"),
     security(("simulator" = [])),
     responses(
@@ -290,7 +316,7 @@ impl Tweet {
         (status = 400, description = "Empty or too long content, a body that is not a JSON object of strings, or a \
 username that is not UTF-8", body = ErrorBody),
         Forbidden,
-        (status = 404, description = "No such user", body = ErrorBody),
+        NoSuchUser,
         BodyRefused,
         Unavailable,
     ),
@@ -317,17 +343,13 @@ pub async fn post_message(
     tag = "simulator",
     operation_id = "follows",
     summary = "Whom the user follows",
-    params(
-        ("username" = String, Path, description = USERNAME, min_length = 1),
-        ("latest" = Option<i64>, Query, description = LATEST),
-        ("no" = Option<u64>, Query, description = NO, minimum = 0),
-    ),
+    params(UserParam, LatestParam, NoParam),
     security(("simulator" = [])),
     responses(
         (status = 200, description = "The usernames", body = Follows),
-        (status = 400, description = "`no` is not a non-negative integer, or the username is not UTF-8", body = ErrorBody),
+        BadUserList,
         Forbidden,
-        (status = 404, description = "No such user", body = ErrorBody),
+        NoSuchUser,
         Unavailable,
     ),
 )]
@@ -397,10 +419,7 @@ impl FollowRequest {
     tag = "simulator",
     operation_id = "follow",
     summary = "Follows or unfollows a user",
-    params(
-        ("username" = String, Path, description = USERNAME, min_length = 1),
-        ("latest" = Option<i64>, Query, description = LATEST),
-    ),
+    params(UserParam, LatestParam),
     request_body(content = FollowRequest, content_type = "application/json",
         description = "Exactly one of `follow` and `unfollow`"),
     security(("simulator" = [])),
