@@ -437,6 +437,32 @@ pub async fn start_binary_on(
     panic!("{exe} neither stopped nor answered /health");
 }
 
+/// The start-up checks every internal service's binary passes, as two tests of the
+/// calling test crate: [`assert_token_required_beyond_loopback`] and
+/// [`assert_tls_settings_checked`] on the binary named `$bin` (this crate's
+/// `CARGO_BIN_EXE_$bin`) with environment prefix `$prefix`.
+#[macro_export]
+macro_rules! start_up_checks {
+    ($bin:literal, $prefix:expr) => {
+        /// Secure by default: listening beyond loopback without a service token is refused.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
+            $crate::testing::assert_token_required_beyond_loopback(
+                env!(concat!("CARGO_BIN_EXE_", $bin)),
+                $prefix,
+            )
+            .await;
+        }
+
+        /// Mutual TLS settings that cannot work are refused at start, naming the setting.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn it_refuses_tls_settings_that_cannot_work_and_serves_with_ones_that_do() {
+            $crate::testing::assert_tls_settings_checked(env!(concat!("CARGO_BIN_EXE_", $bin)), $prefix)
+                .await;
+        }
+    };
+}
+
 /// The service binary `exe` (environment prefix `prefix`) refuses to listen on every
 /// address without a service token, naming the setting, and starts with one.
 pub async fn assert_token_required_beyond_loopback(exe: &str, prefix: &str) {

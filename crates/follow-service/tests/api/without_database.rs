@@ -39,22 +39,4 @@ async fn losing_its_database_is_a_503_after_the_pool_time_out() {
     assert_database_unavailable(app.put_empty("/follows/2/1")).await;
 }
 
-/// Secure by default: listening beyond loopback without a service token is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
-    minitwit_kit::testing::assert_token_required_beyond_loopback(
-        env!("CARGO_BIN_EXE_follow-service"),
-        follow_service::ENV_PREFIX,
-    )
-    .await;
-}
-
-/// Mutual TLS settings that cannot work are refused at start, naming the setting.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn it_refuses_tls_settings_that_cannot_work_and_serves_with_ones_that_do() {
-    minitwit_kit::testing::assert_tls_settings_checked(
-        env!("CARGO_BIN_EXE_follow-service"),
-        follow_service::ENV_PREFIX,
-    )
-    .await;
-}
+minitwit_kit::start_up_checks!("follow-service", follow_service::ENV_PREFIX);

@@ -34,22 +34,4 @@ async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend)
     assert_eq!(texts(&app.page("/messages").await), ["after the database came"]);
 }
 
-/// Secure by default: listening beyond loopback without a service token is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listening_beyond_loopback_it_refuses_to_start_without_a_token() {
-    minitwit_kit::testing::assert_token_required_beyond_loopback(
-        env!("CARGO_BIN_EXE_message-service"),
-        message_service::ENV_PREFIX,
-    )
-    .await;
-}
-
-/// Mutual TLS settings that cannot work are refused at start, naming the setting.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn it_refuses_tls_settings_that_cannot_work_and_serves_with_ones_that_do() {
-    minitwit_kit::testing::assert_tls_settings_checked(
-        env!("CARGO_BIN_EXE_message-service"),
-        message_service::ENV_PREFIX,
-    )
-    .await;
-}
+minitwit_kit::start_up_checks!("message-service", message_service::ENV_PREFIX);
