@@ -95,28 +95,19 @@ pub fn insert(
     }
 }
 
-/// The public timeline; served by `messages_public_idx`.
-pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec<Message>, ApiError> {
-    let rows = messages::table
-        .filter(not(messages::flagged))
-        .filter(OlderThan::new(before))
-        .order((messages::pub_date.desc(), messages::id.desc()))
-        .limit(limit)
-        .select(MessageRow::as_select())
-        .load(conn)?;
-    Ok(messages(rows))
-}
-
-/// One author's messages; served by `messages_author_idx`.
-pub fn by_author(
+/// The public timeline (`author` none; served by `messages_public_idx`), or one
+/// author's messages (served by `messages_author_idx`).
+pub fn newest(
     conn: &mut DbConnection,
-    author_id: UserId,
+    author: Option<UserId>,
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
-    let rows = messages::table
-        .filter(messages::author_id.eq(author_id.get()))
-        .filter(not(messages::flagged))
+    let mut query = messages::table.filter(not(messages::flagged)).into_boxed();
+    if let Some(author) = author {
+        query = query.filter(messages::author_id.eq(author.get()));
+    }
+    let rows = query
         .filter(OlderThan::new(before))
         .order((messages::pub_date.desc(), messages::id.desc()))
         .limit(limit)
