@@ -24,27 +24,19 @@ pub struct Page {
 impl Page {
     #[track_caller]
     pub fn has(&self, needle: &str) -> &Self {
-        assert!(
-            self.html.contains(needle),
-            "{:?} is not on {} ({}):\n{}",
-            needle,
-            self.path,
-            self.status,
-            self.html
-        );
-        self
+        self.shows(needle, true)
     }
 
     #[track_caller]
     pub fn lacks(&self, needle: &str) -> &Self {
-        assert!(
-            !self.html.contains(needle),
-            "{:?} is on {} ({}):\n{}",
-            needle,
-            self.path,
-            self.status,
-            self.html
-        );
+        self.shows(needle, false)
+    }
+
+    #[track_caller]
+    fn shows(&self, needle: &str, expected: bool) -> &Self {
+        let (path, status, html) = (&self.path, self.status, &self.html);
+        let is = if expected { "is not" } else { "is" };
+        assert_eq!(html.contains(needle), expected, "{needle:?} {is} on {path} ({status}):\n{html}");
         self
     }
 
