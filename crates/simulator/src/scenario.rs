@@ -177,19 +177,10 @@ impl Action {
     }
 }
 
-/// Escapes one field (see the module docs).
+/// Escapes one field (see the module docs): the escaping of PostgreSQL's `COPY` text
+/// format, which the services' bulk loads write with the same function.
 pub fn escape(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    for c in field.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out
+    minitwit_kit::bulk::field(field).into_owned()
 }
 
 /// Reverses [`escape`]; a backslash before any other character is kept as it is.
