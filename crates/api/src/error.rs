@@ -13,6 +13,8 @@
 //! itself (strum), and a service's rule refusals from the fields its routes read
 //! ([`ServiceError::FIELDS`]), so a new variant or rule is decoded from the day it exists.
 
+use std::marker::PhantomData;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{DomainError, Field};
@@ -79,21 +81,67 @@ pub trait ServiceError: std::error::Error + Copy + PartialEq + Send + Sync + Siz
     }
 }
 
+/// A rule of a field service `S` reads ([`ServiceError::FIELDS`]): what a service's
+/// `Invalid` variant carries. It is made only by [`Rule::of`], which refuses the rules
+/// of other fields, so `UserError::Invalid` cannot hold, say, `TextEmpty`.
+pub struct Rule<S>(DomainError, PhantomData<fn() -> S>);
+
+impl<S: ServiceError> Rule<S> {
+    /// `rule` as one of `S`'s refusals; `None` when it is a rule of a field `S` does
+    /// not read.
+    pub fn of(rule: DomainError) -> Option<Self> {
+        S::FIELDS.contains(&rule.field()).then_some(Self(rule, PhantomData))
+    }
+}
+
+impl<S> Rule<S> {
+    /// The rule itself.
+    pub fn get(&self) -> DomainError {
+        self.0
+    }
+}
+
+// By hand, not derived: a derive would ask `S` for each trait, and `S` is the error
+// enum that holds this very type.
+impl<S> Clone for Rule<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for Rule<S> {}
+impl<S> PartialEq for Rule<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<S> Eq for Rule<S> {}
+impl<S> std::fmt::Debug for Rule<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+impl<S> std::fmt::Display for Rule<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+impl<S> std::error::Error for Rule<S> {}
+
 /// Every refusal of a service: its own variants (`kinds`, each made into its value by
 /// `own`, which returns `None` for the variant carrying a rule) and a rule refusal
-/// (`invalid`) for each rule of `fields`. For [`ServiceError::all`].
-pub fn refusals<K: Copy, E>(
+/// (`invalid`) for each rule of its fields. For [`ServiceError::all`].
+pub fn refusals<K: Copy, E: ServiceError>(
     kinds: &[K],
     own: impl Fn(K) -> Option<E>,
-    fields: &[Field],
-    invalid: impl Fn(DomainError) -> E,
+    invalid: impl Fn(Rule<E>) -> E,
 ) -> Vec<E> {
-    kinds.iter().filter_map(|k| own(*k)).chain(DomainError::of(fields).map(invalid)).collect()
+    let rules = DomainError::ALL.iter().filter_map(|rule| Rule::of(*rule));
+    kinds.iter().filter_map(|k| own(*k)).chain(rules.map(invalid)).collect()
 }
 
 /// `all` and `reason` of a [`ServiceError`] whose enum derives `EnumDiscriminants`
 /// (named `$kind`, deriving `VariantArray` and `IntoStaticStr`) and has, besides its
-/// unit variants `$own`, one `Invalid(DomainError)`: invoked inside the impl. The match
+/// unit variants `$own`, one `Invalid(Rule<Self>)`: invoked inside the impl. The match
 /// on the discriminants is exhaustive, so a variant left out does not compile.
 macro_rules! derived_refusals {
     ($error:ident, $kind:ident, [$($own:ident),* $(,)?]) => {
@@ -104,14 +152,14 @@ macro_rules! derived_refusals {
                     $($kind::$own => Some($error::$own),)*
                     $kind::Invalid => None,
                 };
-                $crate::error::refusals($kind::VARIANTS, own, $error::FIELDS, $error::Invalid)
+                $crate::error::refusals($kind::VARIANTS, own, $error::Invalid)
             });
             &ALL
         }
 
         fn reason(&self) -> &'static str {
             match self {
-                Self::Invalid(e) => e.reason(),
+                Self::Invalid(e) => e.get().reason(),
                 own => $kind::from(own).into(),
             }
         }
@@ -192,6 +240,11 @@ mod tests {
     use super::*;
     use crate::{follow::FollowError, message::MessageError, user::UserError};
 
+    /// `rule` as a refusal of `E`; it must be a rule of `E`'s fields.
+    fn rule<E: ServiceError>(rule: DomainError) -> Rule<E> {
+        Rule::of(rule).expect("a rule of the service's fields")
+    }
+
     /// Every (status, code) pair of a service's refusals, each once, in table order.
     fn codes<E: ServiceError>() -> Vec<(u16, &'static str)> {
         let mut codes: Vec<(u16, &'static str)> = Vec::new();
@@ -221,7 +274,7 @@ mod tests {
     fn refusals_sharing_a_code_are_told_apart_by_reason_not_text() {
         // UsernameInvisible was once left out of a hand-kept list and came back as
         // UsernameEmpty, with the wrong message on the form.
-        let invisible = UserError::Invalid(DomainError::UsernameInvisible);
+        let invisible = UserError::Invalid(rule(DomainError::UsernameInvisible));
         let body = ErrorBody { message: "any text".into(), ..invisible.body() };
         assert_eq!(UserError::decode(400, &body), Some(invisible));
         assert_eq!(body.reason.as_deref(), Some("username_invisible"));
@@ -231,24 +284,47 @@ mod tests {
     fn a_body_without_a_known_reason_is_the_first_refusal_with_its_code() {
         // an older service during a rolling update sends no reason
         let body = ErrorBody::new("invalid_username", "something new");
-        assert_eq!(UserError::decode(400, &body), Some(UserError::Invalid(DomainError::UsernameEmpty)));
+        assert_eq!(UserError::decode(400, &body), Some(UserError::Invalid(rule(DomainError::UsernameEmpty))));
         let body = ErrorBody { reason: Some("not_a_rule".into()), ..body };
-        assert_eq!(UserError::decode(400, &body), Some(UserError::Invalid(DomainError::UsernameEmpty)));
+        assert_eq!(UserError::decode(400, &body), Some(UserError::Invalid(rule(DomainError::UsernameEmpty))));
     }
 
     #[test]
     fn a_service_refuses_with_every_rule_of_its_fields_and_no_other() {
-        fn rules<E: ServiceError>(invalid: fn(DomainError) -> E) -> Vec<DomainError> {
-            DomainError::ALL.iter().copied().filter(|d| E::all().contains(&invalid(*d))).collect()
+        fn rules<E: ServiceError>(invalid: fn(Rule<E>) -> E) -> Vec<DomainError> {
+            DomainError::ALL
+                .iter()
+                .copied()
+                .filter(|d| Rule::of(*d).is_some_and(|r| E::all().contains(&invalid(r))))
+                .collect()
         }
         let of = |fields: &[Field]| DomainError::of(fields).collect::<Vec<_>>();
         assert_eq!(rules(UserError::Invalid), of(UserError::FIELDS));
         assert!(rules(UserError::Invalid).contains(&DomainError::UsernameInvisible));
         assert_eq!(rules(MessageError::Invalid), of(MessageError::FIELDS));
         assert_eq!(rules(FollowError::Invalid), of(FollowError::FIELDS));
-        // a rule of another service's field is not user-service's refusal
-        let text_empty = UserError::Invalid(DomainError::TextEmpty);
-        assert_eq!(UserError::decode(400, &text_empty.body()), None);
+    }
+
+    #[test]
+    fn a_rule_of_another_services_field_is_no_refusal_of_this_one() {
+        assert_eq!(Rule::<UserError>::of(DomainError::TextEmpty), None);
+        assert_eq!(Rule::<FollowError>::of(DomainError::UsernameEmpty), None);
+        assert_eq!(Rule::<MessageError>::of(DomainError::PasswordEmpty), None);
+        for rule in DomainError::ALL {
+            let user = Rule::<UserError>::of(*rule).is_some();
+            assert_eq!(user, UserError::FIELDS.contains(&rule.field()), "{rule:?}");
+        }
+        // nor is it decoded as one, whatever a service sent
+        let text_empty = ErrorBody {
+            error: DomainError::TextEmpty.code().into(),
+            reason: Some(DomainError::TextEmpty.reason().into()),
+            message: DomainError::TextEmpty.to_string(),
+        };
+        assert_eq!(UserError::decode(400, &text_empty), None);
+        assert_eq!(
+            MessageError::decode(400, &text_empty),
+            Some(MessageError::Invalid(rule(DomainError::TextEmpty)))
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, Field, UserId},
-    error::{derived_refusals, ServiceError},
+    domain::{Field, UserId},
+    error::{derived_refusals, Rule, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -28,7 +28,7 @@ pub enum FollowError {
     #[error("You cannot follow yourself")]
     SelfFollow,
     #[error(transparent)]
-    Invalid(#[from] DomainError),
+    Invalid(Rule<Self>),
 }
 
 impl ServiceError for FollowError {
@@ -39,7 +39,7 @@ impl ServiceError for FollowError {
     fn code(&self) -> &'static str {
         match self {
             Self::SelfFollow => "self_follow",
-            Self::Invalid(e) => e.code(),
+            Self::Invalid(e) => e.get().code(),
         }
     }
 

@@ -23,8 +23,8 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, Field, IdempotencyKey, MessageId, MessageText, UserId},
-    error::{derived_refusals, ServiceError},
+    domain::{Field, IdempotencyKey, MessageId, MessageText, UserId},
+    error::{derived_refusals, Rule, ServiceError},
 };
 
 pub const DEFAULT_LIMIT: u32 = 30;
@@ -43,7 +43,7 @@ pub enum MessageError {
     #[error("The idempotency key was used for another message")]
     KeyReused,
     #[error(transparent)]
-    Invalid(#[from] DomainError),
+    Invalid(Rule<Self>),
 }
 
 impl ServiceError for MessageError {
@@ -56,7 +56,7 @@ impl ServiceError for MessageError {
             Self::TooManyAuthors => "too_many_authors",
             Self::NoSuchMessage => "no_such_message",
             Self::KeyReused => "idempotency_key_reused",
-            Self::Invalid(e) => e.code(),
+            Self::Invalid(e) => e.get().code(),
         }
     }
 

@@ -17,8 +17,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DomainError, Email, Field, Password, UserId, Username},
-    error::{derived_refusals, ServiceError},
+    domain::{Email, Field, Password, UserId, Username},
+    error::{derived_refusals, Rule, ServiceError},
 };
 
 pub const BATCH_MAX: usize = 1000;
@@ -38,7 +38,7 @@ pub enum UserError {
     #[error("at most {BATCH_MAX} ids per batch")]
     TooManyIds,
     #[error(transparent)]
-    Invalid(#[from] DomainError),
+    Invalid(Rule<Self>),
 }
 
 impl ServiceError for UserError {
@@ -52,7 +52,7 @@ impl ServiceError for UserError {
             Self::NoSuchUser => "no_such_user",
             Self::WrongPassword => "wrong_password",
             Self::TooManyIds => "too_many_ids",
-            Self::Invalid(e) => e.code(),
+            Self::Invalid(e) => e.get().code(),
         }
     }
 

@@ -115,7 +115,7 @@ impl ResponseError for SimError {
 
 #[cfg(test)]
 mod tests {
-    use minitwit_api::{domain::DomainError, message::MessageError, user::UserError, ErrorBody};
+    use minitwit_api::{domain::DomainError, error::Rule, message::MessageError, user::UserError, ErrorBody};
 
     use super::*;
 
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(SimError::from(garbled).status, StatusCode::SERVICE_UNAVAILABLE);
         let refused = ClientError::Refused {
             service: "message-service",
-            error: MessageError::Invalid(DomainError::TextEmpty),
+            error: MessageError::Invalid(Rule::of(DomainError::TextEmpty).expect("a rule of a message")),
         };
         let e = SimError::from(refused);
         assert_eq!((e.status, e.message.as_str()), (StatusCode::BAD_REQUEST, "The message is empty"));
