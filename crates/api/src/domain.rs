@@ -401,6 +401,20 @@ ids!(
 mod tests {
     use super::*;
 
+    /// serde keeps only the text of a `try_from` error, so a rule broken in a body is
+    /// recovered from that text: each rule's text must name it alone.
+    #[test]
+    fn every_rule_is_told_apart_by_the_text_a_deserialiser_reports() {
+        for rule in DomainError::ALL {
+            for other in DomainError::ALL.iter().filter(|other| *other != rule) {
+                let (text, others) = (rule.to_string(), other.to_string());
+                assert!(!text.starts_with(&others), "{other:?}'s text begins {rule:?}'s");
+            }
+            let err = <serde_json::Error as serde::de::Error>::custom(rule);
+            assert_eq!(DomainError::reported_in(&format!("{err} at line 1 column 9")), Some(*rule));
+        }
+    }
+
     #[test]
     fn ids_are_positive_numbers_on_the_wire() {
         assert_eq!(UserId::parse(1).unwrap().get(), 1);
