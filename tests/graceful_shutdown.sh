@@ -17,16 +17,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=tests/lib/ready.sh
+. tests/lib/ready.sh
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start() {
   USER_SERVICE_HTTP__DRAIN_MS=${DRAIN_MS:-0} USER_SERVICE_HTTP__PORT=$port USER_SERVICE_DATABASE__URL="$work/users.db" USER_SERVICE_LOG__FORMAT=json \
     USER_SERVICE_ARGON2__MEMORY_KIB=65536 USER_SERVICE_ARGON2__ITERATIONS=12 \
     "$bin_dir/user-service" >>"$work/log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
+  wait_ready --pid "$pid" "http://127.0.0.1:$port/ready" 10 && return 0
   echo "graceful_shutdown: user-service did not start" >&2
   cat "$work/log" >&2
   exit 1

@@ -151,19 +151,11 @@ start gateway GATEWAY_HTTP__PORT="$port_gateway" GATEWAY_LOG__FORMAT=json GATEWA
     GATEWAY_SIM__AUTHORIZATION_FILE="$work/sim_authorization" \
     GATEWAY_SESSION__KEY_FILE="$work/session_key"
 
-wait_for() {
-    # wait_for URL WHAT: until URL answers 2xx, for at most 60 s
-    local deadline=$((SECONDS + 60))
-    until curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "$me: $2 never became ready ($1)" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-for port in "$port_user" "$port_message" "$port_follow" "$port_gateway"; do
-    wait_for "http://127.0.0.1:$port/ready" "the process on port $port"
+# shellcheck source=tests/lib/ready.sh
+. tests/lib/ready.sh
+ports=("$port_user" "$port_message" "$port_follow" "$port_gateway") # as services and pids
+for i in "${!services[@]}"; do
+    wait_ready --pid "${pids[$i]}" "http://127.0.0.1:${ports[$i]}/ready" 60
 done
 echo "$me: services ready (gateway on $port_gateway)"
 
@@ -201,7 +193,7 @@ promtool check config "$work/prometheus.yml" >"$work/promtool.out" 2>&1 \
     --web.listen-address="127.0.0.1:$port_prom" --storage.tsdb.retention.time=1h \
     >"$work/prometheus.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$port_prom/-/ready" "Prometheus"
+wait_ready --pid "${pids[-1]}" "http://127.0.0.1:$port_prom/-/ready" 60
 deadline=$((SECONDS + 30))
 until [ "$(curl -fsS "http://127.0.0.1:$port_prom/api/v1/query" --data-urlencode 'query=count(up == 1)' \
     | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')" = 6 ]; do

@@ -18,6 +18,8 @@ repo=$PWD
 . scripts/postgres.sh
 # shellcheck source=tests/lib/check.sh
 . tests/lib/check.sh
+# shellcheck source=tests/lib/ready.sh
+. tests/lib/ready.sh
 minitwit_pg_binaries
 bin=$minitwit_pg_bin
 
@@ -64,20 +66,20 @@ runuser -u postgres -- psql -h "$dir" -p "$port" -U postgres -qAt -v ON_ERROR_ST
     -c "CREATE ROLE minitwit_users LOGIN PASSWORD 'users-password'" -c "CREATE DATABASE users OWNER minitwit_users" >/dev/null
 
 url="postgres://minitwit_users:users-password@localhost:$port/users"
-# start_service NAME SSLMODE ROOTCERT: user-service on a free port (in $svc_port), its
-# log in $dir/NAME.log; returns once it answers /health (it serves at once; the
-# database is connected in the background, /ready says when)
+# start_service NAME SSLMODE ROOTCERT: user-service on a free port (in $svc_port, its
+# pid in $svc_pid), its log in $dir/NAME.log; returns once it answers /health (it
+# serves at once; the database is connected in the background, /ready says when)
 start_service() {
     local p=18481
     while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
     env -i PATH="$PATH" USER_SERVICE_HTTP__PORT="$p" USER_SERVICE_DATABASE__URL="$url" \
         USER_SERVICE_LOG__FORMAT=json PGSSLMODE="$2" PGSSLROOTCERT="$3" \
         "$BIN_DIR/user-service" >"$dir/$1.log" 2>&1 &
-    pids+=($!)
+    svc_pid=$!
+    pids+=("$svc_pid")
     svc_port=$p
-    wait_for 30 curl -sf "http://127.0.0.1:$p/health" -o /dev/null
+    wait_ready --pid "$svc_pid" "http://127.0.0.1:$p/health" 30
 }
-ready() { curl -sf "http://127.0.0.1:$1/ready" >/dev/null; }
 not_ready_for() { # not_ready_for PORT SECONDS: /ready stays 503 all that time
     local until=$((SECONDS + $2))
     while [ "$SECONDS" -lt "$until" ]; do
@@ -94,7 +96,7 @@ failed=0
 
 start_service verify-full verify-full "$dir/ca.pem"
 good=$svc_port
-check "verify-full against the internal CA: ready" wait_for 30 ready "$good"
+check "verify-full against the internal CA: ready" wait_ready --pid "$svc_pid" "http://127.0.0.1:$good/ready" 30
 check "... and its connections to PostgreSQL are TLS" test "$(ssl_backends t)" -ge 1
 check "... none in plain text" test "$(ssl_backends f)" = 0
 res=$(curl -s -X POST -H 'content-type: application/json' \

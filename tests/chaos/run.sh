@@ -178,15 +178,10 @@ start() { # start <name>: replica name-N on its port
   pid[$name]=$!
 }
 
-wait_ready() { # wait_ready <port>...: each answers /ready 200 within 30 s
-  local p
-  for p in "$@"; do
-    for _ in $(seq 1 300); do
-      curl -fs -o /dev/null "http://127.0.0.1:$p/ready" && continue 2
-      sleep 0.1
-    done
-    fail "nothing ready on port $p within 30 s"
-  done
+# shellcheck source=tests/lib/ready.sh
+. tests/lib/ready.sh
+replica_ready() { # replica_ready <name>: replica name answers /ready 2xx within 30 s
+  wait_ready --pid "${pid[$1]}" "http://127.0.0.1:${port[$1]}/ready" 30 || fail "$1 is not ready"
 }
 
 replicas=()
@@ -194,7 +189,7 @@ for kind in user-service message-service follow-service gateway; do
   for i in $(seq 1 "$replicas_each"); do replicas+=("$kind-$i"); done
 done
 for name in "${replicas[@]}"; do start "$name"; done
-for name in "${replicas[@]}"; do wait_ready "${port[$name]}"; done
+for name in "${replicas[@]}"; do replica_ready "$name"; done
 curl -fs -o /dev/null "http://127.0.0.1:$edge/ready" || fail "gateways not ready through nginx"
 say "$replicas_each replica(s) each of gateway, user-, message- and follow-service; nginx on :$edge; PostgreSQL ${admin##*@}"
 
@@ -222,7 +217,7 @@ for name in "${replicas[@]}"; do
   sleep 1
   start "$name"
   printf '%s killed\t%s\t%s\n' "$name" "$t0" "$(python3 -c "print(round($(now) - $t0, 2))")" >>"$marks"
-  wait_ready "${port[$name]}"
+  replica_ready "$name"
   sleep "$(python3 -c "print(max(0.0, $segment - ($(now) - $t0)))")"
 done
 
@@ -232,7 +227,7 @@ sleep 1
 minitwit_pg_restart
 printf 'PostgreSQL restarted\t%s\t%s\n' "$t0" "$(python3 -c "print(round($(now) - $t0, 2))")" >>"$marks"
 for name in "${replicas[@]}"; do
-  case $name in gateway-*) ;; *) wait_ready "${port[$name]}" ;; esac
+  case $name in gateway-*) ;; *) replica_ready "$name" ;; esac
 done
 sleep "$(python3 -c "print(max(0.0, $segment - ($(now) - $t0)))")"
 printf 'end\t%s\t0\n' "$(now)" >>"$marks"

@@ -6,10 +6,12 @@
 # at its cheapest; MINITWIT_ARGON2=production keeps user-service's own), appends their pids to the caller's `pids` array (the caller kills
 # them on exit), sets `base` to the gateway's URL and returns once the gateway and all
 # three services answer `/ready`; exits 1 when a process dies or 30 s pass. Needs a
-# `log` function and python3.
+# `log` function, python3 and curl.
 
 # shellcheck source=tests/lib/ports.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+# shellcheck source=tests/lib/ready.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ready.sh"
 
 minitwit_start_sqlite() {
   local bin_dir=$1 work=$2 user_port message_port follow_port gateway_port pid
@@ -36,16 +38,12 @@ minitwit_start_sqlite() {
 
   # The gateway is ready when it and all three services answer.
   base="http://127.0.0.1:$gateway_port"
-  for _ in $(seq 1 150); do
-    if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$base/ready" 2>/dev/null; then
-      log "MiniTwit is ready at $base"
-      return 0
-    fi
-    for pid in "${pids[@]}"; do
-      kill -0 "$pid" 2>/dev/null || { log "a process exited at start-up"; exit 1; }
-    done
-    sleep 0.2
-  done
+  local watch=()
+  for pid in "${pids[@]}"; do watch+=(--pid "$pid"); done
+  if wait_ready "${watch[@]}" "$base/ready" 30; then
+    log "MiniTwit is ready at $base"
+    return 0
+  fi
   log "MiniTwit did not become ready at $base"
   exit 1
 }
