@@ -65,6 +65,8 @@ fi
 # shellcheck source=tests/lib/apt.sh
 . tests/lib/apt.sh
 need_pkg curl curl jq jq psql postgresql-client pgbench postgresql
+# shellcheck source=tests/lib/ready.sh
+. tests/lib/ready.sh
 for tool in curl jq psql pgbench; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
 done
@@ -169,20 +171,11 @@ start_system() {
     i=$((i + 1))
   done
   for s in "${services[@]}"; do
-    local port=$((base_port + $(index_of "$s"))) url
+    local port=$((base_port + $(index_of "$s"))) url opts=("${ready[@]}")
     url="$scheme://$host:$port/ready"
-    [ "$s" != gateway ] || url="http://127.0.0.1:$port/ready"
-    for _ in $(seq 1 300); do
-      if [ "$s" = gateway ]; then
-        curl -sf "$url" >/dev/null && continue 2
-      else
-        curl -sf "${ready[@]}" "$url" >/dev/null && continue 2
-      fi
-      kill -0 "${pid[$s]}" 2>/dev/null || { say "$s died; see $out/$label-$s.log"; tail -5 "$out/$label-$s.log" >&2; exit 1; }
-      sleep 0.1
-    done
-    say "$s is not ready after 30 s"
-    exit 1
+    [ "$s" != gateway ] || url="http://127.0.0.1:$port/ready" opts=()
+    wait_ready --pid "${pid[$s]}" "$url" 30 "${opts[@]}" ||
+      { say "$s is not ready; see $out/$label-$s.log"; tail -5 "$out/$label-$s.log" >&2; exit 1; }
   done
 }
 
