@@ -13,6 +13,9 @@
 # a server others use. `minitwit_pg_ctl` then runs its pg_ctl (`minitwit_pg_ctl -m
 # immediate stop`), and `minitwit_pg_restart` starts it again as it was started.
 
+# shellcheck source=tests/lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/apt.sh"
+
 minitwit_pg_dir=""
 minitwit_pg_options=""
 
@@ -45,8 +48,7 @@ minitwit_pg_binaries() {
   minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname)
   if [ -z "$minitwit_pg_bin" ]; then
     echo "postgres: none installed; installing Debian's postgresql"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
     minitwit_pg_bin=$(find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' | sort -V | tail -n 1 | xargs dirname)
   fi
   id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres

@@ -84,17 +84,11 @@ done < <(sed -n 's/^| [^|]* | `\(tests\/[^`]*\.sh\)` |.*/\1/p' README.md)
 # What building needs beyond Rust (libpq's TLS: the system's OpenSSL), as make build.
 scripts/build-deps.sh
 # The end-to-end scripts drive the system with these; a fresh Debian may lack them.
-need=()
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-command -v python3 >/dev/null || need+=(python3)
-python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
-{ command -v psql && command -v pg_dump && command -v pg_restore; } >/dev/null || need+=(postgresql-client)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "== installing ${need[*]} with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
+need_pkg curl curl jq jq python3 python3 psql postgresql-client pg_dump postgresql-client \
+  pg_restore postgresql-client
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh

@@ -5,9 +5,10 @@
 # "My Timeline", log out. Screenshots of every page, on a laptop-sized and a
 # phone-sized screen, go to test-output/browser/ (not committed): look at them.
 #
-# Installs what is missing: Debian's chromium (apt-get), a venv at .venv-browser with
-# the playwright package (Playwright's own browser downloads are never used), and the
-# debug binaries (`cargo build --bins`, only when BIN_DIR lacks them).
+# Installs what is missing: Debian's chromium and curl (tests/lib/apt.sh), a venv at
+# .venv-browser with the playwright package (Playwright's own browser downloads are
+# never used), and the debug binaries (`cargo build --bins`, only when BIN_DIR lacks
+# them).
 #
 # Environment: BIN_DIR (default target/debug), OUT_DIR (default test-output/browser),
 # VENV (default .venv-browser).
@@ -23,18 +24,13 @@ log() { printf '%s\n' "browser test: $*" >&2; }
 
 find_chromium() { command -v chromium || command -v chromium-browser || true; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
 chromium=$(find_chromium)
-if [ -z "$chromium" ]; then
-  log "installing Debian's chromium"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
-  chromium=$(find_chromium)
-  [ -n "$chromium" ] || { log "chromium is still missing"; exit 1; }
-fi
+# curl: tests/lib/sqlite_system.sh waits for /ready with it
+need_pkg "${chromium:-chromium}" chromium curl curl
+chromium=$(find_chromium)
+[ -n "$chromium" ] || { log "chromium is still missing"; exit 1; }
 
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"

@@ -52,19 +52,11 @@ for b in gateway user-service message-service follow-service minitwit-sim; do
 done
 
 # Debian's nginx with the stream module; jq for the reports.
-need=()
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then need+=(nginx); fi
-if ! ls /usr/lib/nginx/modules/ngx_stream_module.so >/dev/null 2>&1; then need+=(libnginx-mod-stream); fi
-command -v jq >/dev/null || need+=(jq)
-command -v psql >/dev/null || need+=(postgresql-client)
-command -v curl >/dev/null || need+=(curl)
-command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-  say "installing ${need[*]} with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+need_pkg "$nginx_bin" nginx /usr/lib/nginx/modules/ngx_stream_module.so libnginx-mod-stream \
+  jq jq psql postgresql-client curl curl python3 python3
 
 rm -rf "$work"
 mkdir -p "$work/logs" "$work/nginx/logs"
