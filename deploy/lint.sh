@@ -39,14 +39,9 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
 }
 
-apt_updated=0
-apt_install() {
-    if [ "$apt_updated" -eq 0 ]; then
-        as_root apt-get update -qq >/dev/null
-        apt_updated=1
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# apt_install: the tests' one way (sudo when not root, lists updated once, quiet)
+# shellcheck source=tests/lib/apt.sh
+. tests/lib/apt.sh
 
 ensure_tools() {
     local pip_missing=()

@@ -11,21 +11,14 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    echo "nginx not found: installing Debian's nginx" >&2
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null \
-        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-fi
-if ! command -v openssl >/dev/null 2>&1; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
-fi
+# shellcheck source=tests/lib/apt.sh
+. "$here/../../tests/lib/apt.sh"
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+if [ ! -x "$nginx_bin" ]; then
+    echo "nginx not found: installing Debian's nginx" >&2
+    apt_install nginx-light || apt_install nginx # nginx-light where Debian still has it
+fi
+need_pkg openssl openssl
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
