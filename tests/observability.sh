@@ -96,21 +96,9 @@ fi
 for db in "${databases[@]}"; do
     psql "$admin_url" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"${owner:+ OWNER \"$owner\"}" >/dev/null
 done
-db_url() {
-    python3 - "$admin_url" "$1" "$owner" "$db_password" <<'PY'
-import sys
-from urllib.parse import urlsplit, urlunsplit, quote
-admin, db, user, pw = sys.argv[1:]
-u = urlsplit(admin)
-if user:
-    netloc = "%s:%s@%s" % (quote(user, safe=""), quote(pw, safe=""), u.hostname)
-    if u.port:
-        netloc += ":%d" % u.port
-else:
-    netloc = u.netloc
-print(urlunsplit((u.scheme, netloc, "/" + db, u.query, "")))
-PY
-}
+# shellcheck source=tests/lib/pg_url.sh
+. tests/lib/pg_url.sh
+db_url() { pg_db_url "$admin_url" "$1" "$owner" "$db_password"; } # db_url DB: the services' URL
 
 # ---- processes -------------------------------------------------------------------
 # shellcheck source=tests/lib/ports.sh

@@ -81,10 +81,13 @@ trap cleanup EXIT
 
 MINITWIT_PG_PRIVATE=1 minitwit_pg_start
 admin=$MINITWIT_TEST_DATABASE_URL
+# shellcheck source=tests/lib/pg_url.sh
+. tests/lib/pg_url.sh
+declare -A db_url=()
 for db in users messages follows; do
   psql -q "$admin" -c "CREATE DATABASE chaos_$db" >/dev/null
+  db_url[$db]=$(pg_db_url "$admin" "chaos_$db")
 done
-db_url() { echo "${admin%/postgres}/chaos_$1"; }
 
 # Free ports: the edge, three round robins, two replicas of everything.
 # shellcheck source=tests/lib/ports.sh
@@ -161,10 +164,10 @@ start() { # start <name>: replica name-N on its port
         "GATEWAY_SERVICES__FOLLOW_URL=http://127.0.0.1:$rr_follow"
         "GATEWAY_SIM__MAX_NO=$page") ;;
     user-service)
-      env+=("USER_SERVICE_DATABASE__URL=$(db_url users)"
+      env+=("USER_SERVICE_DATABASE__URL=${db_url[users]}"
         "USER_SERVICE_ARGON2__MEMORY_KIB=1024" "USER_SERVICE_ARGON2__ITERATIONS=1") ;;
-    message-service) env+=("MESSAGE_SERVICE_DATABASE__URL=$(db_url messages)" "MESSAGE_SERVICE_MAX_LIMIT=$page") ;;
-    follow-service) env+=("FOLLOW_SERVICE_DATABASE__URL=$(db_url follows)" "FOLLOW_SERVICE_MAX_LIMIT=$page") ;;
+    message-service) env+=("MESSAGE_SERVICE_DATABASE__URL=${db_url[messages]}" "MESSAGE_SERVICE_MAX_LIMIT=$page") ;;
+    follow-service) env+=("FOLLOW_SERVICE_DATABASE__URL=${db_url[follows]}" "FOLLOW_SERVICE_MAX_LIMIT=$page") ;;
   esac
   env "${env[@]}" "$bin_dir/$kind" >>"$work/logs/$name.log" 2>&1 &
   pid[$name]=$!
