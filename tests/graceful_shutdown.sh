@@ -17,9 +17,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
 # shellcheck source=tests/lib/ready.sh
 . tests/lib/ready.sh
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 start() {
   USER_SERVICE_HTTP__DRAIN_MS=${DRAIN_MS:-0} USER_SERVICE_HTTP__PORT=$port USER_SERVICE_DATABASE__URL="$work/users.db" USER_SERVICE_LOG__FORMAT=json \
     USER_SERVICE_ARGON2__MEMORY_KIB=65536 USER_SERVICE_ARGON2__ITERATIONS=12 \

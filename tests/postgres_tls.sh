@@ -18,6 +18,8 @@ repo=$PWD
 . scripts/postgres.sh
 # shellcheck source=tests/lib/check.sh
 . tests/lib/check.sh
+# shellcheck source=tests/lib/ports.sh
+. tests/lib/ports.sh
 # shellcheck source=tests/lib/ready.sh
 . tests/lib/ready.sh
 minitwit_pg_binaries
@@ -70,8 +72,8 @@ url="postgres://minitwit_users:users-password@localhost:$port/users"
 # pid in $svc_pid), its log in $dir/NAME.log; returns once it answers /health (it
 # serves at once; the database is connected in the background, /ready says when)
 start_service() {
-    local p=18481
-    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    local p
+    p=$(free_ports 1)
     env -i PATH="$PATH" USER_SERVICE_HTTP__PORT="$p" USER_SERVICE_DATABASE__URL="$url" \
         USER_SERVICE_LOG__FORMAT=json PGSSLMODE="$2" PGSSLROOTCERT="$3" \
         "$BIN_DIR/user-service" >"$dir/$1.log" 2>&1 &
