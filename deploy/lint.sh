@@ -71,10 +71,12 @@ ensure_tools() {
     # nginx: deploy/nginx/test.sh installs it itself.
 }
 
-# Files of the repository, without build output and VCS data.
+# Files of the repository, without build output, VCS data and the tests' virtualenvs
+# (.venv-browser holds playwright's own shell scripts).
 repo_files() {
     find . \( -path ./target -o -path ./.git -o -path '*/node_modules' -o -path ./.terraform \
-        -o -path '*/.terraform' -o -path ./data \) -prune -o -type f "$@" -print | LC_ALL=C sort
+        -o -path '*/.terraform' -o -path ./data -o -path './.venv*' -o -path ./test-output \) \
+        -prune -o -type f "$@" -print | LC_ALL=C sort
 }
 
 check_hadolint() {
