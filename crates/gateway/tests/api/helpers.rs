@@ -22,7 +22,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
 /// The course's simulator credentials.
-pub const SIM_AUTH: &str = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh";
+pub const SIM_AUTH: &str = minitwit_api::COURSE_SIM_AUTHORIZATION;
 
 // The simulator API's requests, as the course's simulator sends them.
 
