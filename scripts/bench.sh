@@ -30,6 +30,7 @@
 #   BENCH_STEP_SECS=N    seconds per load step (default 15, quick 8)
 #   BENCH_PORT=N         first of the four ports used (default 18080)
 #   BENCH_OUT=dir        keep the raw JSON results and the logs there
+#   BENCH_SVG=file       also write the figure (p50/p99 against the offered rate) there
 # Needs curl, jq, psql and pgbench (installed with apt-get when missing). Timings are of this machine at this moment: other
 # work on it shows in them. Nothing here asserts a timing.
 set -euo pipefail
@@ -564,3 +565,18 @@ v() { echo "${row[$1]:--}"; }
       "with a latest upsert per request: $(v pgbl_2) / $(v pgbl_16)"
   fi
 }
+
+# --- The figure ------------------------------------------------------------------------------
+# p50 and p99 of every load step against the offered rate, each database (and mutual TLS)
+# a colour: $out/latency.svg, copied to BENCH_SVG when set (BENCHMARKS.md shows
+# docs/bench/latency.svg, made so).
+python3 scripts/bench/plot.py "$out/latency.svg" "$out" "pg=PostgreSQL" "pgtls=PostgreSQL, mTLS" "sqlite=SQLite"
+if [ -n "${BENCH_SVG:-}" ]; then
+  mkdir -p "$(dirname "$BENCH_SVG")"
+  cp "$out/latency.svg" "$BENCH_SVG"
+  say "latency against the offered rate: $BENCH_SVG"
+elif [ -n "${BENCH_OUT:-}" ]; then
+  say "latency against the offered rate: $out/latency.svg"
+else
+  say "latency against the offered rate: set BENCH_SVG=file (or BENCH_OUT) to keep the figure"
+fi
