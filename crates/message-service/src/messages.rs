@@ -98,19 +98,28 @@ pub fn insert(
     }
 }
 
-/// The public timeline (`author` none; served by `messages_public_idx`), or one
-/// author's messages (served by `messages_author_idx`).
-pub fn newest(
+/// The public timeline; served by `messages_public_idx`.
+pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec<Message>, ApiError> {
+    let rows = messages::table
+        .filter(not(messages::flagged))
+        .filter(OlderThan::new(before))
+        .order((messages::pub_date.desc(), messages::id.desc()))
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    Ok(messages(rows))
+}
+
+/// One author's messages; served by `messages_author_idx`.
+pub fn by_author(
     conn: &mut DbConnection,
-    author: Option<UserId>,
+    author_id: UserId,
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
-    let mut query = messages::table.filter(not(messages::flagged)).into_boxed();
-    if let Some(author) = author {
-        query = query.filter(messages::author_id.eq(author.get()));
-    }
-    let rows = query
+    let rows = messages::table
+        .filter(messages::author_id.eq(author_id.get()))
+        .filter(not(messages::flagged))
         .filter(OlderThan::new(before))
         .order((messages::pub_date.desc(), messages::id.desc()))
         .limit(limit)

@@ -113,7 +113,7 @@ async fn post(
 
 async fn public(state: web::Data<State>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let PageQuery { limit, before } = query.into_inner();
-    state.page(limit, before, |c, before, limit| messages::newest(c, None, before, limit)).await
+    state.page(limit, before, messages::public).await
 }
 
 async fn by_author(
@@ -123,9 +123,7 @@ async fn by_author(
 ) -> Result<HttpResponse, ApiError> {
     let author_id = path.into_inner();
     let PageQuery { limit, before } = query.into_inner();
-    state
-        .page(limit, before, move |c, before, limit| messages::newest(c, Some(author_id), before, limit))
-        .await
+    state.page(limit, before, move |c, before, limit| messages::by_author(c, author_id, before, limit)).await
 }
 
 async fn by_authors(
