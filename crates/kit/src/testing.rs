@@ -379,11 +379,29 @@ pub async fn revert_and_migrate(
     settings: crate::settings::DatabaseSettings,
     migrations: &'static crate::db::Migrations,
 ) {
+    remigrate(settings, migrations, |db| db.revert_all(migrations).expect("every migration goes down")).await
+}
+
+/// Reverts the newest migration of `migrations` on the database of `settings`, then
+/// runs it again: the newest migration applied to a database that holds data.
+pub async fn revert_last_and_migrate(
+    settings: crate::settings::DatabaseSettings,
+    migrations: &'static crate::db::Migrations,
+) {
+    remigrate(settings, migrations, |db| db.revert_last(migrations).expect("the last migration goes down"))
+        .await
+}
+
+async fn remigrate(
+    settings: crate::settings::DatabaseSettings,
+    migrations: &'static crate::db::Migrations,
+    revert: impl FnOnce(&crate::db::Db) + Send + 'static,
+) {
     tokio::task::spawn_blocking(move || {
         let db =
             crate::db::Db::connect(&settings, migrations, &crate::metrics::Metrics::new("migration-test"))
                 .expect("connect");
-        db.revert_all(migrations).expect("every migration goes down");
+        revert(&db);
         db.migrate(migrations).expect("every migration comes up again");
     })
     .await

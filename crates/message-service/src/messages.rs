@@ -16,7 +16,10 @@ use minitwit_api::{
 };
 use minitwit_kit::{db::DbConnection, ApiError};
 
-use crate::{keyset::OlderThan, schema::messages};
+use crate::{
+    keyset::OlderThan,
+    schema::{author_newest, messages},
+};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = messages)]
@@ -126,8 +129,12 @@ pub fn by_author(
 }
 
 /// The messages of several authors ("my timeline"). `authors` must be free of
-/// duplicates. On PostgreSQL see [`AuthorsTimeline`]; on SQLite a plain `IN` list
-/// over `messages_author_idx`.
+/// duplicates. Only the authors who can reach the page are read: those whose newest
+/// message (`author_newest`) is newer than `before`, and the `limit` newest of the
+/// rest. (An author outside both cannot have a message on the page: `limit` others
+/// each have a newer one.) On PostgreSQL one query, [`AuthorsTimeline`]; on SQLite
+/// the authors are chosen first and their messages read with a plain `IN` list over
+/// `messages_author_idx`.
 pub fn by_authors(
     conn: &mut DbConnection,
     authors: &[UserId],
@@ -140,23 +147,41 @@ pub fn by_authors(
     let authors: Vec<i64> = authors.iter().map(|a| a.get()).collect();
     let rows: Vec<MessageRow> = match conn {
         DbConnection::Pg(c) => AuthorsTimeline { authors, before, limit }.load(c)?,
-        DbConnection::Sqlite(c) => messages::table
-            .filter(messages::author_id.eq_any(authors))
-            .filter(not(messages::flagged))
-            .filter(OlderThan::new(before))
-            .order((messages::pub_date.desc(), messages::id.desc()))
-            .limit(limit)
-            .select(MessageRow::as_select())
-            .load(c)?,
+        DbConnection::Sqlite(c) => {
+            let newest: Vec<(i64, i64, i64)> = author_newest::table
+                .filter(author_newest::author_id.eq_any(&authors))
+                .select((author_newest::author_id, author_newest::pub_date, author_newest::id))
+                .load(c)?;
+            messages::table
+                .filter(messages::author_id.eq_any(within_reach(newest, before, limit)))
+                .filter(not(messages::flagged))
+                .filter(OlderThan::new(before))
+                .order((messages::pub_date.desc(), messages::id.desc()))
+                .limit(limit)
+                .select(MessageRow::as_select())
+                .load(c)?
+        }
     };
     Ok(messages(rows))
 }
 
-/// "My timeline" on PostgreSQL, with a cost that stays flat as the table grows: for
-/// each author, an index-only scan of `messages_author_idx` takes at most `limit`
-/// (pub_date, id) keys older than the cursor; the newest `limit` of those are then
-/// fetched from the table by primary key. Work: authors × limit index entries and
-/// `limit` rows, whatever the number of messages.
+/// Of the authors with their newest message (author, pub_date, id), those who can
+/// reach a page of `limit` before `before` (see [`by_authors`]).
+fn within_reach(mut newest: Vec<(i64, i64, i64)>, before: Cursor, limit: i64) -> Vec<i64> {
+    let reaches_past = |&(_, pub_date, id): &(i64, i64, i64)| (pub_date, id) >= (before.pub_date, before.id);
+    newest.sort_unstable_by_key(|&(_, pub_date, id)| std::cmp::Reverse((pub_date, id)));
+    let (past, below): (Vec<_>, Vec<_>) = newest.into_iter().partition(reaches_past);
+    let below = below.into_iter().take(usize::try_from(limit).unwrap_or(0));
+    past.into_iter().chain(below).map(|(author, _, _)| author).collect()
+}
+
+/// "My timeline" on PostgreSQL, with a cost that stays flat as the table grows: the
+/// authors who can reach the page are chosen from `author_newest` (one primary-key
+/// probe each), and for each of those an index-only scan of `messages_author_idx`
+/// takes at most `limit` (pub_date, id) keys older than the cursor; the newest `limit`
+/// of those are then fetched from the table by primary key. Work on the first page:
+/// authors probes of a small table, `limit` × `limit` index entries and `limit` rows,
+/// whatever the number of messages.
 ///
 /// A query type of its own (not `sql_query`), so diesel prepares it once per connection.
 #[derive(Debug, Clone, QueryId)]
@@ -174,26 +199,39 @@ impl RunQueryDsl<PgConnection> for AuthorsTimeline {}
 
 impl QueryFragment<Pg> for AuthorsTimeline {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "SELECT m.id, m.author_id, m.text, m.pub_date, m.flagged FROM ( \
-               SELECT k.id FROM unnest(",
-        );
+        let cursor = |out: &mut AstPass<'_, 'b, Pg>| -> QueryResult<()> {
+            out.push_sql("(");
+            out.push_bind_param::<BigInt, _>(&self.before.pub_date)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&self.before.id)?;
+            out.push_sql(")");
+            Ok(())
+        };
+        out.push_sql("WITH newest AS MATERIALIZED (SELECT author_id, pub_date, id FROM author_newest WHERE author_id = ANY(");
         out.push_bind_param::<Array<BigInt>, _>(&self.authors)?;
         out.push_sql(
-            ") AS a(author_id) CROSS JOIN LATERAL ( \
+            ")) SELECT m.id, m.author_id, m.text, m.pub_date, m.flagged FROM ( \
+               SELECT k.id FROM ( \
+                 SELECT author_id FROM newest WHERE (pub_date, id) >= ",
+        );
+        cursor(&mut out)?;
+        out.push_sql(" UNION ALL (SELECT author_id FROM newest WHERE (pub_date, id) < ");
+        cursor(&mut out)?;
+        out.push_sql(" ORDER BY pub_date DESC, id DESC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            ")) AS a CROSS JOIN LATERAL ( \
                  SELECT messages.id, messages.pub_date FROM messages \
                  WHERE messages.author_id = a.author_id AND NOT messages.flagged \
-                   AND (messages.pub_date, messages.id) < (",
+                   AND (messages.pub_date, messages.id) < ",
         );
-        out.push_bind_param::<BigInt, _>(&self.before.pub_date)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.before.id)?;
-        out.push_sql(") ORDER BY messages.pub_date DESC, messages.id DESC LIMIT ");
+        cursor(&mut out)?;
+        out.push_sql(" ORDER BY messages.pub_date DESC, messages.id DESC LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(") AS k ORDER BY k.pub_date DESC, k.id DESC LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(
-            ") AS newest JOIN messages AS m ON m.id = newest.id \
+            ") AS page JOIN messages AS m ON m.id = page.id \
              ORDER BY m.pub_date DESC, m.id DESC",
         );
         Ok(())

@@ -18,3 +18,12 @@ diesel::table! {
         recorded_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Each author's newest unflagged message; kept by triggers on `messages`.
+    author_newest (author_id) {
+        author_id -> BigInt,
+        pub_date -> BigInt,
+        id -> BigInt,
+    }
+}

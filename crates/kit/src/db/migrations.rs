@@ -22,6 +22,17 @@ impl Db {
         migrate(&mut *self.pool.get()?, migrations)
     }
 
+    /// Reverts the newest migration (for the migration tests: a new migration on a
+    /// database that holds data).
+    pub fn revert_last(&self, migrations: &Migrations) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        match &mut **conn {
+            DbConnection::Pg(c) => c.revert_last_migration((migrations.postgres)()).map(drop),
+            DbConnection::Sqlite(c) => c.revert_last_migration((migrations.sqlite)()).map(drop),
+        }
+        .map_err(|e| anyhow::anyhow!("reverting the last migration failed: {e}"))
+    }
+
     /// Reverts every migration (for the migration tests).
     pub fn revert_all(&self, migrations: &Migrations) -> anyhow::Result<()> {
         let mut conn = self.pool.get()?;

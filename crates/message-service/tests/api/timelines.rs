@@ -14,6 +14,7 @@ both_backends!(
     equal_pub_dates_are_ordered_by_id_across_pages,
     by_author_shows_only_that_author,
     my_timeline_merges_several_authors,
+    my_timeline_reads_the_authors_who_can_reach_the_page_and_misses_none,
     limit_defaults_and_zero,
     limit_is_capped_by_max_limit,
 );
@@ -152,6 +153,70 @@ async fn my_timeline_merges_several_authors(backend: Backend) {
     assert!(none.messages.is_empty() && none.next.is_none());
     let unknown = app.authors_page(&json!({"author_ids": [77, 78]})).await;
     assert!(unknown.messages.is_empty());
+}
+
+/// "My timeline" reads only the authors whose newest message can reach the page
+/// (`author_newest`, kept by triggers): checked against every message, sorted, over
+/// many authors with interleaved and equal dates, after multi-row inserts, flags of
+/// authors' newest messages, an unflag and a new post, on every page.
+async fn my_timeline_reads_the_authors_who_can_reach_the_page_and_misses_none(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut seed: u64 = 7;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for batch in 0..4 {
+        let rows: Vec<(i64, i64, String)> = (0..100)
+            .map(|i| (1 + next(40) as i64, 1000 + next(300) as i64, format!("b{batch}.{i}")))
+            .collect();
+        app.insert_raw(&rows.iter().map(|(a, d, t)| (*a, *d, t.as_str())).collect::<Vec<_>>()).await;
+    }
+    // Flag every author's newest message for a third of the authors, and a few more.
+    let mut all = all_pages(&app, "/messages", 1000).await.remove(0).messages;
+    let mut flagged = Vec::new();
+    for author in (1..=40).step_by(3) {
+        if let Some(newest) = all.iter().find(|m| m.author_id.get() == author) {
+            flagged.push(newest.id.get());
+        }
+    }
+    flagged.extend(all.iter().skip(5).step_by(17).map(|m| m.id.get()));
+    for id in &flagged {
+        assert_eq!(app.flag(*id, true).await.status(), 204);
+    }
+    assert_eq!(app.flag(flagged[1], false).await.status(), 204);
+    all.retain(|m| m.id.get() == flagged[1] || !flagged.contains(&m.id.get()));
+    let posted = app.message(4, "newest of all").await;
+    all.insert(0, posted);
+
+    let followed: Vec<i64> = (1..=40).filter(|a| a % 4 != 0).chain([4, 99]).collect();
+    let wanted: Vec<_> = all.iter().filter(|m| followed.contains(&m.author_id.get())).cloned().collect();
+    let mut seen = Vec::new();
+    let mut before: Option<Cursor> = None;
+    loop {
+        let mut body = json!({"author_ids": followed, "limit": 7});
+        if let Some(cursor) = before {
+            body["before"] = json!(cursor.to_string());
+        }
+        let page = app.authors_page(&body).await;
+        let at = seen.len();
+        assert_eq!(page.messages, wanted[at..(at + 7).min(wanted.len())], "the page after {before:?}");
+        seen.extend(page.messages);
+        match page.next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+        assert!(seen.len() <= wanted.len(), "pagination does not end");
+    }
+    assert_eq!(seen.len(), wanted.len());
+
+    // A page of one message from each of `limit` authors needs every one of them.
+    let mut singles = Vec::new();
+    for author in 101..=110 {
+        singles.insert(0, app.message(author, &format!("only {author}")).await);
+    }
+    let page = app.authors_page(&json!({"author_ids": (101..=110).collect::<Vec<_>>(), "limit": 7})).await;
+    assert_eq!(page.messages, singles[..7]);
 }
 
 async fn limit_defaults_and_zero(backend: Backend) {
