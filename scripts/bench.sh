@@ -497,6 +497,14 @@ SQL
     row[pgbl_$c]=$(pgb "$c" "${withlatest[@]}")
     say "pgbench, $c clients: ${row[pgb_$c]} tps; with a latest upsert per request: ${row[pgbl_$c]} tps"
   done
+  # What author_newest's trigger costs a tweet's insert: the insert alone, with the trigger
+  # and without it (disabled for the run, then enabled again).
+  tweet_on=$(pgb 2 -f scripts/bench/tweet.sql)
+  psql "$pg_url" -qc "ALTER TABLE messages DISABLE TRIGGER author_newest_insert"
+  tweet_off=$(pgb 2 -f scripts/bench/tweet.sql)
+  psql "$pg_url" -qc "ALTER TABLE messages ENABLE TRIGGER author_newest_insert"
+  row[pgb_tweet]="$tweet_on tps with author_newest's trigger, $tweet_off without"
+  say "pgbench, 2 clients, the tweet insert alone: ${row[pgb_tweet]}"
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null
 fi
 
@@ -563,6 +571,7 @@ v() { echo "${row[$1]:--}"; }
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
       "with a latest upsert per request: $(v pgbl_2) / $(v pgbl_16)"
+    echo "pgbench, 2 clients, the tweet insert alone: $(v pgb_tweet)"
   fi
 }
 
