@@ -109,6 +109,17 @@ binaries() { # binaries debug|release
   BIN_DIR="$dir"
 }
 
+# why_failed OUTPUT: the line of a failed suite's output that says why: its last line
+# naming a failure (FAIL, FAILED, failed, error), else its last line; cut to 160
+# characters. The table's note, since a long suite's reason is far above the end of a
+# CI log (and what the end holds may be a clean-up's chatter).
+why_failed() {
+  local line
+  line=$(grep -E 'FAIL|[Ff]ailed|[Ee]rror' "$1" | grep -v -E '(^| )0 (failed|errors?)' | tail -n 1)
+  [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1)
+  printf '%s' "${line:0:160}"
+}
+
 results=()
 failed=0
 add() { results+=("$(printf '%-18s %-8s %7s  %s' "$1" "$2" "$3" "${4:-}")"); }
@@ -134,6 +145,7 @@ for suite in "${suites[@]}"; do
   echo "== $name: $command"
   started=$SECONDS
   status=0
+  # (its output kept too, so that the table can say why it failed)
   (
     case ",$needs," in
       *,release,*) binaries release || exit 1 ;;
@@ -142,11 +154,11 @@ for suite in "${suites[@]}"; do
     export BIN_DIR
     # shellcheck disable=SC2086 # the command's words
     exec $command </dev/null
-  ) || status=$?
+  ) 2>&1 | tee "$built/output" || status=$?
   if [ "$status" -eq 0 ]; then
     add "$name" ok "$((SECONDS - started)) s"
   else
-    add "$name" FAILED "$((SECONDS - started)) s" "exit status $status"
+    add "$name" FAILED "$((SECONDS - started)) s" "exit status $status: $(why_failed "$built/output")"
     failed=1
   fi
 done

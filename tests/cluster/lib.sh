@@ -64,6 +64,25 @@ NODE_PACKAGES="ca-certificates,docker.io,iproute2,iptables,procps,kmod,tini,dock
 
 node_container() { echo "minitwit-cluster-$1"; }
 
+# cluster_is_ours: whether the cluster containers on this engine were made from this
+# checkout's state: its test CA exists and the registry serves the TLS files of its
+# state directory. A cluster left by another run whose state is gone (another clone,
+# or target/ removed after an interrupted run) trusts another CA and cannot be
+# resumed: CI once failed on the registry an interrupted run had left, which answered
+# with that run's certificate.
+cluster_is_ours() {
+    [ -s "$CLUSTER_PKI/ca.pem" ] || return 1
+    host_docker container inspect --format '{{range .Mounts}}{{println .Source}}{{end}}' \
+        "$(node_container registry)" 2>/dev/null | grep -qxF "$CLUSTER_STATE/registry/tls"
+}
+# remove_foreign_cluster: takes down the cluster on this engine when it is not ours
+# (down.sh, which removes this checkout's state too; the images are kept).
+remove_foreign_cluster() {
+    [ -n "$(host_docker ps -aq --filter label=minitwit-cluster=1)" ] && ! cluster_is_ours || return 0
+    log "removing a cluster that this checkout's state did not make (left by another run)"
+    KEEP_IMAGES=1 "$SWARM_ROOT/tests/cluster/down.sh"
+}
+
 # node_env NODE: the environment that points the docker CLI at NODE's engine.
 node_env() {
     echo "DOCKER_HOST=tcp://${NODE_IP[$1]}:2376 DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$CLUSTER_PKI/client"

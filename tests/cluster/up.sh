@@ -21,6 +21,7 @@ root="$SWARM_ROOT"
 
 docker_ready || die "no Docker engine answers (docker info)"
 for c in jq openssl curl; do need_cmd "$c" "$c"; done
+remove_foreign_cluster
 mkdir -p "$CLUSTER_STATE"
 if ! docker container inspect "$(node_container manager2)" >/dev/null 2>&1 \
     && ss -ltn 2>/dev/null | awk '{print $4}' | grep -Eq '^127\.0\.0\.1:(80|443)$|^(0\.0\.0\.0|\*|\[::\]):(80|443)$'; then

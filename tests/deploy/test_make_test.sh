@@ -57,10 +57,13 @@ make_test_runs_every_suite_and_ends_with_a_table() {
   # shellcheck disable=SC2016 # expanded by the suite
   printf '#!/bin/sh\ntest "$BIN_DIR" = "%s/target/debug"\n' "$REPO_ROOT" >"$FAKE/bin-dir-is-debug"
   chmod +x "$FAKE/bin-dir-is-debug"
+  # a failure's reason, then a clean-up's chatter: the table names the reason
+  printf '#!/bin/sh\necho "test result: ok. 3 passed; 0 failed"\necho "[x] FAIL: the disk is full" >&2\necho removed\nexit 3\n' >"$FAKE/broken"
+  chmod +x "$FAKE/broken"
   cat >"$FAKE/suites.txt" <<LIST
 # name  tier   needs    command
 first   quick  -        true
-broken  quick  -        false
+broken  quick  -        $FAKE/broken
 second  quick  debug    $FAKE/bin-dir-is-debug
 slow    full   -        true
 swarm   full   docker   true
@@ -70,6 +73,7 @@ LIST
   expect_status "$rc" 1
   expect_in "$out" "$(printf '%-18s %-8s' first ok)"
   expect_in "$out" "$(printf '%-18s %-8s' broken FAILED)"
+  expect_in "$out" "exit status 3: [x] FAIL: the disk is full"
   expect_in "$out" "$(printf '%-18s %-8s' second ok)" # after the failure, with BIN_DIR
   expect_in "$out" "not in the quick tier (make test runs it)"
   expect_in "$out" "== some suites FAILED"
