@@ -1,6 +1,6 @@
 # MiniTwit: the two commands a newcomer needs are `make run` and `make test`.
 # `make test CRATE=user-service` runs one crate's tests only (scripts/test.sh).
-.PHONY: build run test test-quick lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down
+.PHONY: build run test test-quick lint deny fuzz bench chaos test-browser clean-data swarm-up swarm-down cluster-test cluster-test-full cluster-up cluster-down scaling
 
 build:
 	scripts/build-deps.sh
@@ -55,6 +55,12 @@ fuzz:
 
 bench:
 	scripts/bench.sh
+
+# What a replica buys and what each request costs each service, on the real stack as a
+# one-node swarm (scripts/scaling.sh; outside CI, about 15 minutes): the figures of
+# deploy/README.md's capacity table.
+scaling: build
+	scripts/scaling.sh
 
 # Two replicas of everything behind nginx, under load, each replica and then
 # PostgreSQL killed in turn: failed requests per fault, and no acknowledged write
