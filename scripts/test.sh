@@ -145,7 +145,11 @@ for suite in "${suites[@]}"; do
   echo "== $name: $command"
   started=$SECONDS
   status=0
-  # (its output kept too, so that the table can say why it failed)
+  # Its output is kept too, so that the table can say why it failed: through a process
+  # substitution, not a pipe, so that a process the suite left running with its output
+  # open cannot hold make test (the tee is waited for a few seconds at most).
+  exec {kept}> >(tee "$built/output")
+  tee_pid=$!
   (
     case ",$needs," in
       *,release,*) binaries release || exit 1 ;;
@@ -154,7 +158,12 @@ for suite in "${suites[@]}"; do
     export BIN_DIR
     # shellcheck disable=SC2086 # the command's words
     exec $command </dev/null
-  ) 2>&1 | tee "$built/output" || status=$?
+  ) >&"$kept" 2>&1 || status=$?
+  exec {kept}>&-
+  for _ in $(seq 1 50); do
+    kill -0 "$tee_pid" 2>/dev/null || break
+    sleep 0.1
+  done
   if [ "$status" -eq 0 ]; then
     add "$name" ok "$((SECONDS - started)) s"
   else

@@ -91,6 +91,24 @@ LIST
 }
 register make_test_runs_every_suite_and_ends_with_a_table
 
+# A suite that leaves a process running with its output open (a server it failed to
+# stop) must not hold make test until that process ends: the table comes first.
+make_test_does_not_wait_for_what_a_suite_left_running() {
+  fake_cargo
+  printf '#!/bin/sh\n(sleep 8; echo late) &\necho $! >"%s/lingering.pid"\n' "$FAKE" >"$FAKE/lingering"
+  chmod +x "$FAKE/lingering"
+  printf 'lingering  quick  -  %s\n' "$FAKE/lingering" >"$FAKE/suites.txt"
+  export TEST_SUITES="$FAKE/suites.txt"
+  rc=0
+  "$REPO_ROOT/scripts/test.sh" --quick >"$FAKE/lingering.out" 2>&1 || rc=$?
+  kill "$(cat "$FAKE/lingering.pid")" 2>/dev/null || true
+  unset TEST_SUITES
+  expect_status "$rc" 0
+  expect_in "$(cat "$FAKE/lingering.out")" "== all suites passed"
+  expect_not_in "$(cat "$FAKE/lingering.out")" "late"
+}
+register make_test_does_not_wait_for_what_a_suite_left_running
+
 make_test_refuses_a_list_the_readme_does_not_describe() {
   fake_cargo
   # checked before anything runs: a README without one suite's row
