@@ -110,12 +110,14 @@ binaries() { # binaries debug|release
 }
 
 # why_failed OUTPUT: the line of a failed suite's output that says why: its last line
-# naming a failure (FAIL, FAILED, failed, error), else its last line; cut to 160
+# with FAIL (a check's or a test's own line, e.g. "FAIL 7 rolling update ..."), else its
+# last naming a failure or an error (not "0 failed"), else its last line; cut to 160
 # characters. The table's note, since a long suite's reason is far above the end of a
-# CI log (and what the end holds may be a clean-up's chatter).
+# CI log (and what the end holds may be a count, or a clean-up's chatter).
 why_failed() {
   local line
-  line=$(grep -E 'FAIL|[Ff]ailed|[Ee]rror' "$1" | grep -v -E '(^| )0 (failed|errors?)' | tail -n 1)
+  line=$(grep 'FAIL' "$1" | tail -n 1)
+  [ -n "$line" ] || line=$(grep -E '[Ff]ailed|[Ee]rror' "$1" | grep -v -E '(^| )0 (failed|errors?)' | tail -n 1)
   [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1)
   printf '%s' "${line:0:160}"
 }

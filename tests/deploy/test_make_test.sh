@@ -57,8 +57,8 @@ make_test_runs_every_suite_and_ends_with_a_table() {
   # shellcheck disable=SC2016 # expanded by the suite
   printf '#!/bin/sh\ntest "$BIN_DIR" = "%s/target/debug"\n' "$REPO_ROOT" >"$FAKE/bin-dir-is-debug"
   chmod +x "$FAKE/bin-dir-is-debug"
-  # a failure's reason, then a clean-up's chatter: the table names the reason
-  printf '#!/bin/sh\necho "test result: ok. 3 passed; 0 failed"\necho "[x] FAIL: the disk is full" >&2\necho removed\nexit 3\n' >"$FAKE/broken"
+  # a failure's reason, then a count and a clean-up's chatter: the table names the reason
+  printf '#!/bin/sh\necho "test result: ok. 3 passed; 0 failed"\necho "[x] FAIL: the disk is full" >&2\necho "1 passed, 1 failed"\necho removed\nexit 3\n' >"$FAKE/broken"
   chmod +x "$FAKE/broken"
   cat >"$FAKE/suites.txt" <<LIST
 # name  tier   needs    command
