@@ -68,6 +68,8 @@ fi
 need_pkg curl curl jq jq psql postgresql-client pgbench postgresql
 # shellcheck source=tests/lib/ready.sh
 . tests/lib/ready.sh
+# shellcheck source=tests/lib/sim_summary.sh
+. tests/lib/sim_summary.sh
 for tool in curl jq psql pgbench; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
 done
@@ -239,9 +241,6 @@ load_run() {
     echo 0 >"$file.cpu"
   fi
 }
-p99_of() { jq -r '.total.latency.p99_ms' "$1"; }
-p50_of() { jq -r '.total.latency.p50_ms' "$1"; }
-errors_of() { jq -r '.errors + .setup.errors' "$1"; }
 fmt_ms() { awk -v v="$1" 'BEGIN { if (v < 10) printf "%.1f", v; else printf "%.0f", v }'; }
 
 # step_up <label> [extra args]: steps the rate up until p99 >= limit or an error; sets
@@ -377,7 +376,7 @@ warm_up() {
   local try
   for try in 1 2 3; do
     load_run "$out/$1-warmup-$try.json" 500 5
-    [ "$(jq -r '.setup.errors' "$out/$1-warmup-$try.json")" = 0 ] && break
+    [ "$(setup_errors_of "$out/$1-warmup-$try.json")" = 0 ] && break
   done
   reset_peaks
 }
