@@ -10,7 +10,7 @@
 #    SCALE_SECONDS, until one is not held twice in a row. Held: 0 errors and p99 <
 #    300 ms (a CPU quota stalls a task for up to a scheduler period, 100 ms, so the
 #    simulator's own 0.3 s is the fair limit here).
-# 2. Cost: the limit lifted and two replicas of each service (as deployed), each kind of request
+# 2. Cost: message-service as deployed again (its replicas and limit), each kind of request
 #    alone at COST_RATE req/s for COST_SECONDS; the CPU each service's containers used
 #    (their cgroups' cpuacct, so nothing inside the services is trusted) divided by the
 #    requests answered: CPU milliseconds per request, per kind and per service.
@@ -23,6 +23,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 # shellcheck source=tests/swarm/lib.sh
 . tests/swarm/lib.sh
+# shellcheck source=tests/lib/sim_summary.sh
+. tests/lib/sim_summary.sh
 log() { printf '[scaling %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 BIN_DIR="${BIN_DIR:-$root/target/release}"
@@ -58,11 +60,17 @@ fi
 export MINITWIT_SIM_CA_CERT="$SWARM_STATE/tls/ca.pem"
 [ -s "$MINITWIT_SIM_CA_CERT" ] || die "no test CA at $MINITWIT_SIM_CA_CERT: was the stack made by make swarm-up?"
 
+# message-service as it was deployed, put back at the end: its replicas and CPU limit
+# (NanoCPUs, 0 when none).
+deployed_replicas="$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_message-service")"
+deployed_cpus="$(docker service inspect --format '{{with .Spec.TaskTemplate.Resources.Limits}}{{.NanoCPUs}}{{else}}0{{end}}' \
+    "${STACK}_message-service" | awk '{ print $1 / 1e9 }')"
+
 # shellcheck disable=SC2329 # run by the EXIT trap
 cleanup() {
     local status=$?
-    # the stack as it was deployed: no limit, two replicas
-    docker service update --detach --limit-cpu 0 --replicas 2 "${STACK}_message-service" >/dev/null 2>&1 || true
+    docker service update --detach --limit-cpu "$deployed_cpus" --replicas "$deployed_replicas" \
+        "${STACK}_message-service" >/dev/null 2>&1 || true
     if [ "$made_stack" = 1 ] && [ "${KEEP:-0}" != 1 ]; then
         tests/swarm/down.sh >>"$out/up.log" 2>&1 || true
     fi
@@ -74,11 +82,10 @@ trap cleanup EXIT
 # waits until its tasks run (docker service update waits for the update to converge).
 service_set() {
     docker service update --detach=false --quiet --limit-cpu "$3" --replicas "$2" "${STACK}_$1" >/dev/null
-    local want have
+    local have
     for _ in $(seq 1 60); do
         have="$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "${STACK}_$1" | grep -c '^Running' || true)"
-        want="$2"
-        [ "$have" = "$want" ] && return 0
+        [ "$have" = "$2" ] && return 0
         sleep 2
     done
     die "${STACK}_$1 did not reach $2 running tasks"
@@ -113,14 +120,12 @@ load() {
         --setup-concurrency 4 --timeout-ms 2000 --mix "$mix" --json "$@" >"$f" 2>"$f.log" || true
     [ -s "$f" ] || die "the load printed no summary: $(tail -3 "$f.log")"
 }
-p99_of() { jq -r '.total.latency.p99_ms' "$1"; }
-errors_of() { jq -r '.errors + .setup.errors' "$1"; }
 held() { [ "$(errors_of "$1")" = 0 ] && awk -v p="$(p99_of "$1")" 'BEGIN { exit !(p < 300) }'; }
 
 # The load's 100 users, once (later loads find them taken: 400, which is fine).
 for try in $(seq 1 20); do
     load "$out/register.json" 1 1 tweet=1
-    [ "$(jq -r '.setup.errors' "$out/register.json")" = 0 ] && break
+    [ "$(setup_errors_of "$out/register.json")" = 0 ] && break
     [ "$try" -lt 20 ] || die "the load's users could not be registered"
     sleep 3
 done
@@ -149,7 +154,7 @@ for n in 1 2 3; do
 done
 
 # --- 2. CPU per request, per kind and per service -----------------------------------------------
-service_set message-service 2 0
+service_set message-service "$deployed_replicas" "$deployed_cpus"
 sleep 5
 # What the services use with no load at all (health checks, Prometheus' scrapes, pool
 # upkeep): taken off each kind's figure, which would otherwise carry it.
