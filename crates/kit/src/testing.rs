@@ -361,7 +361,8 @@ pub async fn assert_alive_not_ready(app: &TestClient) -> String {
 
 /// A service started on `db` before it could be opened ([`TestDatabase::pending`]): alive
 /// but not ready, and `needs_database` (a request to a route that needs it) a quick 503;
-/// then, once `db` is created, ready without a restart. The caller checks that it serves.
+/// then, once `db` is created, ready without a restart, with every connection of its
+/// pool open (its first calls wait for none). The caller checks that it serves.
 pub async fn assert_ready_once_database_created(
     app: &TestClient,
     db: &TestDatabase,
@@ -371,6 +372,16 @@ pub async fn assert_ready_once_database_created(
     assert_database_unavailable(needs_database).await;
     db.create();
     app.wait_ready().await;
+    let metrics = app.get("/metrics").await.text().await.expect("the metrics");
+    let sample = |name: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|l| !l.starts_with('#') && l.contains(name))
+            .unwrap_or_else(|| panic!("no {name}: {metrics}"));
+        line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    let open = sample("db_pool_connections{state=\"idle\"") + sample("db_pool_connections{state=\"in_use\"");
+    assert_eq!(open, sample("db_pool_max_connections{"), "ready before the pool was full");
 }
 
 /// Reverts every migration of `migrations` on the database of `settings`, then runs

@@ -4,13 +4,13 @@
 
 use std::{
     sync::{atomic::Ordering, Arc, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use super::{
     connection::Manager,
     migrations::{migrate, Migrations},
-    pool::{Db, Status},
+    pool::{Db, Pool, Status},
 };
 use crate::{metrics::Metrics, settings::DatabaseSettings};
 
@@ -19,6 +19,10 @@ use crate::{metrics::Metrics, settings::DatabaseSettings};
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts to reach the database at start-up.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Once migrated, how long start-up waits at most for the pool to hold all its
+/// connections before the database counts as ready (see [`Db::start`]).
+pub const FILL_WITHIN: Duration = Duration::from_secs(5);
 
 /// The wait after failed attempt number `attempt` (1-based): 100 ms, 200 ms, ... 5 s.
 pub fn backoff(attempt: u64) -> Duration {
@@ -48,10 +52,16 @@ impl Db {
 
     /// Returns at once, whether or not the database answers. A background thread
     /// connects and runs the pending migrations, retrying with [`backoff`] (each
-    /// failure logged at warn with its attempt number) until they are done; until then
+    /// failure logged at warn with its attempt number) until they are done, then waits
+    /// (at most [`FILL_WITHIN`]) until the pool holds all its connections; until then
     /// the database is not ready: `/ready` answers 503 and [`Db::run`] answers
     /// `503 database_unavailable` without waiting. The thread ends when it succeeds or
     /// when the last clone of this `Db` is dropped.
+    ///
+    /// (Ready with a pool still opening its connections, a new replica put in service
+    /// under load made its first calls wait for connections being opened, over TLS, from
+    /// a busy PostgreSQL: past the pool's wait they were shed, 503, in a burst each time
+    /// a rolling update started a replica.)
     pub fn start(
         settings: &DatabaseSettings,
         migrations: Migrations,
@@ -65,9 +75,10 @@ impl Db {
         let db = Self::with_pool(pool, manager.clone(), settings, metrics);
         let status = Arc::downgrade(&db.status);
         let logger = logger.new(slog::o!("backend" => format!("{backend:?}")));
-        std::thread::Builder::new()
-            .name("db-start".into())
-            .spawn(move || prepare_until_ready(&manager, migrations, &status, &logger))?;
+        std::thread::Builder::new().name("db-start".into()).spawn({
+            let pool = db.pool.clone();
+            move || prepare_until_ready(&manager, &pool, migrations, &status, &logger)
+        })?;
         Ok(db)
     }
 
@@ -81,9 +92,11 @@ impl Db {
 }
 
 /// [`Db::start`]'s background work: connect and migrate on a connection of its own,
-/// until it works (then the database is ready) or nobody holds the `Db` any more.
+/// until it works (then, once the pool is full, the database is ready) or nobody holds
+/// the `Db` any more.
 fn prepare_until_ready(
     manager: &Manager,
+    pool: &Pool,
     migrations: Migrations,
     status: &Weak<Status>,
     logger: &slog::Logger,
@@ -95,8 +108,12 @@ fn prepare_until_ready(
         let Some(status) = status.upgrade() else { return };
         match result {
             Ok(()) => {
+                let waited = Instant::now();
+                let connections = wait_until_full(pool, FILL_WITHIN);
                 status.ready.store(true, Ordering::Release);
-                slog::info!(logger, "database ready"; "attempt" => attempt);
+                slog::info!(logger, "database ready"; "attempt" => attempt,
+                    "connections" => connections, "pool_size" => pool.max_size(),
+                    "filling_ms" => waited.elapsed().as_millis() as u64);
                 return;
             }
             Err(e) => {
@@ -111,6 +128,20 @@ fn prepare_until_ready(
                 std::thread::sleep(delay);
             }
         }
+    }
+}
+
+/// Waits until the pool holds all its connections (it opens them in the background,
+/// again and again while the database refuses), or `within` has passed; how many it
+/// holds.
+fn wait_until_full(pool: &Pool, within: Duration) -> u32 {
+    let until = Instant::now() + within;
+    loop {
+        let connections = pool.state().connections;
+        if connections >= pool.max_size() || Instant::now() >= until {
+            return connections;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
