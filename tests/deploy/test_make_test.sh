@@ -91,6 +91,47 @@ LIST
 }
 register make_test_runs_every_suite_and_ends_with_a_table
 
+# The release binaries are built in the background from the start of a run that has a
+# suite needing them (at idle priority), and that suite waits for them; a failed build
+# fails that suite with the compiler's error as its reason. The fake cargo takes a
+# second over the release build, and fails it when FAKE_RELEASE_FAILS is set.
+make_test_builds_the_release_binaries_beside_the_suites_before() {
+  fake_cargo
+  cat >>"$FAKE/bin/cargo" <<'CARGO'
+if [[ " $* " == *" --release "* ]]; then
+  sleep 1
+  [ -z "${FAKE_RELEASE_FAILS:-}" ] || { echo "error: could not compile \`gateway\`" >&2; exit 101; }
+  echo "Finished release"
+fi
+CARGO
+  # shellcheck disable=SC2016 # expanded by the suite
+  printf '#!/bin/sh\ntest "$BIN_DIR" = "%s/target/release"\n' "$REPO_ROOT" >"$FAKE/bin-dir-is-release"
+  chmod +x "$FAKE/bin-dir-is-release"
+  cat >"$FAKE/suites.txt" <<LIST
+before  quick  -        sleep 2
+bench   full   release  $FAKE/bin-dir-is-release
+LIST
+  export TEST_SUITES="$FAKE/suites.txt"
+  run "$REPO_ROOT/scripts/test.sh"
+  expect_status "$rc" 0
+  expect_in "$out" "building the release binaries in the background"
+  expect_in "$out" "$(printf '%-18s %-8s' bench ok)"
+  expect_in "$out" "Finished release"
+  [ "$(cat "$FAKE/cargo.log")" = "build --release --workspace --exclude minitwit-admin --bins" ] \
+    || fail "cargo was told: $(cat "$FAKE/cargo.log")"
+  # the quick tier has no suite that needs them: no release build
+  : >"$FAKE/cargo.log"
+  run "$REPO_ROOT/scripts/test.sh" --quick
+  expect_status "$rc" 0
+  [ ! -s "$FAKE/cargo.log" ] || fail "cargo was run: $(cat "$FAKE/cargo.log")"
+  FAKE_RELEASE_FAILS=1 run "$REPO_ROOT/scripts/test.sh"
+  expect_status "$rc" 1
+  expect_in "$out" "$(printf '%-18s %-8s' before ok)"
+  expect_in "$out" "exit status 1: error: could not compile \`gateway\`"
+  unset TEST_SUITES
+}
+register make_test_builds_the_release_binaries_beside_the_suites_before
+
 # A suite that leaves a process running with its output open (a server it failed to
 # stop) must not hold make test until that process ends: the table comes first.
 make_test_does_not_wait_for_what_a_suite_left_running() {
