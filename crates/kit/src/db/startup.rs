@@ -53,7 +53,7 @@ impl Db {
     /// Returns at once, whether or not the database answers. A background thread
     /// connects and runs the pending migrations, retrying with [`backoff`] (each
     /// failure logged at warn with its attempt number) until they are done, then waits
-    /// (at most [`FILL_WITHIN`]) until the pool holds all its connections; until then
+    /// (at most 5 s, `FILL_WITHIN`) until the pool holds all its connections; until then
     /// the database is not ready: `/ready` answers 503 and [`Db::run`] answers
     /// `503 database_unavailable` without waiting. The thread ends when it succeeds or
     /// when the last clone of this `Db` is dropped.
