@@ -312,12 +312,14 @@ impl TestClient {
     }
 }
 
-/// Waits until `{address}/ready` answers 200; panics after 30 s.
+/// Waits until `{address}/ready` answers 200; panics after 30 s, also when a request
+/// gets no answer at all (`client` may have no time-out: each request has 5 s).
 pub async fn wait_ready(client: &reqwest::Client, address: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let res = client.get(format!("{address}/ready")).send().await;
-        if res.as_ref().is_ok_and(|r| r.status() == 200) {
+        let send = client.get(format!("{address}/ready")).send();
+        let res = tokio::time::timeout(std::time::Duration::from_secs(5), send).await;
+        if res.as_ref().is_ok_and(|r| r.as_ref().is_ok_and(|r| r.status() == 200)) {
             return;
         }
         assert!(std::time::Instant::now() < deadline, "{address} not ready within 30 s: {res:?}");

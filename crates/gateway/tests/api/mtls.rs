@@ -34,9 +34,12 @@ async fn the_simulator_api_works_with_the_services_behind_mutual_tls() {
     assert_eq!(count["count"], 2, "{count}");
 }
 
-/// Whether `client` gets an answer from `url` at all (a refused handshake is an error).
+/// Whether `client` gets an answer from `url` at all (a refused handshake is an error;
+/// no answer within 20 s fails the test, which would otherwise wait forever: once in CI
+/// this file's second test hung, nowhere to be seen).
 async fn answered(client: &reqwest::Client, url: &str) -> Result<u16, String> {
-    match client.get(url).send().await {
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), client.get(url).send()).await;
+    match sent.unwrap_or_else(|_| panic!("{url}: no answer, no error within 20 s")) {
         Ok(res) => Ok(res.status().as_u16()),
         Err(e) => Err(format!("{e:?}")),
     }
