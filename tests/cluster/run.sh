@@ -312,6 +312,13 @@ worker1_pids="$(pg_query "SELECT string_agg(pid::text, ',') FROM pg_stat_activit
 worker1_connections="$(tr ',' '\n' <<<"$worker1_pids" | grep -c . || true)"
 window_begin
 t0=$SECONDS
+# As a machine that loses its power or its network: nothing it says leaves it any more.
+# (Killed alone, its processes die in this machine's kernel, which closes their
+# connections with a FIN as for any process ended: the other nodes would hear of it.)
+# Its link on this machine goes down first, then it is killed.
+worker1_link="$(ip -o link | awk -F': ' -v i="$(host_docker exec "$(node_container worker1)" cat /sys/class/net/eth0/iflink)" \
+    '$1 == i { sub(/@.*/, "", $2); print $2 }')"
+[ -n "$worker1_link" ] && ip link set dev "$worker1_link" down
 host_docker kill "$(node_container worker1)" >/dev/null
 (
     lost=$SECONDS
@@ -377,10 +384,10 @@ fi
 # (4, continued) worker1's connections to PostgreSQL, closed by its TCP keepalive
 wait "$closing" || true
 read -r closed after <"$out/worker1-connections.txt" || true
-if [ "$closed" = closed ] && [ "$worker1_connections" -gt 0 ]; then
-    result "4b the lost node's database connections" OK "PostgreSQL closed the $worker1_connections connections of worker1's replicas ${after} s after it was lost (TCP keepalive; without it they would hold their slots for hours)"
+if [ "$closed" = closed ] && [ "$worker1_connections" -gt 0 ] && [ -n "$worker1_link" ]; then
+    result "4b the lost node's database connections" OK "PostgreSQL closed the $worker1_connections connections of worker1's replicas ${after} s after it went silent (its link cut, then killed: TCP keepalive; without it they would hold their slots for hours)"
 else
-    result "4b the lost node's database connections" FAIL "worker1's replicas ($on_worker) had $worker1_connections connections before it was lost; after: $(cat "$out/worker1-connections.txt")"
+    result "4b the lost node's database connections" FAIL "link cut: ${worker1_link:-no link found}; worker1's replicas ($on_worker) had $worker1_connections connections before it was lost; after: $(cat "$out/worker1-connections.txt")"
 fi
 
 window_begin
