@@ -100,6 +100,7 @@ minitwit_pg_start
 
 # The release binaries the suites use (minitwit-admin is not one of them).
 release_build=(cargo build --release --workspace --exclude minitwit-admin --bins)
+release_in_background=""
 
 # When a suite of this run needs the release binaries, they are built in the background
 # from the start, at the idle scheduling priority (only CPU time no suite wants: the
@@ -111,6 +112,7 @@ start_release_build() {
   local idle=()
   chrt --idle 0 true 2>/dev/null && idle=(chrt --idle 0)
   echo "== building the release binaries in the background (${idle[*]:-nice} ${release_build[*]})"
+  release_in_background=1
   (
     # a session of its own: stop_release_build ends the build with all its compilers
     setsid "${idle[@]}" nice -n 19 "${release_build[@]}" >"$built/release.log" 2>&1 </dev/null &
@@ -130,7 +132,7 @@ binaries() { # binaries debug|release
   local dir="$PWD/target/$1"
   [ -f "$built/$1" ] || {
     # (explicit returns: errexit does not hold inside the `|| status=$?` below)
-    if [ "$1" = release ] && [ -f "$built/release.pid" ]; then
+    if [ "$1" = release ] && [ -n "$release_in_background" ]; then
       echo "== waiting for the release binaries, building in the background since the run began"
       while [ ! -f "$built/release.status" ]; do sleep 1; done
       cat "$built/release.log"

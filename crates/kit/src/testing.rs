@@ -303,13 +303,27 @@ impl TestClient {
 
     /// The value of a series in `/metrics` whose only label is `service`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self.get("/metrics").await.text().await.expect("metrics text");
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("{name} exported"));
-        line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number")
+        metric_in(&self.metrics().await, name)
     }
+
+    /// The text of `/metrics`, for several values read from one scrape ([`metric_in`]).
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.expect("metrics text")
+    }
+}
+
+/// The value of a series in the text of `/metrics`: `name` alone (its only label
+/// `service`), or `name{label="value"` for one of several series (the labels that come
+/// before `service`).
+pub fn metric_in(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| match series.contains('{') {
+            true => l.starts_with(series),
+            false => l.starts_with(&format!("{series}{{")) || l.starts_with(&format!("{series} ")),
+        })
+        .unwrap_or_else(|| panic!("{series} exported"));
+    line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number")
 }
 
 /// Waits until `{address}/ready` answers 200; panics after 30 s, also when a request
@@ -374,16 +388,11 @@ pub async fn assert_ready_once_database_created(
     assert_database_unavailable(needs_database).await;
     db.create();
     app.wait_ready().await;
-    let metrics = app.get("/metrics").await.text().await.expect("the metrics");
-    let sample = |name: &str| -> f64 {
-        let line = metrics
-            .lines()
-            .find(|l| !l.starts_with('#') && l.contains(name))
-            .unwrap_or_else(|| panic!("no {name}: {metrics}"));
-        line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
-    };
-    let open = sample("db_pool_connections{state=\"idle\"") + sample("db_pool_connections{state=\"in_use\"");
-    assert_eq!(open, sample("db_pool_max_connections{"), "ready before the pool was full");
+    // (one scrape: a connection taken between two would move from idle to in use)
+    let metrics = app.metrics().await;
+    let open = metric_in(&metrics, "db_pool_connections{state=\"idle\"")
+        + metric_in(&metrics, "db_pool_connections{state=\"in_use\"");
+    assert_eq!(open, metric_in(&metrics, "db_pool_max_connections"), "ready before the pool was full");
 }
 
 /// Reverts every migration of `migrations` on the database of `settings`, then runs
