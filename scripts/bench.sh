@@ -24,6 +24,7 @@
 #   BENCH_LARGE=1        also "my timeline" at 10 M messages (seeding takes minutes)
 #   BENCH_SMOKE=1        every step once, for seconds, on a tiny data set: whether the
 #                        bench still runs (a suite of make test); its figures mean nothing
+#                        (the baseline's steps run this build unless BENCH_BASELINE is set)
 #   BENCH_SQLITE=0       skip the SQLite run;  BENCH_PGBENCH=0  skip pgbench
 #   BENCH_TLS=0          skip the run with mutual TLS between the gateway and the services
 #   BENCH_RATES="..."    the load steps (default 500 1000 ... 6000; stops at the first miss)
@@ -31,6 +32,10 @@
 #   BENCH_PORT=N         first of the four ports used (default 18080)
 #   BENCH_OUT=dir        keep the raw JSON results and the logs there
 #   BENCH_SVG=file       also write the figure (p50/p99 against the offered rate) there
+#   BENCH_BASELINE=dir   also run the binaries of another build (gateway and services) on
+#                        fresh PostgreSQL databases after this build's run: load steps and
+#                        the fixed rate's CPU per request, side by side (issue 22 compares
+#                        with 75ff8b3); BENCH_BASELINE_NAME=text names it (default: dir)
 # Needs curl, jq, psql and pgbench (installed with apt-get when missing). Timings are of this machine at this moment: other
 # work on it shows in them. Nothing here asserts a timing.
 set -euo pipefail
@@ -82,6 +87,15 @@ fi
 for b in gateway user-service message-service follow-service minitwit-sim; do
   [ -x "$BIN_DIR/$b" ] || { echo "bench: $BIN_DIR/$b is missing" >&2; exit 2; }
 done
+baseline=${BENCH_BASELINE:-}
+# The smoke runs every step, the baseline's too: with this build when none is given.
+[ "$smoke" = 0 ] || baseline=${baseline:-$BIN_DIR}
+baseline_name=${BENCH_BASELINE_NAME:-$baseline}
+for b in gateway user-service message-service follow-service; do
+  [ -z "$baseline" ] || [ -x "$baseline/$b" ] || { echo "bench: $baseline/$b is missing" >&2; exit 2; }
+done
+# The build whose processes start_system starts: this one, or the baseline for its run.
+bins=$BIN_DIR
 sim=$BIN_DIR/minitwit-sim
 
 # --- Scratch space, clean-up ----------------------------------------------------------
@@ -169,7 +183,7 @@ start_system() {
       extra=("${prefix}_HTTP__TLS__IDENTITY_FILE=$out/tls/$s.pem" "${prefix}_HTTP__TLS__CLIENT_CA_FILE=$out/tls/ca.pem")
     fi
     env "${prefix}_HTTP__PORT=$((base_port + i))" "${prefix}_LOG__LEVEL=warning" "${prefix}_LOG__FORMAT=json" \
-      "${extra[@]}" "$BIN_DIR/$s" >"$out/$label-$s.log" 2>&1 &
+      "${extra[@]}" "$bins/$s" >"$out/$label-$s.log" 2>&1 &
     pid[$s]=$!
     i=$((i + 1))
   done
@@ -269,8 +283,19 @@ step_up() {
 # the services', the gateway's and PostgreSQL's together).
 accepted() { awk '/^Tcp:/ { if (seen) print $7; seen = 1 }' /proc/net/snmp; }
 
+# cpu_per_request <before-file> <after-file> <requests>: "<MiniTwit ms> <PostgreSQL ms>",
+# the CPU milliseconds one request cost the gateway and services together, and the
+# PostgreSQL backends serving them.
+cpu_per_request() {
+  join "$1" "$2" | awk -v clk="$clk" -v n="$3" '
+    $1 == "postgres" { pg += $3 - $2; next }
+    $1 != "machine" { mt += $3 - $2 }
+    END { printf "%.3f %.3f", mt / clk / n * 1000, pg / clk / n * 1000 }'
+}
+
 # fixed <label>: p50/p99, CPU shares and new connections a second at the fixed rate; sets
-# fixed_p50/fixed_p99/fixed_cpu/fixed_conns. Connections say how well the keep-alive
+# fixed_p50/fixed_p99/fixed_cpu/fixed_conns, and fixed_ms ("<MiniTwit> <PostgreSQL>" CPU
+# ms per request). Connections say how well the keep-alive
 # pools keep theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
   local label=$1 f=$out/$1-fixed.json accepted_before
@@ -281,8 +306,9 @@ fixed() {
   cpu_snapshot | sort >"$out/cpu.after"
   fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
   fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
+  fixed_ms=$(cpu_per_request "$out/cpu.before" "$out/cpu.after" "$(jq -r '.total.latency.count' "$f")")
   say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu;" \
-    "$fixed_conns connections accepted a second"
+    "CPU per request: MiniTwit ${fixed_ms% *} ms, PostgreSQL ${fixed_ms#* } ms; $fixed_conns connections accepted a second"
 }
 
 # replay <label> <actions>: generates a scenario and replays it faithfully; sets
@@ -408,6 +434,7 @@ row[pg_fixed]="$fixed_p50/$fixed_p99 ms"
 [ "$fixed_errors" = 0 ] || row[pg_fixed]+=" ($fixed_errors errors)"
 row[pg_cpu]=$fixed_cpu
 row[pg_conns]=$fixed_conns
+pg_ms=$fixed_ms
 # What recording `latest` costs: the held rate and the first missed one, without it.
 for r in $pg_held $pg_missed; do
   [ "$r" != 0 ] || continue
@@ -435,6 +462,29 @@ if [ "$do_tls" = 1 ]; then
   row[tls_cpu]=$fixed_cpu
   row[tls_conns]=$fixed_conns
   stop_system
+fi
+
+# The baseline build on fresh databases with the same data: its held rate and what a
+# request costs it at the fixed rate, right after this build's run.
+if [ -n "$baseline" ]; then
+  for db in users messages follows; do create_db "${tag}_$db"; done
+  say "PostgreSQL, the baseline ($baseline_name): fresh databases, the same data and steps"
+  bins=$baseline
+  start_system base "$users_url" "$messages_url" "$follows_url"
+  seed_db base "$pg_messages"
+  warm_up base
+  step_up base
+  row[base_max]="$held_rate req/s (p99 $held_p99 ms)"
+  fixed base
+  row[base_fixed]="$fixed_p50/$fixed_p99 ms"
+  [ "$fixed_errors" = 0 ] || row[base_fixed]+=" ($fixed_errors errors)"
+  row[base_cpu]=$fixed_cpu
+  row[base_ms]=$(awk -v a="$pg_ms" -v b="$fixed_ms" 'BEGIN {
+    split(a, t, " "); split(b, o, " ")
+    printf "MiniTwit %.3f ms (this build %.3f: %.2fx), PostgreSQL %.3f ms (this build %.3f: %.2fx), together %.3f ms (this build %.3f: %.2fx)",
+      o[1], t[1], t[1] / o[1], o[2], t[2], t[2] / o[2], o[1] + o[2], t[1] + t[2], (t[1] + t[2]) / (o[1] + o[2]) }')
+  stop_system
+  bins=$BIN_DIR
 fi
 
 if [ "$large" = 1 ]; then
@@ -558,6 +608,7 @@ v() { echo "${row[$1]:--}"; }
   printf '%-44s | %-34s | %s\n' "peak RSS overall (+ overload step, registrations)" "$(v pg_peak_all)" "$(v sq_peak_all)"
   echo
   echo "CPU at $fixed_rate req/s, PostgreSQL: $(v pg_cpu)"
+  echo "CPU per request at $fixed_rate req/s, PostgreSQL: MiniTwit ${pg_ms% *} ms, PostgreSQL's backends ${pg_ms#* } ms"
   echo "CPU at $fixed_rate req/s, SQLite:     $(v sq_cpu)"
   echo "Without latest (PostgreSQL): $(v pg_nolatest)"
   if [ "$do_tls" = 1 ]; then
@@ -566,6 +617,12 @@ v() { echo "${row[$1]:--}"; }
     echo "CPU at $fixed_rate req/s, PostgreSQL, mutual TLS: $(v tls_cpu)"
     echo "TCP connections accepted a second at $fixed_rate req/s (the machine's): $(v tls_conns) with mutual TLS," \
       "$(v pg_conns) without"
+  fi
+  if [ -n "$baseline" ]; then
+    echo "Baseline ($baseline_name), PostgreSQL: highest rate $(v base_max) (this build: $(v pg_max));" \
+      "p50/p99 at $fixed_rate req/s $(v base_fixed) (this build: $(v pg_fixed))"
+    echo "Baseline's CPU at $fixed_rate req/s: $(v base_cpu)"
+    echo "CPU per request at $fixed_rate req/s, the baseline: $(v base_ms)"
   fi
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
@@ -578,7 +635,8 @@ v() { echo "${row[$1]:--}"; }
 # p50 and p99 of every load step against the offered rate, each database (and mutual TLS)
 # a colour: $out/latency.svg, copied to BENCH_SVG when set (BENCHMARKS.md shows
 # docs/bench/latency.svg, made so).
-python3 scripts/bench/plot.py "$out/latency.svg" "$out" "pg=PostgreSQL" "pgtls=PostgreSQL, mTLS" "sqlite=SQLite"
+python3 scripts/bench/plot.py "$out/latency.svg" "$out" "pg=PostgreSQL" "pgtls=PostgreSQL, mTLS" "sqlite=SQLite" \
+  "base=PostgreSQL, ${baseline_name##*/}"
 if [ -n "${BENCH_SVG:-}" ]; then
   mkdir -p "$(dirname "$BENCH_SVG")"
   cp "$out/latency.svg" "$BENCH_SVG"
