@@ -147,6 +147,8 @@ async fn rules(
     let latest = if get_latest { None } else { query::latest(req.query_string()) };
     let rid = RequestId::extract(req.request()).into_inner()?;
     let http = req.request().clone();
+    // Counted while it runs: the `latest` writer gathers while others are in flight.
+    let _in_flight = sim.state.latest.in_flight();
     let record = async {
         match latest {
             Some(value) => sim.state.latest.record(rid.as_str(), value).await,
