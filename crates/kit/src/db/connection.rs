@@ -102,6 +102,36 @@ impl Instrumentation for WatchForLoss {
     }
 }
 
+/// libpq's TCP limits, added to a PostgreSQL URL that does not set them: a database
+/// whose machine vanished (no FIN, no RST) is noticed within about 25 s, by keepalive
+/// probes while a connection waits for an answer and by `tcp_user_timeout` while what it
+/// sent goes unacknowledged. Without them libpq keeps the system's keepalive (probes
+/// after 2 hours) and TCP retransmits for about 15 minutes: a query on such a connection
+/// would hold its thread, and since queries run on the HTTP worker when a connection is
+/// idle (`pool`), every other request of that worker, for as long.
+const TCP_LIMITS: [(&str, &str); 5] = [
+    ("keepalives", "1"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "10000"),
+];
+
+/// `url` with each of [`TCP_LIMITS`] it does not set itself.
+fn with_tcp_limits(url: &str) -> String {
+    let given = url.split_once('?').map_or("", |(_, query)| query);
+    let missing: Vec<String> = TCP_LIMITS
+        .iter()
+        .filter(|(key, _)| !given.split('&').any(|pair| pair.split('=').next() == Some(key)))
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    match (missing.is_empty(), url.contains('?')) {
+        (true, _) => url.to_string(),
+        (false, true) => format!("{url}&{}", missing.join("&")),
+        (false, false) => format!("{url}?{}", missing.join("&")),
+    }
+}
+
 /// What a [`Manager`] opens: the checked URL.
 #[derive(Clone)]
 enum Target {
@@ -122,7 +152,7 @@ impl Manager {
     pub(super) fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let url = settings.url.expose_secret();
         let target = match DatabaseUrl::parse(url) {
-            Ok(DatabaseUrl::Postgres(url)) => Target::Postgres(url.to_string()),
+            Ok(DatabaseUrl::Postgres(url)) => Target::Postgres(with_tcp_limits(url)),
             Ok(DatabaseUrl::Sqlite(path)) => Target::Sqlite(path.to_string()),
             Err(e) => anyhow::bail!("setting {DATABASE_URL_KEY}: {e}"),
         };
@@ -187,6 +217,20 @@ impl r2d2::ManageConnection for Manager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_postgres_url_gets_the_tcp_limits_it_does_not_set() {
+        let all =
+            "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=10000";
+        assert_eq!(with_tcp_limits("postgres://u@h/db"), format!("postgres://u@h/db?{all}"));
+        assert_eq!(
+            with_tcp_limits("postgres://u@h/db?sslmode=require&keepalives_idle=60"),
+            "postgres://u@h/db?sslmode=require&keepalives_idle=60&keepalives=1&keepalives_interval=5\
+             &keepalives_count=3&tcp_user_timeout=10000"
+        );
+        let own = format!("postgres://u@h/db?{}", all.replace("10000", "500"));
+        assert_eq!(with_tcp_limits(&own), own);
+    }
 
     #[test]
     fn the_url_picks_the_backend() {
