@@ -139,6 +139,10 @@ say() { echo "bench: $*" >&2; }
 minitwit_pg_start >&2
 admin_url=$MINITWIT_TEST_DATABASE_URL
 server_url=${admin_url%/*}
+# The settings the PostgreSQL figures depend on most, printed with the table.
+pg_settings=$(psql "$admin_url" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version') ||
+  ': fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit') ||
+  ', shared_buffers ' || current_setting('shared_buffers')")
 
 create_db() {
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
@@ -596,6 +600,7 @@ v() { echo "${row[$1]:--}"; }
   echo
   echo "MiniTwit benchmark: $machine; $(date -u '+%Y-%m-%d %H:%M UTC'); shared machine, figures are noisy"
   [ "$smoke" = 0 ] || echo "BENCH_SMOKE=1: every step ran once, for seconds, on a tiny data set; these figures mean nothing"
+  echo "$pg_settings"
   echo "Mix: tweet 40, follow 20, unfollow 10, public 15, user 15 (all with latest); load steps of ${pg_step_secs:-$step_secs} s (SQLite $step_secs s)"
   printf '%-44s | %-34s | %s\n' "figure" "PostgreSQL" "SQLite"
   printf '%-44s | %-34s | %s\n' "--------------------------------------------" "----------------------------------" "----------------"
