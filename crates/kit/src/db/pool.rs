@@ -2,17 +2,15 @@
 //! once, or once more on a fresh connection for a query that may run twice, and answers
 //! 503 at once while the database is not ready.
 //!
-//! On PostgreSQL a query runs on the calling thread (the HTTP worker's) when a pooled
-//! connection is idle right then, and on the blocking thread pool only when it must
-//! wait for one (or open one). Handing every query to a blocking thread and its answer back cost two
+//! A query runs on the calling thread (the HTTP worker's) when a pooled connection is
+//! idle right then, and on the blocking thread pool only when it must wait for one (or
+//! open one). Handing every query to a blocking thread and its answer back cost two
 //! thread wake-ups per query: with them, message-service spent 29 % of its CPU in
 //! scheduling and futex wake-ups (`perf`, BENCHMARKS.md) and ran 84 blocking threads for
 //! a pool of 10 connections. A query takes a fraction of a millisecond and never longer
 //! than the statement time-out, during which the worker serves none of its other
 //! connections; waiting for a connection (up to the pool time-out) or opening one (up to
-//! the connect time-out) never happens on the worker. SQLite keeps every query on the
-//! blocking pool: there a write waits for the database's one write lock in SQLite's busy
-//! handler, sleeping in the calling thread, which must not be a worker.
+//! the connect time-out) never happens on the worker.
 
 use std::{
     sync::{
@@ -27,7 +25,6 @@ use futures::future::BoxFuture;
 use prometheus::Histogram;
 
 use super::connection::{DbConnection, Manager};
-use super::Backend;
 use crate::{server::Readiness, ApiError};
 
 pub type Pool = r2d2::Pool<Manager>;
@@ -69,8 +66,8 @@ impl Db {
     }
 
     /// Runs `query` on a pooled connection, once: for writes that must not happen twice
-    /// (a new user, a message without a key). On this thread when a PostgreSQL
-    /// connection is idle, else on the blocking thread pool once one comes free.
+    /// (a new user, a message without a key). On this thread when a connection is idle,
+    /// else on the blocking thread pool once one comes free.
     pub async fn run<T, F>(&self, query: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -151,12 +148,9 @@ impl Db {
         Err(ApiError::database_unavailable("the database is not reachable yet", why))
     }
 
-    /// A pooled PostgreSQL connection that is idle right now, without waiting; its (nil)
-    /// wait observed like any checkout's. None on SQLite (see the module's comment).
+    /// A pooled connection that is idle right now, without waiting; its (nil) wait
+    /// observed like any checkout's.
     fn idle(&self) -> Option<r2d2::PooledConnection<Manager>> {
-        if self.manager.backend() == Backend::Sqlite {
-            return None;
-        }
         let start = Instant::now();
         let conn = self.pool.try_get();
         if conn.is_some() {
@@ -220,28 +214,21 @@ mod tests {
     const NONE: Migrations =
         Migrations { postgres: || EmbeddedMigrations::new(&[]), sqlite: || EmbeddedMigrations::new(&[]) };
 
-    /// The thread a query ran on, and the caller's.
-    async fn ran_on(db: &Db) -> (thread::ThreadId, thread::ThreadId) {
-        let ran = db.run_idempotent(|_| Ok(thread::current().id())).await.expect("the query runs");
-        (ran, thread::current().id())
-    }
-
-    fn db_of_one_connection(url: &str) -> Db {
-        let mut settings = DatabaseSettings::at(url);
-        settings.pool_size = 1;
-        Db::connect(&settings, &NONE, &Metrics::new("kit-inline")).expect("a database")
-    }
-
-    /// On PostgreSQL a query runs on the caller's thread (an HTTP worker's) when a
-    /// connection is idle; when none is, it waits for one on a blocking thread, not on
-    /// the worker.
-    #[cfg(feature = "testing")]
+    /// A query runs on the caller's thread (an HTTP worker's) when a connection is idle;
+    /// when none is, it waits for one on a blocking thread, not on the worker.
     #[tokio::test]
     async fn a_query_runs_on_the_worker_only_when_a_connection_is_idle() {
-        let pg = crate::testing::TestDatabase::new(crate::testing::Backend::Postgres);
-        let db = db_of_one_connection(&pg.url);
-        let (ran, worker) = ran_on(&db).await;
-        assert_eq!(ran, worker, "a connection was idle");
+        let dir = std::env::temp_dir().join(format!("kit-inline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut settings = DatabaseSettings::at(dir.join("inline.db").to_str().unwrap());
+        settings.pool_size = 1;
+        let db = Db::connect(&settings, &NONE, &Metrics::new("kit-inline")).expect("a SQLite database");
+        let worker = thread::current().id();
+        let ran_on = |db: &Db| {
+            let db = db.clone();
+            async move { db.run_idempotent(|_| Ok(thread::current().id())).await.expect("the query runs") }
+        };
+        assert_eq!(ran_on(&db).await, worker, "a connection was idle");
         assert_eq!(db.run(|_| Ok(thread::current().id())).await.unwrap(), worker);
 
         // The one connection busy for a moment (well within the pool's time-out).
@@ -250,20 +237,8 @@ mod tests {
             thread::sleep(Duration::from_millis(30));
             drop(held);
         });
-        let (ran, worker) = ran_on(&db).await;
-        assert_ne!(ran, worker, "waited for a connection on the worker");
+        assert_ne!(ran_on(&db).await, worker, "waited for a connection on the worker");
         release.join().unwrap();
-    }
-
-    /// On SQLite every query runs on the blocking pool: a write may sleep in SQLite's
-    /// busy handler.
-    #[tokio::test]
-    async fn a_sqlite_query_never_runs_on_the_worker() {
-        let dir = std::env::temp_dir().join(format!("kit-inline-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = db_of_one_connection(dir.join("inline.db").to_str().unwrap());
-        let (ran, worker) = ran_on(&db).await;
-        assert_ne!(ran, worker);
         let _ = std::fs::remove_dir_all(dir);
     }
 
