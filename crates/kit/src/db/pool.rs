@@ -1,16 +1,6 @@
-//! The pool and running queries on it: [`Db`] lends a pooled connection to a query,
-//! once, or once more on a fresh connection for a query that may run twice, and answers
-//! 503 at once while the database is not ready.
-//!
-//! A query runs on the calling thread (the HTTP worker's) when a pooled connection is
-//! idle right then, and on the blocking thread pool only when it must wait for one (or
-//! open one). Handing every query to a blocking thread and its answer back cost two
-//! thread wake-ups per query: with them, message-service spent 29 % of its CPU in
-//! scheduling and futex wake-ups (`perf`, BENCHMARKS.md) and ran 84 blocking threads for
-//! a pool of 10 connections. A query takes a fraction of a millisecond and never longer
-//! than the statement time-out, during which the worker serves none of its other
-//! connections; waiting for a connection (up to the pool time-out) or opening one (up to
-//! the connect time-out) never happens on the worker.
+//! The pool and running queries on it: [`Db`] lends a pooled connection to a query on
+//! the blocking thread pool, once, or once more on a fresh connection for a query that
+//! may run twice, and answers 503 at once while the database is not ready.
 
 use std::{
     sync::{
@@ -65,18 +55,13 @@ impl Db {
         }
     }
 
-    /// Runs `query` on a pooled connection, once: for writes that must not happen twice
-    /// (a new user, a message without a key). On this thread when a connection is idle,
-    /// else on the blocking thread pool once one comes free.
+    /// Runs `query` on a pooled connection on the blocking thread pool, once: for
+    /// writes that must not happen twice (a new user, a message without a key).
     pub async fn run<T, F>(&self, query: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.ensure_ready()?;
-        if let Some(mut conn) = self.idle() {
-            return query(&mut conn);
-        }
         self.blocking(move |db| {
             let mut conn = db.checkout()?;
             query(&mut conn)
@@ -95,22 +80,6 @@ impl Db {
         F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.ensure_ready()?;
-        if let Some(mut conn) = self.idle() {
-            match query(&mut conn) {
-                Err(_) if conn.lost.load(Ordering::Relaxed) => drop(conn),
-                result => return result,
-            }
-            // Its connection was dead: once more on a fresh one, opened on the blocking
-            // pool (opening may take the connect time-out).
-            return self
-                .blocking(move |db| {
-                    let mut fresh = r2d2::ManageConnection::connect(&db.manager)
-                        .map_err(|e| ApiError::database_unavailable("the database is not reachable", e))?;
-                    query(&mut fresh)
-                })
-                .await;
-        }
         self.blocking(move |db| {
             let mut conn = db.checkout()?;
             match query(&mut conn) {
@@ -127,36 +96,19 @@ impl Db {
         .await
     }
 
-    /// Runs `work` on the blocking thread pool once the database is ready (what may wait
-    /// for a connection, or open one); at once `503 database_unavailable` while it is not.
+    /// Runs `work` on the blocking thread pool once the database is ready; at once
+    /// `503 database_unavailable` while it is not.
     async fn blocking<T, W>(&self, work: W) -> Result<T, ApiError>
     where
         W: FnOnce(&Db) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.ensure_ready()?;
+        if !self.is_ready() {
+            let why = anyhow::anyhow!(self.not_ready_reason());
+            return Err(ApiError::database_unavailable("the database is not reachable yet", why));
+        }
         let db = self.clone();
         actix_web::web::block(move || work(&db)).await?
-    }
-
-    /// `503 database_unavailable` while the database is not ready.
-    fn ensure_ready(&self) -> Result<(), ApiError> {
-        if self.is_ready() {
-            return Ok(());
-        }
-        let why = anyhow::anyhow!(self.not_ready_reason());
-        Err(ApiError::database_unavailable("the database is not reachable yet", why))
-    }
-
-    /// A pooled connection that is idle right now, without waiting; its (nil) wait
-    /// observed like any checkout's.
-    fn idle(&self) -> Option<r2d2::PooledConnection<Manager>> {
-        let start = Instant::now();
-        let conn = self.pool.try_get();
-        if conn.is_some() {
-            self.wait.observe(start.elapsed().as_secs_f64());
-        }
-        conn
     }
 
     /// A connection from the pool, its wait observed. No connection within the pool's
@@ -204,43 +156,10 @@ impl Readiness for Db {
 
 #[cfg(test)]
 mod tests {
-    use std::{thread, time::Duration};
-
-    use diesel_migrations::EmbeddedMigrations;
+    use std::time::Duration;
 
     use super::*;
-    use crate::{db::Migrations, metrics::Metrics, settings::DatabaseSettings};
-
-    const NONE: Migrations =
-        Migrations { postgres: || EmbeddedMigrations::new(&[]), sqlite: || EmbeddedMigrations::new(&[]) };
-
-    /// A query runs on the caller's thread (an HTTP worker's) when a connection is idle;
-    /// when none is, it waits for one on a blocking thread, not on the worker.
-    #[tokio::test]
-    async fn a_query_runs_on_the_worker_only_when_a_connection_is_idle() {
-        let dir = std::env::temp_dir().join(format!("kit-inline-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut settings = DatabaseSettings::at(dir.join("inline.db").to_str().unwrap());
-        settings.pool_size = 1;
-        let db = Db::connect(&settings, &NONE, &Metrics::new("kit-inline")).expect("a SQLite database");
-        let worker = thread::current().id();
-        let ran_on = |db: &Db| {
-            let db = db.clone();
-            async move { db.run_idempotent(|_| Ok(thread::current().id())).await.expect("the query runs") }
-        };
-        assert_eq!(ran_on(&db).await, worker, "a connection was idle");
-        assert_eq!(db.run(|_| Ok(thread::current().id())).await.unwrap(), worker);
-
-        // The one connection busy for a moment (well within the pool's time-out).
-        let held = db.pool.get().expect("the idle connection");
-        let release = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(30));
-            drop(held);
-        });
-        assert_ne!(ran_on(&db).await, worker, "waited for a connection on the worker");
-        release.join().unwrap();
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    use crate::settings::DatabaseSettings;
 
     /// r2d2's two texts, which tell a busy pool from a database that does not answer.
     #[test]
