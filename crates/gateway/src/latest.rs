@@ -77,15 +77,14 @@ struct Inner {
     stored: AtomicU64,
     /// The last failed write.
     failed: Mutex<Failed>,
-    /// Held by the one request writing.
-    writer: tokio::sync::Mutex<()>,
+    /// Held by the one request writing; when the last write began.
+    writer: tokio::sync::Mutex<Option<Instant>>,
     /// Bumped whenever a write attempt ends (stored, failed or abandoned).
     attempts: watch::Sender<u64>,
     gauge: IntGauge,
     /// Simulator requests in flight ([`LatestRecorder::in_flight`]).
     in_flight: AtomicUsize,
-    /// When the last write began, and how far apart writes begin while busy.
-    last_write: Mutex<Option<Instant>>,
+    /// How far apart writes begin while busy ([`GATHER`]).
     gather: Duration,
 }
 
@@ -101,8 +100,15 @@ impl Drop for InFlight {
 /// The writer's lock; on drop (the write done, failed, or its request dropped) it is
 /// released first and the waiters woken after, so a woken waiter can take it.
 struct Writing<'a> {
-    lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+    lock: Option<tokio::sync::MutexGuard<'a, Option<Instant>>>,
     attempts: &'a watch::Sender<u64>,
+}
+
+impl Writing<'_> {
+    /// When the last write began (kept under the writer's lock).
+    fn last_write(&mut self) -> &mut Option<Instant> {
+        self.lock.as_mut().expect("held until dropped")
+    }
 }
 
 impl Drop for Writing<'_> {
@@ -132,12 +138,11 @@ impl Inner {
     /// The writer's wait before it reads the newest value: until [`GATHER`] after the
     /// last write began, when another request is in flight beside the writer's own;
     /// none otherwise. Then notes that a write begins now.
-    async fn gather(&self) {
-        let last = *self.last_write.lock().expect("latest lock");
-        if let Some(last) = last.filter(|_| self.in_flight.load(Ordering::Acquire) > 1) {
+    async fn gather(&self, last_write: &mut Option<Instant>) {
+        if let Some(last) = last_write.filter(|_| self.in_flight.load(Ordering::Acquire) > 1) {
             tokio::time::sleep_until((last + self.gather).into()).await;
         }
-        *self.last_write.lock().expect("latest lock") = Some(Instant::now());
+        *last_write = Some(Instant::now());
     }
 
     /// When the last failed write carried the value of sequence number `mine`: which
@@ -171,11 +176,10 @@ impl LatestRecorder {
                 }),
                 stored: AtomicU64::new(0),
                 failed: Mutex::new(Failed::default()),
-                writer: tokio::sync::Mutex::new(()),
+                writer: tokio::sync::Mutex::new(None),
                 attempts: watch::Sender::new(0),
                 gauge,
                 in_flight: AtomicUsize::new(0),
-                last_write: Mutex::new(None),
                 gather,
             }),
         }
@@ -221,11 +225,11 @@ impl LatestRecorder {
                 let _ = ended.changed().await;
                 continue;
             };
-            let _writing = Writing { lock: Some(lock), attempts: &inner.attempts };
+            let mut writing = Writing { lock: Some(lock), attempts: &inner.attempts };
             if inner.stored.load(Ordering::Acquire) >= mine {
                 return Ok(());
             }
-            inner.gather().await;
+            inner.gather(writing.last_write()).await;
             let Newest { seq, value } = *inner.newest.lock().expect("latest lock");
             match inner.client.set_latest(rid, value).await {
                 Ok(()) => {

@@ -318,9 +318,12 @@ impl TestClient {
 pub fn metric_in(text: &str, series: &str) -> f64 {
     let line = text
         .lines()
-        .find(|l| match series.contains('{') {
-            true => l.starts_with(series),
-            false => l.starts_with(&format!("{series}{{")) || l.starts_with(&format!("{series} ")),
+        .find(|l| {
+            if series.contains('{') {
+                l.starts_with(series)
+            } else {
+                l.starts_with(&format!("{series}{{")) || l.starts_with(&format!("{series} "))
+            }
         })
         .unwrap_or_else(|| panic!("{series} exported"));
     line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("a number")

@@ -107,8 +107,7 @@ impl Instrumentation for WatchForLoss {
 /// probes while a connection waits for an answer and by `tcp_user_timeout` while what it
 /// sent goes unacknowledged. Without them libpq keeps the system's keepalive (probes
 /// after 2 hours) and TCP retransmits for about 15 minutes: a query on such a connection
-/// would hold its thread, and since queries run on the HTTP worker when a connection is
-/// idle (`pool`), every other request of that worker, for as long.
+/// would hold its blocking thread and its slot of the pool for as long.
 const TCP_LIMITS: [(&str, &str); 5] = [
     ("keepalives", "1"),
     ("keepalives_idle", "10"),
