@@ -297,22 +297,24 @@ cpu_per_request() {
     END { printf "%.3f %.3f", mt / clk / n * 1000, pg / clk / n * 1000 }'
 }
 
-# fixed <label>: p50/p99, CPU shares and new connections a second at the fixed rate; sets
+# fixed <label> [load args]: p50/p99, CPU shares and new connections a second at the
+# fixed rate; sets
 # fixed_p50/fixed_p99/fixed_cpu/fixed_conns, and fixed_ms ("<MiniTwit> <PostgreSQL>" CPU
 # ms per request). Connections say how well the keep-alive
 # pools keep theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
   local label=$1 f=$out/$1-fixed.json accepted_before
+  shift
   cpu_snapshot | sort >"$out/cpu.before"
   accepted_before=$(accepted)
-  load_run "$f" "$fixed_rate" "$fixed_secs"
+  load_run "$f" "$fixed_rate" "$fixed_secs" "$@"
   fixed_conns=$((($(accepted) - accepted_before) / fixed_secs))
   cpu_snapshot | sort >"$out/cpu.after"
   fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
   fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
   fixed_ms=$(cpu_per_request "$out/cpu.before" "$out/cpu.after" "$(jq -r '.total.latency.count' "$f")")
   say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu;" \
-    "CPU per request: MiniTwit ${fixed_ms% *} ms, PostgreSQL ${fixed_ms#* } ms; $fixed_conns connections accepted a second"
+    "CPU per request: $(per_request "$fixed_ms"); $fixed_conns connections accepted a second"
 }
 
 # replay <label> <actions>: generates a scenario and replays it faithfully; sets
@@ -411,6 +413,25 @@ warm_up() {
   reset_peaks
 }
 
+# measure <label> <key>: on the running system, warm up, step the rate up, then the
+# fixed rate; sets row[<key>_max], row[<key>_fixed], row[<key>_cpu], row[<key>_conns] and
+# row[<key>_ms] (and leaves step_up's held_rate, held_peaks and missed_rate).
+measure() {
+  local label=$1 key=$2
+  warm_up "$label"
+  step_up "$label"
+  row[${key}_max]="$held_rate req/s (p99 $held_p99 ms)"
+  fixed "$label"
+  row[${key}_fixed]="$fixed_p50/$fixed_p99 ms"
+  [ "$fixed_errors" = 0 ] || row[${key}_fixed]+=" ($fixed_errors errors)"
+  row[${key}_cpu]=$fixed_cpu
+  row[${key}_conns]=$fixed_conns
+  row[${key}_ms]=$fixed_ms
+}
+
+# per_request "<MiniTwit ms> <PostgreSQL ms>": said in words.
+per_request() { echo "MiniTwit ${1% *} ms, PostgreSQL's backends ${1#* } ms"; }
+
 declare -A row=()
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GB"
 
@@ -428,18 +449,13 @@ timeline pg "$heavy"
 explain_timeline pg
 row[pg_t100k]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms"
 t100k_p99=$timeline_p99
-warm_up pg
-step_up pg
-row[pg_max]="$held_rate req/s (p99 $held_p99 ms)"
+measure pg pg
 row[pg_peak_mix]=$held_peaks
 pg_held=$held_rate pg_missed=$missed_rate
-fixed pg
-row[pg_fixed]="$fixed_p50/$fixed_p99 ms"
-[ "$fixed_errors" = 0 ] || row[pg_fixed]+=" ($fixed_errors errors)"
-row[pg_cpu]=$fixed_cpu
-row[pg_conns]=$fixed_conns
-pg_ms=$fixed_ms
-# What recording `latest` costs: the held rate and the first missed one, without it.
+# What recording `latest` costs: the CPU per request at the fixed rate, and the held rate
+# and the first missed one, without it.
+fixed pg-nolatest --no-latest
+row[pg_nolatest_ms]=$fixed_ms
 for r in $pg_held $pg_missed; do
   [ "$r" != 0 ] || continue
   load_run "$out/pg-nolatest-$r.json" "$r" "$step_secs" --no-latest
@@ -457,14 +473,7 @@ stop_system
 if [ "$do_tls" = 1 ]; then
   say "PostgreSQL with mutual TLS to the services: the same databases, the same steps"
   start_system pgtls "$users_url" "$messages_url" "$follows_url" tls
-  warm_up pgtls
-  step_up pgtls
-  row[tls_max]="$held_rate req/s (p99 $held_p99 ms)"
-  fixed pgtls
-  row[tls_fixed]="$fixed_p50/$fixed_p99 ms"
-  [ "$fixed_errors" = 0 ] || row[tls_fixed]+=" ($fixed_errors errors)"
-  row[tls_cpu]=$fixed_cpu
-  row[tls_conns]=$fixed_conns
+  measure pgtls tls
   stop_system
 fi
 
@@ -476,17 +485,11 @@ if [ -n "$baseline" ]; then
   bins=$baseline
   start_system base "$users_url" "$messages_url" "$follows_url"
   seed_db base "$pg_messages"
-  warm_up base
-  step_up base
-  row[base_max]="$held_rate req/s (p99 $held_p99 ms)"
-  fixed base
-  row[base_fixed]="$fixed_p50/$fixed_p99 ms"
-  [ "$fixed_errors" = 0 ] || row[base_fixed]+=" ($fixed_errors errors)"
-  row[base_cpu]=$fixed_cpu
-  row[base_ms]=$(awk -v a="$pg_ms" -v b="$fixed_ms" 'BEGIN {
-    split(a, t, " "); split(b, o, " ")
-    printf "MiniTwit %.3f ms (this build %.3f: %.2fx), PostgreSQL %.3f ms (this build %.3f: %.2fx), together %.3f ms (this build %.3f: %.2fx)",
-      o[1], t[1], t[1] / o[1], o[2], t[2], t[2] / o[2], o[1] + o[2], t[1] + t[2], (t[1] + t[2]) / (o[1] + o[2]) }')
+  measure base base
+  # This build's CPU per request as a multiple of the baseline's.
+  row[base_ratio]=$(awk -v t="${row[pg_ms]}" -v o="${row[base_ms]}" 'BEGIN {
+    split(t, a, " "); split(o, b, " ")
+    printf "MiniTwit %.2fx, PostgreSQL %.2fx, together %.2fx", a[1] / b[1], a[2] / b[2], (a[1] + a[2]) / (b[1] + b[2]) }')
   stop_system
   bins=$BIN_DIR
 fi
@@ -577,17 +580,11 @@ if [ "$do_sqlite" = 1 ]; then
   say "sqlite: seeded through the API in $(jq -r '[.phases[].elapsed_s] | add | floor' "$f") s, $(jq -r '.errors' "$f") errors"
   timeline sqlite "$heavy"
   row[sq_t]="$(fmt_ms "$timeline_p50")/$(fmt_ms "$timeline_p99") ms (at $sqlite_messages messages)"
-  warm_up sqlite
   pg_step_secs=$step_secs
   step_secs=$(((step_secs + 1) / 2 + 2))
-  step_up sqlite
-  row[sq_max]="$held_rate req/s (p99 $held_p99 ms)"
-  row[sq_peak_mix]=$held_peaks
   fixed_secs=$((fixed_secs / 2))
-  fixed sqlite
-  row[sq_fixed]="$fixed_p50/$fixed_p99 ms"
-  [ "$fixed_errors" = 0 ] || row[sq_fixed]+=" ($fixed_errors errors)"
-  row[sq_cpu]=$fixed_cpu
+  measure sqlite sq
+  row[sq_peak_mix]=$held_peaks
   replay sqlite "$sqlite_replay"
   row[sq_replay]="$replay_summary (writes p99 $replay_writes ms)"
   row[sq_peak_all]=$(peaks)
@@ -613,7 +610,8 @@ v() { echo "${row[$1]:--}"; }
   printf '%-44s | %-34s | %s\n' "peak RSS overall (+ overload step, registrations)" "$(v pg_peak_all)" "$(v sq_peak_all)"
   echo
   echo "CPU at $fixed_rate req/s, PostgreSQL: $(v pg_cpu)"
-  echo "CPU per request at $fixed_rate req/s, PostgreSQL: MiniTwit ${pg_ms% *} ms, PostgreSQL's backends ${pg_ms#* } ms"
+  echo "CPU per request at $fixed_rate req/s, PostgreSQL: $(per_request "${row[pg_ms]}");" \
+    "without latest: $(per_request "${row[pg_nolatest_ms]}")"
   echo "CPU at $fixed_rate req/s, SQLite:     $(v sq_cpu)"
   echo "Without latest (PostgreSQL): $(v pg_nolatest)"
   if [ "$do_tls" = 1 ]; then
@@ -627,7 +625,7 @@ v() { echo "${row[$1]:--}"; }
     echo "Baseline ($baseline_name), PostgreSQL: highest rate $(v base_max) (this build: $(v pg_max));" \
       "p50/p99 at $fixed_rate req/s $(v base_fixed) (this build: $(v pg_fixed))"
     echo "Baseline's CPU at $fixed_rate req/s: $(v base_cpu)"
-    echo "CPU per request at $fixed_rate req/s, the baseline: $(v base_ms)"
+    echo "CPU per request at $fixed_rate req/s, the baseline: $(per_request "${row[base_ms]}"); this build: $(v base_ratio) the baseline's"
   fi
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
