@@ -16,7 +16,6 @@ use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
     settings::{DatabaseSettings, HttpSettings, LogSettings},
-    Service,
 };
 use serde::{Deserialize, Serialize};
 
@@ -64,14 +63,12 @@ impl Settings {
 
 /// Returns the bound server, not yet started. It serves at once; the database is
 /// connected and migrated in the background (`/ready` is 503 until it is, see
-/// [`Db::start`]).
+/// [`Db::start_service`]).
 pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
     anyhow::ensure!(settings.max_limit > 0, "max_limit must be at least 1");
-    let service = Service::new(NAME, logger);
-    let db = Db::start(&settings.database, MIGRATIONS, &service.metrics, &service.logger)?;
-    let state = routes::State::new(db.clone(), settings.max_limit, &service.metrics);
+    let (service, db) = Db::start_service(NAME, logger, &settings.database, MIGRATIONS)?;
+    let state = routes::State::new(db, settings.max_limit, &service.metrics);
     state.spawn_gauge_refresh();
-    let service = service.with_readiness(db);
     serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
 }
 

@@ -3,10 +3,7 @@
 
 use minitwit_kit::{
     both_backends,
-    testing::{
-        assert_alive_not_ready, assert_database_unavailable, assert_ready_once_database_created, Backend,
-        TestDatabase,
-    },
+    testing::{start_up, Backend, TestDatabase},
 };
 
 use crate::helpers::{spawn_app_on, spawn_app_with};
@@ -14,16 +11,16 @@ use crate::helpers::{spawn_app_on, spawn_app_with};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_database_it_is_alive_but_not_ready() {
     let app = spawn_app_on(TestDatabase::unreachable());
-    assert_alive_not_ready(&app).await;
-    assert_database_unavailable(app.put_empty("/follows/1/2")).await;
-    assert_database_unavailable(app.get("/follows/1")).await;
+    start_up::assert_alive_not_ready(&app).await;
+    start_up::assert_database_unavailable(app.put_empty("/follows/1/2")).await;
+    start_up::assert_database_unavailable(app.get("/follows/1")).await;
 }
 
 both_backends!(starts_before_its_database_and_serves_once_it_answers);
 
 async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend) {
     let app = spawn_app_on(TestDatabase::pending(backend));
-    assert_ready_once_database_created(&app, &app.db, app.get("/follows/1/2")).await;
+    start_up::assert_ready_once_database_created(&app, &app.db, app.get("/follows/1/2")).await;
     app.follow(1, 2).await;
     assert!(app.is_following(1, 2).await);
 }
@@ -35,8 +32,8 @@ async fn losing_its_database_is_a_503_after_the_pool_time_out() {
     let app = spawn_app_with(Backend::Postgres, |s| s.database.pool_timeout_ms = 300).await;
     app.follow(1, 2).await;
     app.db.remove();
-    assert_database_unavailable(app.get("/follows/1/2")).await;
-    assert_database_unavailable(app.put_empty("/follows/2/1")).await;
+    start_up::assert_database_unavailable(app.get("/follows/1/2")).await;
+    start_up::assert_database_unavailable(app.put_empty("/follows/2/1")).await;
 }
 
 minitwit_kit::start_up_checks!("follow-service", follow_service::ENV_PREFIX);

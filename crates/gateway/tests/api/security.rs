@@ -192,7 +192,7 @@ async fn usernames_cannot_impersonate_with_invisible_or_reordering_characters() 
 /// The gateway binary with exactly `env` (and a free port), its exit status and output
 /// once it has stopped or answered /health.
 async fn start_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    minitwit_kit::testing::start_binary(env!("CARGO_BIN_EXE_gateway"), "GATEWAY", env).await
+    minitwit_kit::testing::start_up::start_binary(env!("CARGO_BIN_EXE_gateway"), "GATEWAY", env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

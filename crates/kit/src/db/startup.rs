@@ -82,6 +82,20 @@ impl Db {
         Ok(db)
     }
 
+    /// A service on its database, what each service's `build` begins with: the database
+    /// [started](Self::start) with the service's metrics and logger, and the service
+    /// ready only when its database is.
+    pub fn start_service(
+        name: &'static str,
+        logger: slog::Logger,
+        settings: &DatabaseSettings,
+        migrations: Migrations,
+    ) -> anyhow::Result<(crate::Service, Self)> {
+        let service = crate::Service::new(name, logger);
+        let db = Self::start(settings, migrations, &service.metrics, &service.logger)?;
+        Ok((service.with_readiness(db.clone()), db))
+    }
+
     fn pool_builder(settings: &DatabaseSettings) -> r2d2::Builder<Manager> {
         r2d2::Pool::builder()
             // No `SELECT 1` before each query: see `Manager::has_broken`.

@@ -3,10 +3,7 @@
 
 use minitwit_kit::{
     both_backends,
-    testing::{
-        assert_alive_not_ready, assert_database_unavailable, assert_ready_once_database_created, Backend,
-        TestDatabase,
-    },
+    testing::{start_up, Backend, TestDatabase},
 };
 use serde_json::json;
 
@@ -15,10 +12,11 @@ use crate::helpers::{spawn_app_on, texts};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_database_it_is_alive_but_not_ready() {
     let app = spawn_app_on(TestDatabase::unreachable());
-    assert_alive_not_ready(&app).await;
-    assert_database_unavailable(app.get("/messages")).await;
-    assert_database_unavailable(app.post("/messages", &json!({"author_id": 1, "text": "hi"}))).await;
-    assert_database_unavailable(app.put("/latest", &json!({"latest": 3}))).await;
+    start_up::assert_alive_not_ready(&app).await;
+    start_up::assert_database_unavailable(app.get("/messages")).await;
+    start_up::assert_database_unavailable(app.post("/messages", &json!({"author_id": 1, "text": "hi"})))
+        .await;
+    start_up::assert_database_unavailable(app.put("/latest", &json!({"latest": 3}))).await;
     // Bad input is still refused as such: only what needs the database is a 503.
     let res = app.post("/messages", &json!({"author_id": 0, "text": "hi"})).await;
     assert_eq!(res.status(), 400);
@@ -28,7 +26,7 @@ both_backends!(starts_before_its_database_and_serves_once_it_answers);
 
 async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend) {
     let app = spawn_app_on(TestDatabase::pending(backend));
-    assert_ready_once_database_created(&app, &app.db, app.get("/latest")).await;
+    start_up::assert_ready_once_database_created(&app, &app.db, app.get("/latest")).await;
     assert_eq!(app.latest().await, -1);
     app.message(1, "after the database came").await;
     assert_eq!(texts(&app.page("/messages").await), ["after the database came"]);

@@ -3,10 +3,7 @@
 
 use minitwit_kit::{
     both_backends,
-    testing::{
-        assert_alive_not_ready, assert_database_unavailable, assert_ready_once_database_created, Backend,
-        TestDatabase,
-    },
+    testing::{start_up, Backend, TestDatabase},
 };
 use serde_json::json;
 
@@ -15,22 +12,22 @@ use crate::helpers::spawn_app_on;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_database_it_is_alive_but_not_ready() {
     let app = spawn_app_on(TestDatabase::unreachable());
-    assert_alive_not_ready(&app).await;
-    assert_database_unavailable(app.get("/users/1")).await;
+    start_up::assert_alive_not_ready(&app).await;
+    start_up::assert_database_unavailable(app.get("/users/1")).await;
     let body = json!({"username": "a", "email": "a@b", "password": "pw"});
-    assert_database_unavailable(app.post("/users", &body)).await;
+    start_up::assert_database_unavailable(app.post("/users", &body)).await;
     // Still so after several attempts (100 + 200 + 400 ms of backoff), saying why.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let reason = assert_alive_not_ready(&app).await;
+    let reason = start_up::assert_alive_not_ready(&app).await;
     assert!(reason.contains("failed attempts, the last:"), "{reason}");
-    assert_database_unavailable(app.get("/users/count")).await;
+    start_up::assert_database_unavailable(app.get("/users/count")).await;
 }
 
 both_backends!(starts_before_its_database_and_serves_once_it_answers);
 
 async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend) {
     let app = spawn_app_on(TestDatabase::pending(backend));
-    assert_ready_once_database_created(&app, &app.db, app.get("/users/by-name/alice")).await;
+    start_up::assert_ready_once_database_created(&app, &app.db, app.get("/users/by-name/alice")).await;
     let id = app.user("alice").await;
     let res = app.get("/users/by-name/alice").await;
     assert_eq!(res.status(), 200);
@@ -43,8 +40,8 @@ async fn starts_before_its_database_and_serves_once_it_answers(backend: Backend)
 async fn replicas_waiting_for_one_database_both_become_ready() {
     let first = spawn_app_on(TestDatabase::pending(Backend::Postgres));
     let second = crate::helpers::start_on(&first.db);
-    assert_alive_not_ready(&first).await;
-    assert_alive_not_ready(&second).await;
+    start_up::assert_alive_not_ready(&first).await;
+    start_up::assert_alive_not_ready(&second).await;
     first.db.create();
     first.wait_ready().await;
     second.wait_ready().await;
