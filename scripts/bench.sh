@@ -339,7 +339,11 @@ timeline() {
   code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" --data-urlencode "username=$user" \
     --data-urlencode "password=minitwit-seed" "$gw/login")
   [ "$code" = 303 ] || { say "$label: signing in as $user answered $code"; timeline_p50=- timeline_p99=-; return; }
-  curl -s -b "$jar" "$gw/" | grep -q "My Timeline" || say "$label: GET / did not show My Timeline"
+  # Read whole before matching: `curl | grep -q` under pipefail fails when grep quits at
+  # the match while curl still writes the page (SIGPIPE), a false "did not show".
+  local page
+  page=$(curl -s -b "$jar" "$gw/")
+  [[ $page == *"My Timeline"* ]] || say "$label: GET / did not show My Timeline"
   for _ in $(seq 1 $((timeline_requests + warm))); do
     printf 'url = "%s/"\noutput = "/dev/null"\n' "$gw"
   done >"$cfg"
