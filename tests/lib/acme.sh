@@ -12,6 +12,10 @@
 #   valid VALIDITY seconds; its log DIR/pebble-NAME.log, its root DIR/root-NAME.pem (the
 #   CA a client of the site must trust). CERT's CA must be trusted by curl (CURL_CA_BUNDLE
 #   or the system's) for the wait. Sets ACME_CA_PID.
+
+# shellcheck source=tests/lib/ready.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ready.sh"
+
 acme_dns() {
     pebble-challtestsrv -defaultIPv4 "$3" -defaultIPv6 "" -dns01 "$1" -management "$2" \
         -http01 "" -https01 "" -tlsalpn01 "" >"$4" 2>&1 &
@@ -29,11 +33,6 @@ JSON
     PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
         pebble -config "$dir/pebble-$name.json" -dnsserver "$dns" >"$dir/pebble-$name.log" 2>&1 &
     ACME_CA_PID=$!
-    local tries=0
-    until curl -fs -o /dev/null "https://$ip:$port/dir"; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 60 ] || return 1
-        sleep 0.5
-    done
+    wait_ready --pid "$ACME_CA_PID" "https://$ip:$port/dir" 30 || return 1
     curl -fsS -k -o "$dir/root-$name.pem" "https://127.0.0.1:$mgmt/roots/0"
 }
