@@ -298,10 +298,9 @@ cpu_per_request() {
 }
 
 # fixed <label> [load args]: p50/p99, CPU shares and new connections a second at the
-# fixed rate; sets
-# fixed_p50/fixed_p99/fixed_cpu/fixed_conns, and fixed_ms ("<MiniTwit> <PostgreSQL>" CPU
-# ms per request). Connections say how well the keep-alive
-# pools keep theirs: each new one to a service is a handshake with mutual TLS.
+# fixed rate; sets fixed_p50/fixed_p99/fixed_cpu/fixed_conns, and fixed_ms ("<MiniTwit>
+# <PostgreSQL>" CPU ms per request). Connections say how well the keep-alive pools keep
+# theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
   local label=$1 f=$out/$1-fixed.json accepted_before
   shift
@@ -330,6 +329,14 @@ replay() {
   if [ "$(jq -r '.latest_error // ""' "$f")" != "" ]; then say "$label: latest: $(jq -r '.latest_error' "$f")"; fi
 }
 
+# wrong_page <why>: the timeline would time another page. A full run says so and goes
+# on; the smoke (make test) fails, so that the step cannot silently measure the wrong
+# page.
+wrong_page() {
+  say "$1"
+  [ "$smoke" = 0 ] || exit 1
+}
+
 # timeline <label> <username>: p50/p99 of GET / (the web UI's "my timeline") for the
 # signed-in user, sequential requests on one keep-alive connection after a warm-up;
 # sets timeline_p50 / timeline_p99 (raw ms).
@@ -338,12 +345,12 @@ timeline() {
   rm -f "$jar"
   code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" --data-urlencode "username=$user" \
     --data-urlencode "password=minitwit-seed" "$gw/login")
-  [ "$code" = 303 ] || { say "$label: signing in as $user answered $code"; timeline_p50=- timeline_p99=-; return; }
+  [ "$code" = 303 ] || { wrong_page "$label: signing in as $user answered $code"; timeline_p50=- timeline_p99=-; return; }
   # Read whole before matching: `curl | grep -q` under pipefail fails when grep quits at
   # the match while curl still writes the page (SIGPIPE), a false "did not show".
   local page
   page=$(curl -s -b "$jar" "$gw/")
-  [[ $page == *"My Timeline"* ]] || say "$label: GET / did not show My Timeline"
+  [[ $page == *"My Timeline"* ]] || wrong_page "$label: GET / did not show My Timeline"
   for _ in $(seq 1 $((timeline_requests + warm))); do
     printf 'url = "%s/"\noutput = "/dev/null"\n' "$gw"
   done >"$cfg"
