@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make cluster-down: removes what up.sh made: the test nodes (and with them the
-# swarm, the stack and everything on them), their engines' volumes, the registry and
-# its images, the network, this machine's trust of the registry, the state under
-# target/cluster. The Debian base images are kept (named after their package lists);
-# the app and stand-in images on this machine's engine are removed unless KEEP_IMAGES=1.
+# swarm, the stack and everything on them), their engines' tmpfs (or volumes), the
+# registry and its images, the network, this machine's trust of the registry, the
+# state under target/cluster. The Debian base images are kept (named after their
+# package lists); the app and stand-in images on this machine's engine are removed
+# unless KEEP_IMAGES=1.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/cluster/lib.sh
@@ -23,6 +24,10 @@ for node in "${CLUSTER_NODES[@]}" replacement replacement2 registry; do
         if docker volume inspect "$v" >/dev/null 2>&1; then docker volume rm "$v" >/dev/null; fi
     done
 done
+if [ "$CLUSTER_ENGINES" != volume ] && mountpoint -q "$CLUSTER_ENGINES"; then
+    umount "$CLUSTER_ENGINES"
+    rmdir "$CLUSTER_ENGINES"
+fi
 if docker volume inspect "$CLUSTER_PGDATA_VOLUME" >/dev/null 2>&1; then docker volume rm "$CLUSTER_PGDATA_VOLUME" >/dev/null; fi
 if docker network inspect "$CLUSTER_NET" >/dev/null 2>&1; then docker network rm "$CLUSTER_NET" >/dev/null; fi
 if [ -f "$CLUSTER_STATE/made-host-certs-d" ]; then

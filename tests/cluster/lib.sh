@@ -54,6 +54,16 @@ REGISTRY_HOST="$REGISTRY_IP:5000"
 CLUSTER_REGISTRY="$REGISTRY_HOST/minitwit"
 REGISTRY_USER=minitwit
 
+# Where the nodes' engines keep their images and containers: one directory per node
+# in a tmpfs of this machine (engines_mount), not a volume on its disk. The nodes
+# share this machine's one disk, and their image pulls as tasks started raised its
+# write latency from 0.2 to ~20 ms, so PostgreSQL's commits on the db node's volume
+# stalled for up to 2.8 s (tests/cluster/README.md). In production the db node's
+# block volume is a disk of its own, which the image pulls of the nodes never touch.
+# CLUSTER_ENGINES=volume keeps them on volumes of this machine's engine instead (for
+# a user who cannot mount, at the price of those stalls).
+CLUSTER_ENGINES="${CLUSTER_ENGINES:-/var/lib/minitwit-cluster-engines}"
+
 # The host's docker config for this cluster: the registry login lives here, never in
 # the user's own ~/.docker.
 CLUSTER_DOCKER_CONFIG="$CLUSTER_STATE/docker-config"
@@ -147,11 +157,40 @@ task_exec_i() {
     on "$node" exec -i "$(task_container "$node" "$service")" "$@"
 }
 
+# engines_mount: the tmpfs at CLUSTER_ENGINES, mounted once (it outlives the nodes'
+# containers, so a node killed and started again keeps its engine's state, as a
+# machine that reboots keeps its disk; down.sh unmounts it).
+engines_mount() {
+    [ "$CLUSTER_ENGINES" = volume ] && return 0
+    mountpoint -q "$CLUSTER_ENGINES" && return 0
+    mkdir -p "$CLUSTER_ENGINES"
+    mount -t tmpfs -o mode=0711 minitwit-cluster-engines "$CLUSTER_ENGINES" \
+        || die "cannot mount a tmpfs at $CLUSTER_ENGINES for the nodes' engines (needs root; CLUSTER_ENGINES=volume keeps them on disk)"
+}
+# engine_store NODE: what start_node mounts at NODE's /var/lib/docker.
+engine_store() {
+    if [ "$CLUSTER_ENGINES" = volume ]; then
+        node_container "$1" | sed 's/$/-docker/'
+    else
+        mkdir -p "$CLUSTER_ENGINES/$1"
+        echo "$CLUSTER_ENGINES/$1"
+    fi
+}
+
 # start_node NODE: NODE's container with its own engine, made once. Privileged
 # enough for an engine inside: `--privileged` fails here ("unable to apply caps":
 # this engine's bounding set lacks CAP_SYS_RESOURCE). The edge node publishes 80
 # and 443 on this machine's 127.0.0.1; the db node (and its replacement) mounts the
 # volume that stands for the droplet's block volume at /mnt/pgdata.
+#
+# The node's container holds its engine (dockerd, containerd, image pulls), not its
+# tasks: those get control groups of their own beside it. The engines get an eighth
+# of a task's CPU weight (--cpu-shares 128, 1024 being every task's), because the four
+# engines share this machine's two cores with every task of the four nodes, where a
+# real machine's engine competes only with its own node's tasks: four services
+# updated at once had the engines pulling on 1.2 of the 2 cores, PostgreSQL's
+# commits waiting for a core (WALSync), and 47 and 85 requests answered 503 (p99 213
+# and 597 ms); with the weight, 0 and 0 (p99 50 and 85 ms), 2026-12-07 (README).
 start_node() {
     local node="$1" c dir extra=()
     c="$(node_container "$node")"
@@ -162,6 +201,7 @@ start_node() {
     if [ "${NODE_PGDATA[$node]:-0}" = 1 ]; then
         extra+=(-v "$CLUSTER_PGDATA_VOLUME:/mnt/pgdata")
     fi
+    engines_mount
     test_cert "$CLUSTER_PKI" "$node" "DNS:$node,IP:${NODE_IP[$node]}" serverAuth
     dir="$CLUSTER_PKI/nodes/$node"
     mkdir -p "$dir"
@@ -170,10 +210,10 @@ start_node() {
     cp "$CLUSTER_PKI/$node-key.pem" "$dir/key.pem"
     host_docker run -d --name "$c" --hostname "$node" --label minitwit-cluster=1 \
         --network "$CLUSTER_NET" --ip "${NODE_IP[$node]}" "${extra[@]}" \
-        --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
+        --cpu-shares 128 --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
         --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --device /dev/fuse --tmpfs /run --tmpfs /tmp \
-        -v "$c-docker:/var/lib/docker" \
+        -v "$(engine_store "$node"):/var/lib/docker" \
         -v "$dir:/etc/minitwit-node:ro" \
         -v "$CLUSTER_STATE/certs.d:/etc/docker/certs.d:ro" \
         --entrypoint /usr/bin/tini "$(base_image cluster-node "$NODE_PACKAGES")" -- \
