@@ -24,10 +24,7 @@ for node in "${CLUSTER_NODES[@]}" replacement replacement2 registry; do
         if docker volume inspect "$v" >/dev/null 2>&1; then docker volume rm "$v" >/dev/null; fi
     done
 done
-if [ "$CLUSTER_ENGINES" != volume ] && mountpoint -q "$CLUSTER_ENGINES"; then
-    umount "$CLUSTER_ENGINES"
-    rmdir "$CLUSTER_ENGINES"
-fi
+engines_unmount
 if docker volume inspect "$CLUSTER_PGDATA_VOLUME" >/dev/null 2>&1; then docker volume rm "$CLUSTER_PGDATA_VOLUME" >/dev/null; fi
 if docker network inspect "$CLUSTER_NET" >/dev/null 2>&1; then docker network rm "$CLUSTER_NET" >/dev/null; fi
 if [ -f "$CLUSTER_STATE/made-host-certs-d" ]; then

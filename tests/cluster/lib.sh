@@ -160,19 +160,27 @@ task_exec_i() {
 # engines_mount: the tmpfs at CLUSTER_ENGINES, mounted once (it outlives the nodes'
 # containers, so a node killed and started again keeps its engine's state, as a
 # machine that reboots keeps its disk; down.sh unmounts it).
+# As root (CI), else through sudo, as tests/lib/apt.sh installs.
 engines_mount() {
     [ "$CLUSTER_ENGINES" = volume ] && return 0
     mountpoint -q "$CLUSTER_ENGINES" && return 0
-    mkdir -p "$CLUSTER_ENGINES"
-    mount -t tmpfs -o mode=0711 minitwit-cluster-engines "$CLUSTER_ENGINES" \
-        || die "cannot mount a tmpfs at $CLUSTER_ENGINES for the nodes' engines (needs root; CLUSTER_ENGINES=volume keeps them on disk)"
+    as_root mkdir -p "$CLUSTER_ENGINES"
+    as_root mount -t tmpfs -o mode=0711 minitwit-cluster-engines "$CLUSTER_ENGINES" \
+        || die "cannot mount a tmpfs at $CLUSTER_ENGINES for the nodes' engines (needs root or sudo; CLUSTER_ENGINES=volume keeps them on disk)"
 }
-# engine_store NODE: what start_node mounts at NODE's /var/lib/docker.
+# engines_unmount: down.sh's undoing of engines_mount.
+engines_unmount() {
+    [ "$CLUSTER_ENGINES" != volume ] && mountpoint -q "$CLUSTER_ENGINES" || return 0
+    as_root umount "$CLUSTER_ENGINES"
+    as_root rmdir "$CLUSTER_ENGINES"
+}
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# engine_store NODE: what start_node mounts at NODE's /var/lib/docker (the engine
+# makes a missing directory of the tmpfs).
 engine_store() {
     if [ "$CLUSTER_ENGINES" = volume ]; then
-        node_container "$1" | sed 's/$/-docker/'
+        echo "$(node_container "$1")-docker"
     else
-        mkdir -p "$CLUSTER_ENGINES/$1"
         echo "$CLUSTER_ENGINES/$1"
     fi
 }
