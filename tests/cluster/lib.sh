@@ -55,13 +55,9 @@ CLUSTER_REGISTRY="$REGISTRY_HOST/minitwit"
 REGISTRY_USER=minitwit
 
 # Where the nodes' engines keep their images and containers: one directory per node
-# in a tmpfs of this machine (engines_mount), not a volume on its disk. The nodes
-# share this machine's one disk, and their image pulls as tasks started raised its
-# write latency from 0.2 to ~20 ms, so PostgreSQL's commits on the db node's volume
-# stalled for up to 2.8 s (tests/cluster/README.md). In production the db node's
-# block volume is a disk of its own, which the image pulls of the nodes never touch.
-# CLUSTER_ENGINES=volume keeps them on volumes of this machine's engine instead (for
-# a user who cannot mount, at the price of those stalls).
+# in a tmpfs of this machine (engines_mount), not on the disk PostgreSQL's volume is
+# on (why, measured: tests/cluster/README.md, "What the rig itself costs the checks").
+# CLUSTER_ENGINES=volume keeps them on volumes of this machine's engine instead.
 CLUSTER_ENGINES="${CLUSTER_ENGINES:-/var/lib/minitwit-cluster-engines}"
 
 # The host's docker config for this cluster: the registry login lives here, never in
@@ -160,7 +156,6 @@ task_exec_i() {
 # engines_mount: the tmpfs at CLUSTER_ENGINES, mounted once (it outlives the nodes'
 # containers, so a node killed and started again keeps its engine's state, as a
 # machine that reboots keeps its disk; down.sh unmounts it).
-# As root (CI), else through sudo, as tests/lib/apt.sh installs.
 engines_mount() {
     [ "$CLUSTER_ENGINES" = volume ] && return 0
     mountpoint -q "$CLUSTER_ENGINES" && return 0
@@ -174,7 +169,6 @@ engines_unmount() {
     as_root umount "$CLUSTER_ENGINES"
     as_root rmdir "$CLUSTER_ENGINES"
 }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # engine_store NODE: what start_node mounts at NODE's /var/lib/docker (the engine
 # makes a missing directory of the tmpfs).
 engine_store() {
@@ -192,13 +186,9 @@ engine_store() {
 # volume that stands for the droplet's block volume at /mnt/pgdata.
 #
 # The node's container holds its engine (dockerd, containerd, image pulls), not its
-# tasks: those get control groups of their own beside it. The engines get an eighth
-# of a task's CPU weight (--cpu-shares 128, 1024 being every task's), because the four
-# engines share this machine's two cores with every task of the four nodes, where a
-# real machine's engine competes only with its own node's tasks: four services
-# updated at once had the engines pulling on 1.2 of the 2 cores, PostgreSQL's
-# commits waiting for a core (WALSync), and 47 and 85 requests answered 503 (p99 213
-# and 597 ms); with the weight, 0 and 0 (p99 50 and 85 ms), 2026-12-07 (README).
+# tasks: those get control groups of their own beside it. So --cpu-shares 128 (an
+# eighth of every task's 1024) lowers only the engines' work, which then cannot take
+# the cores the four nodes' tasks share here (measured: tests/cluster/README.md).
 start_node() {
     local node="$1" c dir extra=()
     c="$(node_container "$node")"

@@ -21,11 +21,12 @@ _pkg_present() { case "$1" in */*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 
 # quietly; the package lists are updated once per shell.
 apt_install() {
     echo "installing $* with apt-get" >&2
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     if [ "${apt_lists_updated:-0}" != 1 ]; then
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
         apt_lists_updated=1
     fi
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# as_root COMMAND...: runs it as root: directly in CI (root), else through sudo.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
