@@ -35,11 +35,7 @@ skip() {
     printf 'skip  %s\n' "$*"
 }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
-}
-
-# apt_install: the tests' one way (sudo when not root, lists updated once, quiet)
+# apt_install and as_root: the tests' one way (sudo when not root, lists updated once, quiet)
 # shellcheck source=tests/lib/apt.sh
 . tests/lib/apt.sh
 
