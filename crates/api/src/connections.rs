@@ -9,9 +9,8 @@
 //! things make the calls follow the name:
 //!
 //! - [`Connections::renewed`] replaces the client, and with it its pool, by a freshly
-//!   built one once it is older than a max age. The first call after that builds it
-//!   (one renewal per max age however many calls see the old one expire: they go on
-//!   with the old client meanwhile). The new pool takes the calls over gradually, a
+//!   built one once it is older than a max age (each thread has pools of its own, see
+//!   [`Connections`]). The first call after that builds it. The new pool takes the calls over gradually, a
 //!   share growing from none to all over a quarter of the max age (the ramp), and the
 //!   old one is dropped at the end of the ramp; calls in flight on it finish, and its
 //!   connections close when its last call ends. So a connection lives at most the max
@@ -28,18 +27,20 @@
 //!   the same replica, whatever order the DNS server gave.
 
 use std::{
+    cell::RefCell,
     future::Future,
     io,
     net::SocketAddr,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
-        Arc, RwLock,
+        atomic::{AtomicUsize, Ordering},
+        Arc,
     },
     time::{Duration, Instant},
 };
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use thread_local::ThreadLocal;
 
 /// An HTTP client for service clients: a time-out on every call, new connections
 /// taking a name's addresses in turn ([`RoundRobin`]).
@@ -134,11 +135,26 @@ pub(crate) fn http_client_builder(
 }
 
 /// The HTTP client a typed client sends its calls with: one for ever
-/// ([`Connections::fixed`], or any `reqwest::Client` through `From`), or one renewed
-/// every max age ([`Connections::renewed`]).
+/// ([`Connections::fixed`], or any `reqwest::Client` through `From`), or one per thread,
+/// each renewed every max age ([`Connections::renewed`]).
+///
+/// Why one per thread: the gateway serves on several single-threaded runtimes (actix's
+/// workers), and a connection's task runs on the runtime of the call that opened it.
+/// With one pool for all of them, a call took whichever idle connection came first, so
+/// about half the calls went through another worker's thread: the call woke that thread
+/// to write the request, and its answer woke the calling thread back, two thread
+/// switches per call on top of the call's own. A pool per thread keeps each call and
+/// its connection on one thread.
 pub struct Connections {
-    pools: RwLock<Pools>,
-    renewal: Option<Renewal>,
+    /// Every thread's client, or the one fixed client for all.
+    source: Source,
+    /// Each thread's own pools, made on its first call.
+    threads: ThreadLocal<RefCell<Pools>>,
+}
+
+enum Source {
+    Fixed(reqwest::Client),
+    Renewed(Renewal),
 }
 
 struct Pools {
@@ -146,6 +162,8 @@ struct Pools {
     built: Instant,
     /// The client `current` replaced, during the ramp that follows a renewal.
     previous: Option<reqwest::Client>,
+    /// Counts the calls of a ramp, to spread them between the pools.
+    turn: u32,
 }
 
 struct Renewal {
@@ -153,52 +171,33 @@ struct Renewal {
     /// How long after a renewal the old pool still takes a (shrinking) share of calls.
     ramp: Duration,
     build: Box<dyn Fn() -> reqwest::Client + Send + Sync>,
-    /// Set while one call builds the next client.
-    underway: AtomicBool,
-    /// Counts the calls of a ramp, to spread them between the pools.
-    turn: AtomicU32,
 }
 
 impl Renewal {
     /// Whether the next call, `age` into a ramp, goes to the new pool: the share of
     /// calls that do grows with `age`, spread evenly over the calls (a Weyl sequence,
     /// so neither pool gets a run of calls).
-    fn to_new(&self, age: Duration) -> bool {
+    fn to_new(&self, age: Duration, turn: &mut u32) -> bool {
         let share = age.as_secs_f64() / self.ramp.as_secs_f64();
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        *turn = turn.wrapping_add(1);
         f64::from(turn.wrapping_mul(0x9E37_79B9)) / 4_294_967_296.0 < share
     }
 }
 
-/// What [`Connections::client`] saw under the read lock.
-enum Seen {
-    Client(reqwest::Client),
-    Expired(reqwest::Client),
-    RampOver(reqwest::Client),
-}
-
 impl Connections {
-    /// Always `http`: its pool keeps a connection as long as calls keep it busy.
+    /// Always `http`, on every thread: its pool keeps a connection as long as calls keep
+    /// it busy.
     pub fn fixed(http: reqwest::Client) -> Self {
-        Self {
-            pools: RwLock::new(Pools { current: http, built: Instant::now(), previous: None }),
-            renewal: None,
-        }
+        Self { source: Source::Fixed(http), threads: ThreadLocal::new() }
     }
 
-    /// A client made by `build`, replaced by a new one from `build` when it is older than
-    /// `max_age` (the new one taking the calls over during a ramp of a quarter of
-    /// `max_age`); a zero `max_age` never replaces it.
+    /// On each thread, a client made by `build` on the thread's first call, replaced by
+    /// a new one from `build` when it is older than `max_age` (the new one taking the
+    /// calls over during a ramp of a quarter of `max_age`); a zero `max_age` never
+    /// replaces it.
     pub fn renewed(max_age: Duration, build: impl Fn() -> reqwest::Client + Send + Sync + 'static) -> Self {
-        let pools = RwLock::new(Pools { current: build(), built: Instant::now(), previous: None });
-        let renewal = (!max_age.is_zero()).then(|| Renewal {
-            max_age,
-            ramp: max_age / 4,
-            build: Box::new(build),
-            underway: AtomicBool::new(false),
-            turn: AtomicU32::new(0),
-        });
-        Self { pools, renewal }
+        let renewal = Renewal { max_age, ramp: max_age / 4, build: Box::new(build) };
+        Self { source: Source::Renewed(renewal), threads: ThreadLocal::new() }
     }
 
     /// How the gateway reaches one service: calls with `timeout`, new connections take
@@ -213,75 +212,47 @@ impl Connections {
         })
     }
 
-    /// The client to send the next call with (cheap: a `reqwest::Client` is a handle).
+    /// The client to send the next call with from this thread (cheap: a
+    /// `reqwest::Client` is a handle).
     pub fn client(&self) -> reqwest::Client {
-        let Some(renewal) = &self.renewal else {
-            return self.pools.read().expect("connections lock").current.clone();
+        let renewal = match &self.source {
+            Source::Fixed(http) => return http.clone(),
+            Source::Renewed(renewal) => renewal,
         };
-        let seen = {
-            let pools = self.pools.read().expect("connections lock");
-            let age = pools.built.elapsed();
-            match &pools.previous {
-                _ if age >= renewal.max_age => Seen::Expired(pools.current.clone()),
-                Some(_) if age >= renewal.ramp => Seen::RampOver(pools.current.clone()),
-                Some(previous) if !renewal.to_new(age) => Seen::Client(previous.clone()),
-                _ => Seen::Client(pools.current.clone()),
-            }
-        };
-        match seen {
-            Seen::Client(http) => http,
-            Seen::Expired(http) => self.renew(renewal).unwrap_or(http),
-            Seen::RampOver(http) => {
-                let previous = self.pools.write().expect("connections lock").previous.take();
-                // Outside the lock: the old pool goes once its calls in flight end.
-                drop(previous);
-                http
-            }
+        let pools = self.threads.get_or(|| {
+            RefCell::new(Pools { current: (renewal.build)(), built: Instant::now(), previous: None, turn: 0 })
+        });
+        let mut pools = pools.borrow_mut();
+        let age = pools.built.elapsed();
+        if renewal.max_age.is_zero() {
+            return pools.current.clone();
         }
-    }
-
-    /// Builds and installs the next client, the current one taking a shrinking share of
-    /// the calls during the ramp, unless another call is doing so (`None`: go on with
-    /// the old one).
-    fn renew(&self, renewal: &Renewal) -> Option<reqwest::Client> {
-        if renewal.underway.swap(true, Ordering::Acquire) {
-            return None;
-        }
-        let _done = Underway(&renewal.underway);
-        {
-            // Another call may have renewed it since this one looked.
-            let pools = self.pools.read().expect("connections lock");
-            if pools.built.elapsed() < renewal.max_age {
-                return Some(pools.current.clone());
-            }
-        }
-        let http = (renewal.build)();
-        let replaced = {
-            let mut pools = self.pools.write().expect("connections lock");
-            let old = std::mem::replace(&mut pools.current, http.clone());
+        if age >= renewal.max_age {
+            // (No lock: only this thread uses these pools.)
+            let old = std::mem::replace(&mut pools.current, (renewal.build)());
             pools.built = Instant::now();
-            renewal.turn.store(0, Ordering::Relaxed);
-            pools.previous.replace(old)
-        };
-        // Outside the lock (a pool older than one max age and a ramp, if calls were too
-        // rare to end its ramp): it goes once its calls in flight end.
-        drop(replaced);
-        Some(http)
+            pools.turn = 0;
+            // A pool older than one max age and a ramp, if calls were too rare to end
+            // its ramp, goes once its calls in flight end.
+            pools.previous = Some(old);
+            return pools.current.clone();
+        }
+        if age >= renewal.ramp {
+            // The old pool goes once its calls in flight end.
+            pools.previous = None;
+            return pools.current.clone();
+        }
+        let Pools { current, previous, turn, .. } = &mut *pools;
+        match previous {
+            Some(previous) if !renewal.to_new(age, turn) => previous.clone(),
+            _ => current.clone(),
+        }
     }
 }
 
 impl From<reqwest::Client> for Connections {
     fn from(http: reqwest::Client) -> Self {
         Self::fixed(http)
-    }
-}
-
-/// Clears the renewal flag, also if building the client panicked.
-struct Underway<'a>(&'a AtomicBool);
-
-impl Drop for Underway<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -346,7 +317,10 @@ fn in_turn(addrs: Vec<SocketAddr>, turn: usize) -> Vec<SocketAddr> {
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, sync::Mutex};
+    use std::{
+        collections::HashMap,
+        sync::{atomic::AtomicU32, Mutex},
+    };
 
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt},
@@ -379,16 +353,16 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_of_calls_after_the_max_age_renews_once() {
-        let builds = Arc::new(AtomicU32::new(0));
+    fn each_thread_builds_its_pools_on_its_first_call_and_renews_them_once_per_max_age() {
+        let builds = Arc::new(Mutex::new(HashMap::<std::thread::ThreadId, u32>::new()));
         let counted = builds.clone();
         let connections = Arc::new(Connections::renewed(Duration::from_millis(50), move || {
-            counted.fetch_add(1, Ordering::SeqCst);
+            *counted.lock().unwrap().entry(std::thread::current().id()).or_default() += 1;
             reqwest::Client::new()
         }));
-        assert_eq!(builds.load(Ordering::SeqCst), 1, "the first client");
+        assert!(builds.lock().unwrap().is_empty(), "nothing built before a call");
         let start = Instant::now();
-        let threads: Vec<_> = (0..8)
+        let threads: Vec<_> = (0..4)
             .map(|_| {
                 let connections = connections.clone();
                 std::thread::spawn(move || {
@@ -401,10 +375,11 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        // 175 ms of calls from 8 threads: renewed at most at 50, 100 and 150 ms (later on a
-        // loaded machine), never twice at once.
-        let builds = builds.load(Ordering::SeqCst);
-        assert!((2..=4).contains(&builds), "{builds} clients built");
+        // 175 ms of calls on each thread: its first client, renewed at most at 50, 100 and
+        // 150 ms (later on a loaded machine).
+        let builds = builds.lock().unwrap();
+        assert_eq!(builds.len(), 4, "each thread its own: {builds:?}");
+        assert!(builds.values().all(|n| (2..=4).contains(n)), "{builds:?}");
     }
 
     #[test]
@@ -415,9 +390,47 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
             reqwest::Client::new()
         });
+        connections.client();
         std::thread::sleep(Duration::from_millis(20));
         connections.client();
         assert_eq!(builds.load(Ordering::SeqCst), 1);
+    }
+
+    /// As the gateway's actix workers: two threads, each with a single-threaded runtime,
+    /// calling in turn while the other one is busy (here: blocked, waiting for its turn).
+    /// A call that went over a connection opened by the other thread would need that
+    /// thread to write it and read its answer, and would time out; each thread's own
+    /// connection needs nobody.
+    #[test]
+    fn a_call_goes_through_on_its_own_thread_while_another_worker_is_busy() {
+        let servers = tokio::runtime::Runtime::new().unwrap();
+        let replicas = servers.block_on(Replicas::start(1));
+        let dns = Arc::new(Mutex::new(replicas.addrs.clone()));
+        let client = client_of(&dns, Duration::ZERO);
+        // The turn goes back and forth: each worker waits for it, calls, hands it over.
+        let (to_0, turn_of_0) = std::sync::mpsc::channel();
+        let (to_1, turn_of_1) = std::sync::mpsc::channel();
+        to_0.send(()).unwrap();
+        let workers: Vec<_> = [(turn_of_0, to_1), (turn_of_1, to_0)]
+            .into_iter()
+            .map(|(my_turn, hand_over)| {
+                let client = client.clone();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    for _ in 0..3 {
+                        // (A worker that failed hands nothing over, nor stays to take it.)
+                        my_turn.recv_timeout(Duration::from_secs(10)).expect("the other worker's turn ended");
+                        let call =
+                            async { tokio::time::timeout(Duration::from_secs(2), client.latest("t")).await };
+                        assert_eq!(runtime.block_on(call).expect("answered in time").unwrap(), 0);
+                        let _ = hand_over.send(());
+                    }
+                })
+            })
+            .collect();
+        let failed = workers.into_iter().map(std::thread::JoinHandle::join).filter(Result::is_err).count();
+        assert_eq!(failed, 0, "every call answered in time");
+        assert_eq!(replicas.accepted(0), 2, "one connection per worker, kept for its calls");
     }
 
     /// Fake replicas of message-service, each on its own port: they answer `GET
@@ -524,7 +537,8 @@ mod tests {
         answered
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // (Single-threaded, as an actix worker: one thread's pools.)
+    #[tokio::test]
     async fn a_new_replica_gets_calls_after_one_max_age_and_a_removed_one_loses_its_connections() {
         let replicas = Replicas::start(3).await;
         let dns = Arc::new(Mutex::new(replicas.addrs[..2].to_vec()));
@@ -552,7 +566,7 @@ mod tests {
         assert_eq!(replicas.closed(0), replicas.accepted(0), "every connection to replica 0 closed");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test]
     async fn a_renewed_pool_takes_the_calls_over_gradually_and_then_alone() {
         let replicas = Replicas::start(2).await;
         let dns = Arc::new(Mutex::new(vec![replicas.addrs[0]]));
@@ -585,7 +599,7 @@ mod tests {
         assert_eq!(replicas.closed(0), replicas.accepted(0), "every connection to replica 0 closed");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test]
     async fn without_a_max_age_the_pool_keeps_its_replicas() {
         let replicas = Replicas::start(3).await;
         let dns = Arc::new(Mutex::new(replicas.addrs[..2].to_vec()));

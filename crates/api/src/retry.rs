@@ -294,8 +294,9 @@ impl Retries {
         let first = match hedge {
             None => client.execute(req).await,
             Some((after, hedge)) => {
-                let first = to_the_end(client.execute(req));
-                tokio::pin!(first);
+                // Not pinned in place (a `Pending` is `Unpin`): if the hedge is sent,
+                // the call that loses moves to a task of its own to be read to its end.
+                let mut first = client.execute(req);
                 tokio::select! {
                     sent = &mut first => sent,
                     () = tokio::time::sleep(after.saturating_sub(start.elapsed())) => {
@@ -320,7 +321,7 @@ impl Retries {
     async fn hedge(
         &self,
         service: &'static str,
-        mut first: std::pin::Pin<&mut impl std::future::Future<Output = reqwest::Result<reqwest::Response>>>,
+        mut first: impl Call,
         mut hedge: reqwest::Request,
         start: Instant,
     ) -> reqwest::Result<reqwest::Response> {
@@ -329,14 +330,14 @@ impl Retries {
             return first.await;
         }
         *hedge.timeout_mut() = Some(left);
-        let second = to_the_end(self.fresh.execute(hedge));
-        tokio::pin!(second);
+        let mut second = self.fresh.execute(hedge);
         let good = |sent: &reqwest::Result<reqwest::Response>| {
             sent.as_ref().is_ok_and(|res| res.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE)
         };
         let (taken, hedge_taken) = tokio::select! {
             sent = &mut first => {
                 if good(&sent) {
+                    read_to_the_end(second);
                     (sent, false)
                 } else {
                     let other = second.await;
@@ -344,7 +345,12 @@ impl Retries {
                 }
             }
             other = &mut second => {
-                if good(&other) { (other, true) } else { (first.await, false) }
+                if good(&other) {
+                    read_to_the_end(first);
+                    (other, true)
+                } else {
+                    (first.await, false)
+                }
             }
         };
         self.observe(service, if hedge_taken { outcome::HEDGE_OK } else { outcome::HEDGE_UNUSED });
@@ -412,29 +418,28 @@ impl Retries {
     }
 }
 
-/// `call` sent on a task of its own, so that it goes on when the future this returns
-/// is dropped: the answer nobody waits for any more (the losing one of a hedged pair)
-/// is read to its end, and its connection goes back to the pool. Dropping an HTTP/1.1
-/// call midway closes its connection, and over mutual TLS every hedge then cost a new
-/// connection, a handshake, when calls were already slow enough to be hedged.
-fn to_the_end(
-    call: impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
-) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
-    let (answer, answered) = tokio::sync::oneshot::channel();
+/// A call in flight (reqwest's `Pending`); movable, to [`read_to_the_end`], while it runs.
+trait Call: std::future::Future<Output = reqwest::Result<reqwest::Response>> + Unpin + Send + 'static {}
+
+impl<F> Call for F where
+    F: std::future::Future<Output = reqwest::Result<reqwest::Response>> + Unpin + Send + 'static
+{
+}
+
+/// The answer nobody waits for any more (the losing one of a hedged pair), read to its
+/// end on a task of its own, so that its connection goes back to the pool. Dropping an
+/// HTTP/1.1 call midway closes its connection, and over mutual TLS every hedge then
+/// cost a new connection, a handshake, when calls were already slow enough to be
+/// hedged. Only the loser moves to a task: a task for every hedged call, spawned before
+/// knowing whether a hedge would be sent, cost each idempotent call a spawn and a
+/// channel.
+fn read_to_the_end(call: impl Call) {
     tokio::spawn(async move {
-        if let Err(Ok(unwanted)) = answer.send(call.await) {
+        if let Ok(unwanted) = call.await {
             // (within the call's time-out, which bounds the body too)
             let _ = unwanted.bytes().await;
         }
     });
-    async move {
-        match answered.await {
-            Ok(sent) => sent,
-            // The task ended without an answer: only when the runtime shuts down (or
-            // reqwest panicked), and then nothing waits for this either.
-            Err(_) => std::future::pending().await,
-        }
-    }
 }
 
 /// `e`, then its source, then that one's, and so on.
