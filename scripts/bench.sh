@@ -231,6 +231,20 @@ cpu_snapshot() { # prints "name ticks" lines
   echo "postgres $sum"
   awk '/^cpu / { print "machine", $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
+# Thread switches (voluntary and not) so far, of every thread of each process and of the
+# PostgreSQL backends together: "name count" lines. Most of a request's CPU in the kernel
+# is switching threads (BENCHMARKS.md), so this says where wake-ups go.
+switches() { [ "$#" -gt 0 ] && cat "$@" 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }' || echo 0; }
+switch_snapshot() {
+  local s p files=()
+  for s in "${services[@]}"; do echo "$s $(switches /proc/"${pid[$s]}"/task/*/status)"; done
+  for p in $(pg_backends); do files+=("/proc/$p/status"); done
+  echo "postgres $(switches "${files[@]}")"
+}
+# switches_per_request <before-file> <after-file> <requests>: "gateway 2.7, ..."
+switches_per_request() {
+  join "$1" "$2" | awk -v n="$3" '{ s = s sprintf("%s%s %.1f", NR > 1 ? ", " : "", $1, ($3 - $2) / n) } END { print s }'
+}
 # cpu_shares <before-file> <after-file> <seconds> <sim-cpu-seconds>: "gateway 41%, ..."
 cpu_shares() {
   join "$1" "$2" | awk -v clk="$clk" -v secs="$3" -v simcpu="$4" '
@@ -298,22 +312,27 @@ cpu_per_request() {
 }
 
 # fixed <label> [load args]: p50/p99, CPU shares and new connections a second at the
-# fixed rate; sets fixed_p50/fixed_p99/fixed_cpu/fixed_conns, and fixed_ms ("<MiniTwit>
-# <PostgreSQL>" CPU ms per request). Connections say how well the keep-alive pools keep
+# fixed rate; sets fixed_p50/fixed_p99/fixed_cpu/fixed_conns, fixed_ms ("<MiniTwit>
+# <PostgreSQL>" CPU ms per request) and fixed_switches (thread switches per request of
+# each process). Connections say how well the keep-alive pools keep
 # theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
   local label=$1 f=$out/$1-fixed.json accepted_before
   shift
   cpu_snapshot | sort >"$out/cpu.before"
+  switch_snapshot | sort >"$out/switches.before"
   accepted_before=$(accepted)
   load_run "$f" "$fixed_rate" "$fixed_secs" "$@"
   fixed_conns=$((($(accepted) - accepted_before) / fixed_secs))
   cpu_snapshot | sort >"$out/cpu.after"
+  switch_snapshot | sort >"$out/switches.after"
   fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
   fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
   fixed_ms=$(cpu_per_request "$out/cpu.before" "$out/cpu.after" "$(jq -r '.total.latency.count' "$f")")
+  fixed_switches=$(switches_per_request "$out/switches.before" "$out/switches.after" "$(jq -r '.total.latency.count' "$f")")
   say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu;" \
-    "CPU per request: $(per_request "$fixed_ms"); $fixed_conns connections accepted a second"
+    "CPU per request: $(per_request "$fixed_ms"); thread switches per request: $fixed_switches;" \
+    "$fixed_conns connections accepted a second"
 }
 
 # replay <label> <actions>: generates a scenario and replays it faithfully; sets
@@ -425,8 +444,9 @@ warm_up() {
 }
 
 # measure <label> <key>: on the running system, warm up, step the rate up, then the
-# fixed rate; sets row[<key>_max], row[<key>_fixed], row[<key>_cpu], row[<key>_conns] and
-# row[<key>_ms] (and leaves step_up's held_rate, held_peaks and missed_rate).
+# fixed rate; sets row[<key>_max], row[<key>_fixed], row[<key>_cpu], row[<key>_conns],
+# row[<key>_ms] and row[<key>_switches] (and leaves step_up's held_rate, held_peaks and
+# missed_rate).
 measure() {
   local label=$1 key=$2
   warm_up "$label"
@@ -438,6 +458,7 @@ measure() {
   row[${key}_cpu]=$fixed_cpu
   row[${key}_conns]=$fixed_conns
   row[${key}_ms]=$fixed_ms
+  row[${key}_switches]=$fixed_switches
 }
 
 # per_request "<MiniTwit ms> <PostgreSQL ms>": said in words.
@@ -623,6 +644,7 @@ v() { echo "${row[$1]:--}"; }
   echo "CPU at $fixed_rate req/s, PostgreSQL: $(v pg_cpu)"
   echo "CPU per request at $fixed_rate req/s, PostgreSQL: $(per_request "${row[pg_ms]}");" \
     "without latest: $(per_request "${row[pg_nolatest_ms]}")"
+  echo "Thread switches per request at $fixed_rate req/s, PostgreSQL: $(v pg_switches)"
   echo "CPU at $fixed_rate req/s, SQLite:     $(v sq_cpu)"
   echo "Without latest (PostgreSQL): $(v pg_nolatest)"
   if [ "$do_tls" = 1 ]; then
@@ -637,6 +659,7 @@ v() { echo "${row[$1]:--}"; }
       "p50/p99 at $fixed_rate req/s $(v base_fixed) (this build: $(v pg_fixed))"
     echo "Baseline's CPU at $fixed_rate req/s: $(v base_cpu)"
     echo "CPU per request at $fixed_rate req/s, the baseline: $(per_request "${row[base_ms]}"); this build: $(v base_ratio) the baseline's"
+    echo "Thread switches per request at $fixed_rate req/s, the baseline: $(v base_switches)"
   fi
   if [ "$do_pgbench" = 1 ]; then
     echo "pgbench ceiling (the mix's SQL, no HTTP): $(v pgb_2) tps at 2 clients, $(v pgb_16) at 16;" \
