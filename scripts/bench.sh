@@ -234,7 +234,9 @@ cpu_snapshot() { # prints "name ticks" lines
 # Thread switches (voluntary and not) so far, of every thread of each process and of the
 # PostgreSQL backends together: "name count" lines. Most of a request's CPU in the kernel
 # is switching threads (BENCHMARKS.md), so this says where wake-ups go.
-switches() { [ "$#" -gt 0 ] && cat "$@" 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }' || echo 0; }
+# (/dev/null: cat reads no standard input when given no file, so no backends count 0; a
+# backend gone meanwhile is skipped.)
+switches() { cat "$@" /dev/null 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
 switch_snapshot() {
   local s p files=()
   for s in "${services[@]}"; do echo "$s $(switches /proc/"${pid[$s]}"/task/*/status)"; done
@@ -317,7 +319,7 @@ cpu_per_request() {
 # each process). Connections say how well the keep-alive pools keep
 # theirs: each new one to a service is a handshake with mutual TLS.
 fixed() {
-  local label=$1 f=$out/$1-fixed.json accepted_before
+  local label=$1 f=$out/$1-fixed.json accepted_before requests
   shift
   cpu_snapshot | sort >"$out/cpu.before"
   switch_snapshot | sort >"$out/switches.before"
@@ -328,8 +330,9 @@ fixed() {
   switch_snapshot | sort >"$out/switches.after"
   fixed_p50=$(fmt_ms "$(p50_of "$f")") fixed_p99=$(fmt_ms "$(p99_of "$f")") fixed_errors=$(errors_of "$f")
   fixed_cpu=$(cpu_shares "$out/cpu.before" "$out/cpu.after" "$fixed_secs" "$(cat "$f.cpu")")
-  fixed_ms=$(cpu_per_request "$out/cpu.before" "$out/cpu.after" "$(jq -r '.total.latency.count' "$f")")
-  fixed_switches=$(switches_per_request "$out/switches.before" "$out/switches.after" "$(jq -r '.total.latency.count' "$f")")
+  requests=$(jq -r '.total.latency.count' "$f")
+  fixed_ms=$(cpu_per_request "$out/cpu.before" "$out/cpu.after" "$requests")
+  fixed_switches=$(switches_per_request "$out/switches.before" "$out/switches.after" "$requests")
   say "$label: $fixed_rate req/s: p50 $fixed_p50 ms, p99 $fixed_p99 ms, $fixed_errors errors; CPU: $fixed_cpu;" \
     "CPU per request: $(per_request "$fixed_ms"); thread switches per request: $fixed_switches;" \
     "$fixed_conns connections accepted a second"
