@@ -146,7 +146,7 @@ pub(crate) fn http_client_builder(
 /// switches per call on top of the call's own. A pool per thread keeps each call and
 /// its connection on one thread.
 pub struct Connections {
-    /// Every thread's client, or the one fixed client for all.
+    /// How each thread's client is made, or the one client of every thread.
     source: Source,
     /// Each thread's own pools, made on its first call.
     threads: ThreadLocal<RefCell<Pools>>,
@@ -223,10 +223,10 @@ impl Connections {
             RefCell::new(Pools { current: (renewal.build)(), built: Instant::now(), previous: None, turn: 0 })
         });
         let mut pools = pools.borrow_mut();
-        let age = pools.built.elapsed();
         if renewal.max_age.is_zero() {
             return pools.current.clone();
         }
+        let age = pools.built.elapsed();
         if age >= renewal.max_age {
             // (No lock: only this thread uses these pools.)
             let old = std::mem::replace(&mut pools.current, (renewal.build)());
