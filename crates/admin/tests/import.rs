@@ -127,7 +127,7 @@ fn count(conn: &mut DbConnection, sql: &str) -> i64 {
 fn user_service_on(db: &TestDatabase) -> TestClient {
     let mut s = user_service::Settings::default();
     use_test_database(&mut s.http, &mut s.database, db, 0);
-    s.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
+    s.own.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
     run_service(user_service::build(&s, minitwit_kit::logging::discard()))
 }
 

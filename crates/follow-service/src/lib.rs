@@ -11,7 +11,7 @@ mod schema;
 use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
-    settings::{DatabaseSettings, HttpSettings, LogSettings},
+    settings::{OwnSettings, ServiceSettings},
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,34 +24,28 @@ pub const MIGRATIONS: Migrations = minitwit_kit::embedded_migrations!(
     "../../migrations/follow-service/sqlite"
 );
 
+/// follow-service's settings: kit's `http`, `log` and `database`, and its [`Own`].
+pub type Settings = ServiceSettings<Own>;
+
+/// What only follow-service is told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
-    pub http: HttpSettings,
-    pub log: LogSettings,
-    pub database: DatabaseSettings,
+pub struct Own {
     /// Largest `limit` of `GET /follows/{follower}`; larger ones are capped to it
     /// (`FOLLOW_SERVICE_MAX_LIMIT`).
     pub max_limit: u32,
 }
 
-impl Default for Settings {
+impl Default for Own {
     fn default() -> Self {
-        Self {
-            http: HttpSettings::on_port(8083),
-            log: LogSettings::default(),
-            database: DatabaseSettings::at("data/follows.db"),
-            max_limit: 5000,
-        }
+        Self { max_limit: 5000 }
     }
 }
 
-impl Settings {
-    /// The settings from the environment; refused when listening beyond loopback
-    /// without a service token.
-    pub fn load() -> anyhow::Result<Self> {
-        minitwit_kit::settings::load_internal(ENV_PREFIX, |s: &Self| &s.http)
-    }
+impl OwnSettings for Own {
+    const ENV_PREFIX: &'static str = ENV_PREFIX;
+    const PORT: u16 = 8083;
+    const SQLITE_FILE: &'static str = "data/follows.db";
 }
 
 /// Returns the bound server, not yet started. It serves at once; the database is
@@ -59,6 +53,6 @@ impl Settings {
 /// [`Db::start_service`]).
 pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
     let (service, db) = Db::start_service(NAME, logger, &settings.database, MIGRATIONS)?;
-    let state = routes::State::new(db, settings.max_limit, &service.metrics);
+    let state = routes::State::new(db, settings.own.max_limit, &service.metrics);
     serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
 }

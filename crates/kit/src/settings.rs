@@ -195,15 +195,79 @@ where
     load_from(prefix, list_keys, std::env::vars())
 }
 
-/// An internal service's settings ([`load`]), refused when their `http` part cannot
-/// serve an internal API safely ([`HttpSettings::check_internal`]).
-pub fn load_internal<T>(prefix: &str, http: impl Fn(&T) -> &HttpSettings) -> anyhow::Result<T>
-where
-    T: Default + Serialize + DeserializeOwned,
-{
-    let settings: T = load(prefix, &[])?;
-    http(&settings).check_internal(prefix)?;
-    Ok(settings)
+/// An internal service's settings: what every service is told (`http`, `log`,
+/// `database`) and what only it is (`own`, read from the same level: follow-service's
+/// `FOLLOW_SERVICE_MAX_LIMIT` beside its `FOLLOW_SERVICE_HTTP__PORT`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSettings<Own> {
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    #[serde(flatten)]
+    pub own: Own,
+}
+
+/// What a service adds to [`ServiceSettings`], and where it listens and keeps its SQLite
+/// file by default (`make run`).
+pub trait OwnSettings: Default + Serialize + DeserializeOwned {
+    /// Its environment variables start with `<ENV_PREFIX>_`.
+    const ENV_PREFIX: &'static str;
+    const PORT: u16;
+    const SQLITE_FILE: &'static str;
+
+    /// Its default `http` settings: [`Self::PORT`] and kit's defaults.
+    fn http() -> HttpSettings {
+        HttpSettings::on_port(Self::PORT)
+    }
+}
+
+impl<Own: OwnSettings> Default for ServiceSettings<Own> {
+    fn default() -> Self {
+        Self {
+            http: Own::http(),
+            log: LogSettings::default(),
+            database: DatabaseSettings::at(Own::SQLITE_FILE),
+            own: Own::default(),
+        }
+    }
+}
+
+/// Each part is read on its own, not through serde's `flatten` (which reads the service's
+/// own settings from a copy that has lost their names), so that a bad value is an error
+/// that names its setting (`invalid type: string "many", expected u32 for key
+/// `max_limit``).
+impl<'de, Own: OwnSettings> Deserialize<'de> for ServiceSettings<Own> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        fn part<T: DeserializeOwned, E: serde::de::Error>(
+            map: &mut config::Map<String, config::Value>,
+            key: &str,
+            default: T,
+        ) -> Result<T, E> {
+            match map.remove(key) {
+                None => Ok(default),
+                Some(value) => value.try_deserialize().map_err(|e| E::custom(format!("{key}: {e}"))),
+            }
+        }
+        let mut map = config::Map::<String, config::Value>::deserialize(d)?;
+        let defaults = Self::default();
+        Ok(Self {
+            http: part(&mut map, "http", defaults.http)?,
+            log: part(&mut map, "log", defaults.log)?,
+            database: part(&mut map, "database", defaults.database)?,
+            own: config::Value::from(map).try_deserialize().map_err(serde::de::Error::custom)?,
+        })
+    }
+}
+
+impl<Own: OwnSettings> ServiceSettings<Own> {
+    /// The settings from the environment ([`load`]); refused when their `http` part
+    /// cannot serve an internal API safely ([`HttpSettings::check_internal`]: listening
+    /// beyond loopback without a service token).
+    pub fn load() -> anyhow::Result<Self> {
+        let settings: Self = load(Own::ENV_PREFIX, &[])?;
+        settings.http.check_internal(Own::ENV_PREFIX)?;
+        Ok(settings)
+    }
 }
 
 /// [`load`] with an explicit environment, for tests.
@@ -287,6 +351,60 @@ mod tests {
             assert!(err.contains(&format!("X_HTTP__HOST is {host}")), "{err}");
             assert!(err.contains("X_HTTP__SERVICE_TOKEN"), "{err}");
             assert!(on(host, Some("t")).check_internal("X").is_ok(), "{host}");
+        }
+    }
+
+    /// A service's own settings: a number and a nested section, as user-service's
+    /// `argon2` is.
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Own {
+        max_limit: u32,
+        hashing: Hashing,
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Hashing {
+        iterations: u32,
+    }
+
+    impl Default for Own {
+        fn default() -> Self {
+            Self { max_limit: 7, hashing: Hashing { iterations: 2 } }
+        }
+    }
+
+    impl OwnSettings for Own {
+        const ENV_PREFIX: &'static str = "T";
+        const PORT: u16 = 8089;
+        const SQLITE_FILE: &'static str = "data/t.db";
+    }
+
+    #[test]
+    fn a_service_reads_its_own_settings_beside_kits() {
+        let d = ServiceSettings::<Own>::default();
+        assert_eq!((d.http.port, d.database.url.expose_secret(), d.own.max_limit), (8089, "data/t.db", 7));
+        let s: ServiceSettings<Own> = load_from("T", &[], env(&[])).unwrap();
+        assert_eq!((s.http.port, s.own.max_limit, s.own.hashing.iterations), (8089, 7, 2));
+
+        let vars = [("T_MAX_LIMIT", "50"), ("T_HASHING__ITERATIONS", "3"), ("T_HTTP__PORT", "9000")];
+        let s: ServiceSettings<Own> = load_from("T", &[], env(&vars)).unwrap();
+        assert_eq!((s.http.port, s.own.max_limit, s.own.hashing.iterations), (9000, 50, 3));
+
+        let dir = std::env::temp_dir().join(format!("kit-settings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.toml");
+        std::fs::write(&file, "max_limit = 60\n[hashing]\niterations = 4\n[http]\nport = 9001\n").unwrap();
+        let s: ServiceSettings<Own> =
+            load_from("T", &[], env(&[("T_CONFIG", file.to_str().unwrap()), ("T_MAX_LIMIT", "61")])).unwrap();
+        assert_eq!((s.http.port, s.own.max_limit, s.own.hashing.iterations), (9001, 61, 4));
+        std::fs::remove_dir_all(dir).unwrap();
+
+        // A bad value names its setting, the service's own as kit's.
+        for (var, key) in [("T_MAX_LIMIT", "`max_limit`"), ("T_HTTP__PORT", "http: invalid type")] {
+            let e = load_from::<ServiceSettings<Own>>("T", &[], env(&[(var, "many")])).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{e:#}");
         }
     }
 

@@ -14,7 +14,7 @@ mod users;
 use minitwit_kit::{
     db::{Db, Migrations},
     server::{serve, Running},
-    settings::{DatabaseSettings, HttpSettings, LogSettings},
+    settings::{OwnSettings, ServiceSettings},
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,32 +29,21 @@ pub const MIGRATIONS: Migrations = minitwit_kit::embedded_migrations!(
     "../../migrations/user-service/sqlite"
 );
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// user-service's settings: kit's `http`, `log` and `database`, and its [`Own`].
+pub type Settings = ServiceSettings<Own>;
+
+/// What only user-service is told.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
-    pub http: HttpSettings,
-    pub log: LogSettings,
-    pub database: DatabaseSettings,
+pub struct Own {
+    /// The password hash's cost (`USER_SERVICE_ARGON2__MEMORY_KIB` and the others).
     pub argon2: Argon2Settings,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            http: HttpSettings::on_port(8081),
-            log: LogSettings::default(),
-            database: DatabaseSettings::at("data/users.db"),
-            argon2: Argon2Settings::default(),
-        }
-    }
-}
-
-impl Settings {
-    /// The settings from the environment; refused when listening beyond loopback
-    /// without a service token.
-    pub fn load() -> anyhow::Result<Self> {
-        minitwit_kit::settings::load_internal(ENV_PREFIX, |s: &Self| &s.http)
-    }
+impl OwnSettings for Own {
+    const ENV_PREFIX: &'static str = ENV_PREFIX;
+    const PORT: u16 = 8081;
+    const SQLITE_FILE: &'static str = "data/users.db";
 }
 
 /// Returns the bound server, not yet started. It serves at once; the database is
@@ -62,7 +51,7 @@ impl Settings {
 /// [`Db::start_service`]).
 pub fn build(settings: &Settings, logger: slog::Logger) -> anyhow::Result<Running> {
     let (service, db) = Db::start_service(NAME, logger, &settings.database, MIGRATIONS)?;
-    let state = routes::State::new(db, password::Hasher::new(&settings.argon2)?, &service.metrics);
+    let state = routes::State::new(db, password::Hasher::new(&settings.own.argon2)?, &service.metrics);
     state.spawn_gauge_refresh();
     serve(&settings.http, service, move |cfg| routes::configure(cfg, state.clone()))
 }

@@ -32,7 +32,7 @@ async fn followees_come_in_followee_id_order(backend: Backend) {
 }
 
 async fn limits_default_cap_and_zero(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.max_limit = 150).await;
+    let app = spawn_app_with(backend, |s| s.own.max_limit = 150).await;
     let many = DEFAULT_LIMIT as i64 + 20;
     for b in 2..2 + many {
         app.follow(1, b).await;
@@ -42,7 +42,7 @@ async fn limits_default_cap_and_zero(backend: Backend) {
     assert_eq!(app.followees(1, &format!("?limit={many}")).await.len(), many as usize);
     assert!(app.followees(1, "?limit=0").await.is_empty());
 
-    let capped = spawn_app_with(backend, |s| s.max_limit = 2).await;
+    let capped = spawn_app_with(backend, |s| s.own.max_limit = 2).await;
     for b in [7, 8, 9] {
         capped.follow(1, b).await;
     }

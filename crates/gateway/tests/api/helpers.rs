@@ -162,7 +162,7 @@ fn start_user(http: HttpSettings) -> Start {
         let mut s = user_service::Settings { http: http.clone(), ..Default::default() };
         use_test_database(&mut s.http, &mut s.database, db, port);
         // As in user-service's tests/api/helpers.rs (which the gateway's tests cannot use).
-        s.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
+        s.own.argon2 = user_service::Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
         user_service::build(&s, logging::discard()).expect("user-service starts")
     })
 }

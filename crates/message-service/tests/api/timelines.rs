@@ -239,7 +239,7 @@ async fn limit_defaults_and_zero(backend: Backend) {
 }
 
 async fn limit_is_capped_by_max_limit(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.max_limit = 3).await;
+    let app = spawn_app_with(backend, |s| s.own.max_limit = 3).await;
     for i in 0..5 {
         app.message(1, &format!("m{i}")).await;
     }

@@ -8,7 +8,7 @@ use user_service::Argon2Settings;
 
 // Password hashing as cheap as argon2 allows: tests register many users.
 minitwit_kit::service_test_app!(user_service, |s| {
-    s.argon2 = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 }
+    s.own.argon2 = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 }
 });
 
 /// Starts one more instance on `db`, without waiting for it to be ready.
