@@ -98,15 +98,24 @@ pub fn insert(
     }
 }
 
+/// A page of `source`'s messages that are not flagged and older than `before`, newest
+/// first. A macro, not a function taking a boxed query: each caller's query keeps its
+/// own type, so diesel prepares it once per connection (these are the simulator's
+/// hottest reads).
+macro_rules! unflagged_page {
+    ($source:expr, $before:expr, $limit:expr) => {
+        $source
+            .filter(not(messages::flagged))
+            .filter(OlderThan::new($before))
+            .order((messages::pub_date.desc(), messages::id.desc()))
+            .limit($limit)
+            .select(MessageRow::as_select())
+    };
+}
+
 /// The public timeline; served by `messages_public_idx`.
 pub fn public(conn: &mut DbConnection, before: Cursor, limit: i64) -> Result<Vec<Message>, ApiError> {
-    let rows = messages::table
-        .filter(not(messages::flagged))
-        .filter(OlderThan::new(before))
-        .order((messages::pub_date.desc(), messages::id.desc()))
-        .limit(limit)
-        .select(MessageRow::as_select())
-        .load(conn)?;
+    let rows = unflagged_page!(messages::table, before, limit).load(conn)?;
     Ok(messages(rows))
 }
 
@@ -117,14 +126,9 @@ pub fn by_author(
     before: Cursor,
     limit: i64,
 ) -> Result<Vec<Message>, ApiError> {
-    let rows = messages::table
-        .filter(messages::author_id.eq(author_id.get()))
-        .filter(not(messages::flagged))
-        .filter(OlderThan::new(before))
-        .order((messages::pub_date.desc(), messages::id.desc()))
-        .limit(limit)
-        .select(MessageRow::as_select())
-        .load(conn)?;
+    let rows =
+        unflagged_page!(messages::table.filter(messages::author_id.eq(author_id.get())), before, limit)
+            .load(conn)?;
     Ok(messages(rows))
 }
 
