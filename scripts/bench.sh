@@ -231,21 +231,31 @@ cpu_snapshot() { # prints "name ticks" lines
   echo "postgres $sum"
   awk '/^cpu / { print "machine", $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
-# Thread switches (voluntary and not) so far, of every thread of each process and of the
-# PostgreSQL backends together: "name count" lines. Most of a request's CPU in the kernel
-# is switching threads (BENCHMARKS.md), so this says where wake-ups go.
-# (/dev/null: cat reads no standard input when given no file, so no backends count 0; a
-# backend gone meanwhile is skipped.)
-switches() { cat "$@" /dev/null 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+# Thread switches (voluntary and not) so far, of every thread of each process and of each
+# PostgreSQL backend: "name thread count" lines. Most of a request's CPU in the kernel is
+# switching threads (BENCHMARKS.md), so this says where wake-ups go. Counted per thread
+# because a thread that ends (tokio's idle blocking threads do after 10 s) takes its
+# count with it: a sum over the threads alive would fall.
+# (grep goes on past a thread or backend gone meanwhile; /dev/null: no file, no line.)
+switches() {
+  local name=$1
+  shift
+  grep -H ctxt_switches "$@" /dev/null 2>/dev/null |
+    awk -F: -v n="$name" '{ s[$1] += $3 } END { for (f in s) print n, f, s[f] }'
+}
 switch_snapshot() {
   local s p files=()
-  for s in "${services[@]}"; do echo "$s $(switches /proc/"${pid[$s]}"/task/*/status)"; done
+  for s in "${services[@]}"; do switches "$s" /proc/"${pid[$s]}"/task/*/status; done
   for p in $(pg_backends); do files+=("/proc/$p/status"); done
-  echo "postgres $(switches "${files[@]}")"
+  switches postgres "${files[@]}"
 }
-# switches_per_request <before-file> <after-file> <requests>: "gateway 2.7, ..."
+# switches_per_request <before-file> <after-file> <requests>: "gateway 2.7, ..." (of the
+# threads alive at the end; what a thread that ended meanwhile switched is not counted)
 switches_per_request() {
-  join "$1" "$2" | awk -v n="$3" '{ s = s sprintf("%s%s %.1f", NR > 1 ? ", " : "", $1, ($3 - $2) / n) } END { print s }'
+  awk -v n="$3" 'NR == FNR { before[$1 " " $2] = $3; next }
+    !($1 in d) { names[++k] = $1 }
+    { d[$1] += $3 - before[$1 " " $2] }
+    END { for (i = 1; i <= k; i++) printf("%s%s %.1f", (i > 1 ? ", " : ""), names[i], d[names[i]] / n); print "" }' "$1" "$2"
 }
 # cpu_shares <before-file> <after-file> <seconds> <sim-cpu-seconds>: "gateway 41%, ..."
 cpu_shares() {
