@@ -236,8 +236,9 @@ cpu_snapshot() { # prints "name ticks" lines
 # switching threads (BENCHMARKS.md), so this says where wake-ups go. Counted per thread
 # because a thread that ends (tokio's idle blocking threads do after 10 s) takes its
 # count with it: a sum over the threads alive would fall.
-# (grep goes on past a thread or backend gone meanwhile; /dev/null: no file, no line,
-# and grep's "nothing found" is no error: SQLite's run has no PostgreSQL backends.)
+# (grep goes on past a thread or backend gone meanwhile; /dev/null keeps grep from
+# reading standard input when given no file, and its "nothing found" is no error:
+# SQLite's run has no PostgreSQL backends.)
 switches() {
   local name=$1
   shift
